@@ -1,0 +1,44 @@
+package dev.invokerguard.verifier;
+
+import com.google.api.client.http.HttpTransport;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Settings of the key cache, validated by {@link CallerVerifier.Builder#build()}.
+ *
+ * @param jwksUri where the JWKS (RFC 7517) is fetched
+ * @param transport the HTTP seam (google-http-client); tests pass a transport to loopback servers
+ * @param clock the time source for fetch timestamps
+ * @param fetchTimeout connect timeout and read timeout of one fetch, and the longest a request
+ *     waits for a fetch under way
+ * @param maxBodyBytes bodies larger than this are a failed fetch
+ * @param maxStaleness how long past its expiry the last good key set keeps being used while
+ *     fetches fail
+ * @param minRefetchInterval at most one fetch starts per interval, whatever triggers it
+ * @param defaultTtl freshness when the response has no usable {@code Cache-Control: max-age}
+ * @param refreshAhead how long before expiry a background refresh starts (capped at half the TTL)
+ */
+record KeyCacheConfig(
+    URI jwksUri,
+    HttpTransport transport,
+    Clock clock,
+    Duration fetchTimeout,
+    int maxBodyBytes,
+    Duration maxStaleness,
+    Duration minRefetchInterval,
+    Duration defaultTtl,
+    Duration refreshAhead) {
+  KeyCacheConfig {
+    Objects.requireNonNull(jwksUri, "jwksUri");
+    Objects.requireNonNull(transport, "transport");
+    Objects.requireNonNull(clock, "clock");
+    Objects.requireNonNull(fetchTimeout, "fetchTimeout");
+    Objects.requireNonNull(maxStaleness, "maxStaleness");
+    Objects.requireNonNull(minRefetchInterval, "minRefetchInterval");
+    Objects.requireNonNull(defaultTtl, "defaultTtl");
+    Objects.requireNonNull(refreshAhead, "refreshAhead");
+  }
+}

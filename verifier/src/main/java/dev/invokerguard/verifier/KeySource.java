@@ -1,0 +1,34 @@
+package dev.invokerguard.verifier;
+
+import java.security.interfaces.RSAPublicKey;
+import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Where the verifier gets the signer's public keys. Package-private: the seam between the token
+ * pipeline ({@link CallerVerifier}) and the key cache policy ({@link JwksKeyCache}), and the place
+ * where tests substitute a fixed key set.
+ */
+interface KeySource extends AutoCloseable {
+  /**
+   * The RSA key named {@code kid}.
+   *
+   * @param kid the token header's {@code kid}
+   * @param now the time read once for this request, so every layer sees the same instant
+   * @throws CallerRejectedException {@link Reason#UNKNOWN_KEY_ID} when no key has that id (after
+   *     at most one rate-limited refetch), {@link Reason#KEYS_UNAVAILABLE} when no usable key set
+   *     could be loaded
+   */
+  RSAPublicKey key(String kid, Instant now) throws CallerRejectedException;
+
+  /**
+   * Starts loading keys in the background and returns at once; the future completes when a key
+   * set is loaded, or exceptionally when that attempt failed. Used at start-up so that the first
+   * request does not wait.
+   */
+  CompletableFuture<Void> prefetch();
+
+  /** Stops background work. */
+  @Override
+  void close();
+}

@@ -1,0 +1,137 @@
+package dev.invokerguard.verifier;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * The service accounts allowed to call, as emails or numeric unique IDs. Immutable; built once at
+ * start-up. Any entry that is neither is a configuration error, reported at build time, so that a
+ * typo can never turn into "nobody matches" or, worse, a wildcard.
+ *
+ * <p>Accepted entries:
+ *
+ * <ul>
+ *   <li>Service-account emails: {@code NAME@PROJECT.iam.gserviceaccount.com}, {@code
+ *       NUMBER-compute@developer.gserviceaccount.com}, {@code PROJECT@appspot.gserviceaccount.com}.
+ *       Compared case-insensitively; matched against the token's {@code email} only when {@code
+ *       email_verified} is true.
+ *   <li>Numeric unique IDs (10 to 30 digits, no leading zero), matched against {@code sub}. These
+ *       survive a service account being deleted and recreated under the same name (the new account
+ *       gets a new ID), and they match tokens minted without {@code email}.
+ * </ul>
+ */
+public final class ServiceAccountAllowlist {
+  private static final Pattern SERVICE_ACCOUNT_EMAIL =
+      Pattern.compile(
+          "[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?@"
+              + "(?:[a-z0-9](?:[a-z0-9.-]{0,98}[a-z0-9])?\\.iam|developer|appspot)"
+              + "\\.gserviceaccount\\.com");
+  private static final Pattern UNIQUE_ID = Pattern.compile("[1-9][0-9]{9,29}");
+
+  private final Set<String> emails;
+  private final Set<String> uniqueIds;
+
+  private ServiceAccountAllowlist(Set<String> emails, Set<String> uniqueIds) {
+    this.emails = Set.copyOf(emails);
+    this.uniqueIds = Set.copyOf(uniqueIds);
+  }
+
+  /**
+   * Builds an allowlist from entries, each a service-account email or a numeric unique ID. Spaces
+   * around an entry are ignored.
+   *
+   * @throws IllegalArgumentException if the collection is empty or any entry is neither; the
+   *     message names every bad entry
+   */
+  public static ServiceAccountAllowlist of(Collection<String> entries) {
+    Objects.requireNonNull(entries, "entries");
+    Set<String> emails = new LinkedHashSet<>();
+    Set<String> ids = new LinkedHashSet<>();
+    List<String> bad = new ArrayList<>();
+    for (String raw : entries) {
+      String entry = raw == null ? "" : raw.strip();
+      if (UNIQUE_ID.matcher(entry).matches()) {
+        ids.add(entry);
+      } else if (isServiceAccountEmail(entry)) {
+        emails.add(entry.toLowerCase(Locale.ROOT));
+      } else {
+        bad.add("'" + entry + "'");
+      }
+    }
+    if (!bad.isEmpty()) {
+      throw new IllegalArgumentException(
+          "allowlist entries must be service-account emails or numeric unique IDs, got " + bad);
+    }
+    if (emails.isEmpty() && ids.isEmpty()) {
+      throw new IllegalArgumentException(
+          "allowlist is empty: name at least one service-account email or numeric unique ID");
+    }
+    return new ServiceAccountAllowlist(emails, ids);
+  }
+
+  /**
+   * Builds an allowlist from a comma-separated list, as in the {@code ALLOWED_INVOKERS} variable.
+   * Empty items (two commas in a row, a trailing comma) are errors, not silently skipped.
+   *
+   * @throws IllegalArgumentException as {@link #of(Collection)}
+   */
+  public static ServiceAccountAllowlist parse(String commaSeparated) {
+    Objects.requireNonNull(commaSeparated, "commaSeparated");
+    if (commaSeparated.isBlank()) {
+      return of(List.of());
+    }
+    return of(List.of(commaSeparated.split(",", -1)));
+  }
+
+  /** Whether {@code value} is a service-account email (case-insensitive), by the rule above. */
+  public static boolean isServiceAccountEmail(String value) {
+    return value != null
+        && value.length() <= 254
+        && SERVICE_ACCOUNT_EMAIL.matcher(value.toLowerCase(Locale.ROOT)).matches();
+  }
+
+  /** The allowlisted emails, lower-cased. */
+  public Set<String> emails() {
+    return emails;
+  }
+
+  /** The allowlisted numeric unique IDs. */
+  public Set<String> uniqueIds() {
+    return uniqueIds;
+  }
+
+  /**
+   * Checks a caller whose token is otherwise valid.
+   *
+   * @param subject the {@code sub} claim
+   * @param email the {@code email} claim, or {@code null} when absent
+   * @param emailVerified whether {@code email_verified} was true
+   * @throws CallerRejectedException {@link Reason#EMAIL_NOT_VERIFIED} when only an unverified email
+   *     would match, else {@link Reason#CALLER_NOT_ALLOWED}
+   */
+  void check(String subject, String email, boolean emailVerified) throws CallerRejectedException {
+    if (uniqueIds.contains(subject)) {
+      return;
+    }
+    if (email != null && emails.contains(email.toLowerCase(Locale.ROOT))) {
+      if (emailVerified) {
+        return;
+      }
+      throw new CallerRejectedException(
+          Reason.EMAIL_NOT_VERIFIED, "the token's email is allowlisted but email_verified is not true");
+    }
+    throw new CallerRejectedException(
+        Reason.CALLER_NOT_ALLOWED, "the caller is not on the allowlist");
+  }
+
+  @Override
+  public String toString() {
+    return "ServiceAccountAllowlist{emails=" + emails + ", uniqueIds=" + uniqueIds + "}";
+  }
+}
