@@ -178,8 +178,9 @@ CLI_PROJECT="" CLI_REGION="" CLI_NAME="" CLI_RUNTIME="" CLI_SA="" CLI_SOURCE="" 
 CLI_GEN1="" CLI_DRY_RUN="" HAVE_SOURCE_FLAG=false
 CLI_ALLOW=()
 
+# An option's value must be present and must not be the next option (--allow --dry-run).
 need_value() {
-  [[ $# -ge 2 && -n "$2" ]] || die_usage "$1 needs a value"
+  [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || die_usage "$1 needs a value"
 }
 
 while [[ $# -gt 0 ]]; do
