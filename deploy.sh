@@ -365,7 +365,13 @@ generation_of() {
 }
 
 DESIRED_GEN=2
-[[ "${GEN1}" == "true" ]] && DESIRED_GEN=1
+# Passed explicitly to the commands that act on the function once its generation is known, so a
+# functions/gen2 property in the user's gcloud configuration cannot send them to the other API.
+GEN_FLAG="--gen2"
+if [[ "${GEN1}" == "true" ]]; then
+  DESIRED_GEN=1
+  GEN_FLAG="--no-gen2"
+fi
 
 BEFORE="$(describe_function)"
 if [[ -n "${BEFORE}" ]]; then
@@ -392,7 +398,8 @@ audiences_from() {
       printf '%s\n' "${url}"
     fi
   else
-    url="$(printf '%s' "${json}" | jq -r '.httpsTrigger.url // empty')"
+    # v1 API shape (httpsTrigger.url), or v2 API shape (url) for a 1st gen function.
+    url="$(printf '%s' "${json}" | jq -r '.httpsTrigger.url // .url // empty')"
     if [[ -n "${url}" && "${url}" != "${FUNCTIONS_URL}" ]]; then
       [[ "${url}" =~ ${FUNCTIONS_URL_RE} ]] || die "unexpected httpsTrigger.url '${url}'"
       printf '%s\n' "${url}"
@@ -420,12 +427,7 @@ env_vars_arg() {
 
 deploy_function() {
   local cmd=(functions deploy "${NAME}" "${COMMON[@]}")
-  if [[ "${DESIRED_GEN}" == "2" ]]; then
-    cmd+=(--gen2)
-  else
-    cmd+=(--no-gen2)
-  fi
-  cmd+=(--trigger-http --no-allow-unauthenticated --runtime="${RUNTIME}"
+  cmd+=("${GEN_FLAG}" --trigger-http --no-allow-unauthenticated --runtime="${RUNTIME}"
     --entry-point="${ENTRY_POINT}" --source="${SOURCE}" --set-env-vars="$(env_vars_arg)")
   if [[ -n "${RUNTIME_SA}" ]]; then
     cmd+=(--service-account="${RUNTIME_SA,,}")
@@ -474,8 +476,8 @@ if [[ "${DESIRED_GEN}" == "2" ]]; then
   REMOVE_CMD=(run services remove-iam-policy-binding "${SERVICE}" "${COMMON[@]}")
 else
   ROLE="roles/cloudfunctions.invoker"
-  POLICY_READ=(functions get-iam-policy "${NAME}" "${COMMON[@]}" --format=json)
-  REMOVE_CMD=(functions remove-iam-policy-binding "${NAME}" "${COMMON[@]}")
+  POLICY_READ=(functions get-iam-policy "${NAME}" "${COMMON[@]}" --no-gen2 --format=json)
+  REMOVE_CMD=(functions remove-iam-policy-binding "${NAME}" "${COMMON[@]}" --no-gen2)
 fi
 
 CURRENT=()
@@ -535,7 +537,7 @@ done
 for member in "${WANTED[@]}"; do
   contains "${member}" "${CURRENT_NORMALIZED[@]}" && continue
   info "Granting ${ROLE} to ${member}"
-  gcloud_change functions add-invoker-policy-binding "${NAME}" "${COMMON[@]}" \
+  gcloud_change functions add-invoker-policy-binding "${NAME}" "${COMMON[@]}" "${GEN_FLAG}" \
     --member="${member}" --quiet || die "granting ${member} failed"
   CHANGES=$((CHANGES + 1))
 done

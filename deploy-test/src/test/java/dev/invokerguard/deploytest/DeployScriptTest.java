@@ -147,9 +147,9 @@ class DeployScriptTest {
     assertThat(result.calls())
         .containsAtLeast(
             "functions add-invoker-policy-binding invoker-guard --region=europe-west1"
-                + " --project=host-proj --member=serviceAccount:" + ALICE + " --quiet",
+                + " --project=host-proj --gen2 --member=serviceAccount:" + ALICE + " --quiet",
             "functions add-invoker-policy-binding invoker-guard --region=europe-west1"
-                + " --project=host-proj --member=serviceAccount:" + BOB + " --quiet");
+                + " --project=host-proj --gen2 --member=serviceAccount:" + BOB + " --quiet");
     assertThat(sandbox.readState("iam.json")).contains("roles/run.invoker");
   }
 
@@ -178,14 +178,14 @@ class DeployScriptTest {
     assertThat(result.calls())
         .contains(
             "functions get-iam-policy invoker-guard --region=europe-west1 --project=host-proj"
-                + " --format=json");
+                + " --no-gen2 --format=json");
     assertThat(result.mutatingCalls())
         .containsAtLeast(
             "functions remove-iam-policy-binding invoker-guard --region=europe-west1"
-                + " --project=host-proj --member=allUsers --role=roles/cloudfunctions.invoker"
-                + " --quiet",
+                + " --project=host-proj --no-gen2 --member=allUsers"
+                + " --role=roles/cloudfunctions.invoker --quiet",
             "functions add-invoker-policy-binding invoker-guard --region=europe-west1"
-                + " --project=host-proj --member=serviceAccount:" + BOB + " --quiet")
+                + " --project=host-proj --no-gen2 --member=serviceAccount:" + BOB + " --quiet")
         .inOrder();
     assertThat(result.stderr()).contains("PUBLIC ACCESS: allUsers");
     assertThat(sandbox.readState("iam.json")).doesNotContain("allUsers");
@@ -212,7 +212,7 @@ class DeployScriptTest {
             + " --project=host-proj --member=";
     String add =
         "functions add-invoker-policy-binding invoker-guard --region=europe-west1"
-            + " --project=host-proj --member=";
+            + " --project=host-proj --gen2 --member=";
     assertThat(result.mutatingCalls().subList(1, result.mutatingCalls().size()))
         .containsExactly(
             remove + "allUsers --role=roles/run.invoker --quiet",
@@ -273,7 +273,7 @@ class DeployScriptTest {
     assertThat(printed.get(5))
         .isEqualTo(
             "[dry-run] gcloud functions add-invoker-policy-binding invoker-guard"
-                + " --region=europe-west1 --project=host-proj --member=serviceAccount:"
+                + " --region=europe-west1 --project=host-proj --gen2 --member=serviceAccount:"
                 + BOB
                 + " --quiet");
     assertThat(result.stdout()).contains("Dry run: nothing was changed.");
