@@ -452,6 +452,60 @@ class DeployScriptTest {
   }
 
   @Test
+  void dryRun_ofFunctionNotYetDeployed_plansGrantsForTheWholeAllowlist() throws Exception {
+    Sandbox.Result result = sandbox.run(args("--dry-run"));
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
+    assertThat(result.mutatingCalls()).isEmpty();
+    assertThat(result.calls().stream().filter(c -> c.contains("get-iam-policy")).toList())
+        .isEmpty();
+    assertThat(result.stdout())
+        .contains("[dry-run] gcloud functions add-invoker-policy-binding invoker-guard");
+    assertThat(result.stdout()).contains("--member=serviceAccount:" + ALICE);
+    assertThat(result.stdout()).contains("--member=serviceAccount:" + BOB);
+    assertThat(result.stdout()).contains("2 IAM change(s) planned, none made");
+  }
+
+  @Test
+  void runtimeServiceAccount_isPassedToDeploy() throws Exception {
+    sandbox.writeState("describe.json", GEN2_FUNCTION);
+
+    Sandbox.Result result =
+        sandbox.run(args("--service-account", "Runtime@Host-Proj.iam.gserviceaccount.com"));
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
+    assertThat(words(result.callsStartingWith("functions deploy ").get(0)))
+        .contains("--service-account=runtime@host-proj.iam.gserviceaccount.com");
+  }
+
+  @Test
+  void jqMissing_stopsWithExit2BeforeAnyGcloudCall() throws Exception {
+    Path bin = Files.createDirectories(temp.resolve("no-jq-bin"));
+    Files.copy(temp.resolve("bin/gcloud"), bin.resolve("gcloud"));
+    assertThat(bin.resolve("gcloud").toFile().setExecutable(true)).isTrue();
+    Files.createSymbolicLink(bin.resolve("dirname"), Tools.which("dirname"));
+
+    Sandbox.Result result = sandbox.run(Map.of("PATH", bin.toString()), args());
+
+    assertThat(result.exitCode()).isEqualTo(2);
+    assertThat(result.stderr().strip())
+        .isEqualTo("deploy.sh: error: jq not found on PATH: install jq (Debian package jq)");
+    assertThat(result.calls()).isEmpty();
+  }
+
+  @Test
+  void gcloudMissing_stopsWithExit2() throws Exception {
+    Path bin = Files.createDirectories(temp.resolve("no-gcloud-bin"));
+    Files.createSymbolicLink(bin.resolve("dirname"), Tools.which("dirname"));
+
+    Sandbox.Result result = sandbox.run(Map.of("PATH", bin.toString()), args());
+
+    assertThat(result.exitCode()).isEqualTo(2);
+    assertThat(result.stderr()).contains("gcloud not found on PATH");
+    assertThat(result.calls()).isEmpty();
+  }
+
+  @Test
   void help_printsUsageWithEnvironmentVariablesAndCallsNothing() throws Exception {
     Sandbox.Result result = sandbox.run("--help");
 

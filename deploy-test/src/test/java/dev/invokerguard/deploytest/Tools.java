@@ -34,6 +34,17 @@ final class Tools {
     Assumptions.assumeTrue(false, message);
   }
 
+  /** The executable named {@code tool} on PATH. */
+  static Path which(String tool) {
+    for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
+      Path candidate = Path.of(dir, tool);
+      if (java.nio.file.Files.isExecutable(candidate)) {
+        return candidate;
+      }
+    }
+    throw new AssertionError(tool + " not found on PATH");
+  }
+
   private static boolean isInstalled(String tool) {
     try {
       Process process =
