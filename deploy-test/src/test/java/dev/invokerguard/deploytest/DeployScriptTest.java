@@ -481,9 +481,8 @@ class DeployScriptTest {
   @Test
   void jqMissing_stopsWithExit2BeforeAnyGcloudCall() throws Exception {
     Path bin = Files.createDirectories(temp.resolve("no-jq-bin"));
-    Files.copy(temp.resolve("bin/gcloud"), bin.resolve("gcloud"));
-    assertThat(bin.resolve("gcloud").toFile().setExecutable(true)).isTrue();
-    Files.createSymbolicLink(bin.resolve("dirname"), Tools.which("dirname"));
+    copyExecutable(temp.resolve("bin/gcloud"), bin.resolve("gcloud"));
+    copyExecutable(Tools.which("dirname"), bin.resolve("dirname"));
 
     Sandbox.Result result = sandbox.run(Map.of("PATH", bin.toString()), args());
 
@@ -493,10 +492,16 @@ class DeployScriptTest {
     assertThat(result.calls()).isEmpty();
   }
 
+  // A copy, not a symlink: JUnit's temp-dir cleanup warns about links that leave the directory.
+  private static void copyExecutable(Path from, Path to) throws Exception {
+    Files.copy(from, to);
+    assertThat(to.toFile().setExecutable(true)).isTrue();
+  }
+
   @Test
   void gcloudMissing_stopsWithExit2() throws Exception {
     Path bin = Files.createDirectories(temp.resolve("no-gcloud-bin"));
-    Files.createSymbolicLink(bin.resolve("dirname"), Tools.which("dirname"));
+    copyExecutable(Tools.which("dirname"), bin.resolve("dirname"));
 
     Sandbox.Result result = sandbox.run(Map.of("PATH", bin.toString()), args());
 
