@@ -223,6 +223,7 @@ RUNTIME_SA="${CLI_SA:-$(setting INVOKER_GUARD_SERVICE_ACCOUNT "")}"
 GEN1="${CLI_GEN1:-$(parse_bool INVOKER_GUARD_GEN1 "$(setting INVOKER_GUARD_GEN1 false)")}"
 DRY_RUN="${CLI_DRY_RUN:-$(parse_bool INVOKER_GUARD_DRY_RUN "$(setting INVOKER_GUARD_DRY_RUN false)")}"
 if [[ "${HAVE_SOURCE_FLAG}" == "true" ]]; then
+  [[ -n "${CLI_SOURCE}" ]] || die_usage "--source needs a value"
   SOURCE="${CLI_SOURCE}"
 else
   SOURCE="$(setting INVOKER_GUARD_SOURCE "")"
