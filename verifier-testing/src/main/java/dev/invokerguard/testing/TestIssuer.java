@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * A local stand-in for Google's ID-token issuer: it generates RSA-2048 keys in-process, mints
@@ -38,7 +39,8 @@ import java.util.Set;
  *
  * <p>Like Google, it publishes several keys at once and signs with one of them (the active key);
  * {@link #rotate()} and {@link #unpublish(String)} change the published set, and {@link #jwks()}
- * injects faults into the key endpoint. Thread-safe.
+ * injects faults into the key endpoint. {@link #startMetadataServer(String)} adds a metadata-server
+ * stand-in that hands out this issuer's tokens to google-auth-library clients. Thread-safe.
  */
 public final class TestIssuer implements AutoCloseable {
 
@@ -58,6 +60,7 @@ public final class TestIssuer implements AutoCloseable {
   private final Map<String, SigningKey> keys = new LinkedHashMap<>();
   private final Set<String> published = new LinkedHashSet<>();
   private String activeKid;
+  private final List<MetadataServer> metadataServers = new CopyOnWriteArrayList<>();
 
   private TestIssuer(Builder builder) {
     this.issuer = builder.issuer;
@@ -324,9 +327,27 @@ public final class TestIssuer implements AutoCloseable {
     return new String(jwksBytes(), StandardCharsets.UTF_8);
   }
 
-  /** Stops the HTTP server promptly, also when requests are waiting out a delay. */
+  /**
+   * Starts a metadata-server stand-in on its own loopback port that mints this issuer's tokens for
+   * {@code serviceAccountEmail}; point google-auth-library at it with {@code
+   * GCE_METADATA_HOST=}{@link MetadataServer#host()}. Closing the issuer closes it too.
+   *
+   * @param serviceAccountEmail the account the metadata server speaks for
+   * @return the running metadata server
+   */
+  public MetadataServer startMetadataServer(String serviceAccountEmail) {
+    MetadataServer metadata = new MetadataServer(this, serviceAccountEmail);
+    metadataServers.add(metadata);
+    return metadata;
+  }
+
+  /**
+   * Stops the HTTP server and every metadata server started from this issuer, promptly, also when
+   * requests are waiting out a delay.
+   */
   @Override
   public void close() {
+    metadataServers.forEach(MetadataServer::close);
     server.close();
   }
 
@@ -340,10 +361,6 @@ public final class TestIssuer implements AutoCloseable {
 
   synchronized SigningKey activeKey() {
     return keys.get(activeKid);
-  }
-
-  LoopbackServer server() {
-    return server;
   }
 
   private byte[] jwksBytes() {
