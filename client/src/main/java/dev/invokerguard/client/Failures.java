@@ -31,9 +31,9 @@ final class Failures {
   private Failures() {}
 
   /**
-   * Returns whether a failure of the metadata server is likely to go away by itself: the server is
-   * not listening or dropped the connection (not ready yet, as in a starting pod), timed out, is
-   * rate limiting (429) or failed (5xx).
+   * Returns whether a failure to get a token is likely to go away by itself: the server is not
+   * listening or dropped the connection (a metadata server not ready yet, as in a starting pod),
+   * timed out, is rate limiting (429) or failed (5xx).
    */
   static boolean isTransient(Throwable failure) {
     for (Throwable t = failure; t != null; t = t.getCause()) {

@@ -38,10 +38,10 @@ import java.util.function.UnaryOperator;
  *
  * <p>Tokens are cached by google-auth-library and refreshed before they expire (a few minutes
  * ahead of {@code exp}); a request never fetches a token of its own, which matters because the
- * metadata server rate-limits. google-auth-library retries the key-file and impersonation token
- * endpoints itself but not the metadata server, so this class retries the metadata server when it
- * is not ready yet (connection refused or dropped, as while a pod starts), rate-limits (429) or
- * fails (5xx), with exponential backoff, until the {@linkplain Builder#retryDeadline deadline}.
+ * metadata server rate-limits. google-auth-library does not retry ID-token fetches, so this class
+ * retries a token source that is not ready yet (connection refused or dropped, as a metadata
+ * server while a pod starts), rate-limits (429) or fails (5xx), with exponential backoff, until
+ * the {@linkplain Builder#retryDeadline deadline}; other failures are reported at once.
  * Every failure is an {@link IdTokenException} that names the {@link CredentialSource} it tried and
  * what to fix; no message ever contains a token.
  *
@@ -179,7 +179,7 @@ public final class IdTokenAuthenticator {
     }
 
     /**
-     * Sets how long a metadata server that is not ready, rate-limits or fails is retried before
+     * Sets how long a token source that is not ready, rate-limits or fails is retried before
      * giving up (default {@link #DEFAULT_RETRY_DEADLINE}, at most ten minutes; zero tries once).
      *
      * @param deadline the overall time for one token fetch, retries included
@@ -250,10 +250,9 @@ public final class IdTokenAuthenticator {
    */
   public String authorizationHeaderValue() throws IdTokenException {
     Resolved credentials = resolve();
-    // Only the metadata server path lacks retries in google-auth-library: the key-file and
-    // impersonation token requests already back off on 429/5xx themselves, so retrying them here
-    // too would multiply the attempts.
-    boolean retry = credentials.source() == CredentialSource.METADATA_SERVER;
+    // google-auth-library (1.57) retries access-token refreshes and IAM signBlob, but none of its
+    // ID-token fetches: not the metadata server's identity endpoint, not the key file's token
+    // endpoint, not IAM generateIdToken for impersonation. So every source is retried here.
     Instant start = clock.instant();
     Instant deadline = start.plus(retryDeadline);
     BackOff backOff = newBackOff();
@@ -263,7 +262,7 @@ public final class IdTokenAuthenticator {
       try {
         return bearer(credentials);
       } catch (IOException | RuntimeException e) {
-        if (!retry || !Failures.isTransient(e)) {
+        if (!Failures.isTransient(e)) {
           throw failure(credentials.source(), "the request failed", e);
         }
         Duration left = Duration.between(clock.instant(), deadline);

@@ -212,15 +212,33 @@ class IdTokenAuthenticatorTest {
   }
 
   @Test
-  void keyFile_transientFailure_notRetriedAgainOnTopOfGoogleAuth() {
-    ScriptedCredentials credentials = new ScriptedCredentials().thenFail(5, status(503));
+  void keyFile_transientFailure_retriedToo() throws Exception {
+    String token = issuer.mint(ACCOUNT, AUDIENCE);
+    ScriptedCredentials credentials =
+        new ScriptedCredentials().thenFail(2, status(503)).thenToken(token);
     IdTokenAuthenticator auth =
         IdTokenAuthenticator.builder()
             .audience(AUDIENCE)
             .credentials(credentials, CredentialSource.KEY_FILE)
             .sleeper(time)
             .clock(time.clock)
-            .environment(name -> name.equals("GOOGLE_APPLICATION_CREDENTIALS") ? "/keys/sa.json" : null)
+            .build();
+
+    assertThat(auth.authorizationHeaderValue()).isEqualTo("Bearer " + token);
+    assertThat(credentials.calls()).isEqualTo(3);
+  }
+
+  @Test
+  void keyFile_permanentFailure_namesTheFile() {
+    ScriptedCredentials credentials = new ScriptedCredentials().thenFail(5, status(400));
+    IdTokenAuthenticator auth =
+        IdTokenAuthenticator.builder()
+            .audience(AUDIENCE)
+            .credentials(credentials, CredentialSource.KEY_FILE)
+            .sleeper(time)
+            .clock(time.clock)
+            .environment(
+                name -> name.equals("GOOGLE_APPLICATION_CREDENTIALS") ? "/keys/sa.json" : null)
             .build();
 
     IdTokenException e = assertThrows(IdTokenException.class, auth::authorizationHeaderValue);
@@ -229,7 +247,8 @@ class IdTokenAuthenticatorTest {
     assertThat(e.source()).isEqualTo(CredentialSource.KEY_FILE);
     assertThat(e)
         .hasMessageThat()
-        .contains("from the credentials file named by GOOGLE_APPLICATION_CREDENTIALS at /keys/sa.json");
+        .contains(
+            "from the credentials file named by GOOGLE_APPLICATION_CREDENTIALS at /keys/sa.json");
   }
 
   @Test
