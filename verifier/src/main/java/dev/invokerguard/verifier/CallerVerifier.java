@@ -1,0 +1,585 @@
+package dev.invokerguard.verifier;
+
+import com.google.api.client.http.HttpTransport;
+import com.google.api.client.http.javanet.NetHttpTransport;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.Signature;
+import java.security.interfaces.RSAPublicKey;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Verifies the Google-signed ID token that a caller forwards, and checks the caller against a
+ * {@link ServiceAccountAllowlist}. Thread-safe; build one per process and share it.
+ *
+ * <p>The pipeline, in order; the first failing step decides the {@link Reason}:
+ *
+ * <ol>
+ *   <li>Header: {@code X-Serverless-Authorization} when present, else {@code Authorization}; one
+ *       value, at most 16 KiB, scheme {@code Bearer} (RFC 6750 section 2.1).
+ *   <li>Form: a compact JWS of three strict base64url parts (RFC 7515 section 7.1) whose header
+ *       and payload are strict JSON objects without duplicate members.
+ *   <li>Header: {@code alg} exactly {@code RS256} (RFC 8725 section 3.1), {@code kid} present, no
+ *       {@code crit} (RFC 7515 section 4.1.11), {@code typ} absent or {@code JWT}.
+ *   <li>Signature: RS256 with the key named by {@code kid} from the signer's JWKS (keys cached per
+ *       {@code Cache-Control}; see {@link Builder}). A signature replaced by {@code
+ *       SIGNATURE_REMOVED_BY_GOOGLE} is rejected unless {@link Builder#trustPlatformVerifiedTokens()}.
+ *   <li>Claims (RFC 7519 section 4.1) with a clock skew: {@code iss} one of the issuers, {@code aud}
+ *       naming an expected audience exactly, {@code exp} in the future, {@code iat} not in the
+ *       future, {@code nbf} honoured, {@code sub} present.
+ *   <li>Allowlist: {@code sub} among the unique IDs, or {@code email} (with {@code email_verified})
+ *       among the emails.
+ * </ol>
+ *
+ * <p>A token that passed every step is remembered (bounded, see {@link
+ * Builder#verifiedTokenCache(int)}); when it comes again, decoding and the signature check are
+ * skipped, but its key is looked up again and steps 5 and 6 run as for a new token.
+ *
+ * <p>There is no permissive default: {@link Builder#build()} refuses a verifier without an
+ * audience or an allowlist.
+ */
+public final class CallerVerifier implements AutoCloseable {
+  /** Google's JWKS for ID tokens, as published. */
+  public static final URI GOOGLE_JWKS_URI = URI.create("https://www.googleapis.com/oauth2/v3/certs");
+
+  /** The issuers Google writes into ID tokens (both spellings occur). */
+  public static final List<String> GOOGLE_ISSUERS =
+      List.of("https://accounts.google.com", "accounts.google.com");
+
+  /** The default allowed clock skew. */
+  public static final Duration DEFAULT_CLOCK_SKEW = Duration.ofSeconds(60);
+
+  /** The largest clock skew a builder accepts. */
+  public static final Duration MAX_CLOCK_SKEW = Duration.ofMinutes(5);
+
+  /**
+   * The default bound of the verified-token cache; see {@link
+   * Builder#verifiedTokenCache(int)}.
+   */
+  public static final int DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES = 10_000;
+
+  /** The largest verified-token cache bound a builder accepts. */
+  public static final int MAX_VERIFIED_TOKEN_CACHE_ENTRIES = 1_000_000;
+
+  /** The literal Google puts in place of a signature it removed after checking it. */
+  static final String SIGNATURE_REMOVED_BY_GOOGLE = "SIGNATURE_REMOVED_BY_GOOGLE";
+
+  private final Set<String> audiences;
+  private final Set<String> issuers;
+  private final ServiceAccountAllowlist allowlist;
+  private final Duration clockSkew;
+  private final Clock clock;
+  private final boolean trustPlatformVerifiedTokens;
+  private final KeySource keys;
+  private final VerifiedTokenCache tokenCache;
+
+  private CallerVerifier(Builder builder, KeySource keys, VerifiedTokenCache tokenCache) {
+    this.audiences = Set.copyOf(builder.audiences);
+    this.issuers = Set.copyOf(builder.issuers);
+    this.allowlist = builder.allowlist;
+    this.clockSkew = builder.clockSkew;
+    this.clock = builder.clock;
+    this.trustPlatformVerifiedTokens = builder.trustPlatformVerifiedTokens;
+    this.keys = keys;
+    this.tokenCache = tokenCache;
+  }
+
+  /** Starts a builder; {@link Builder#expectedAudiences} and {@link Builder#allowlist} are required. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Verifies the caller of a request.
+   *
+   * @param headers the request's headers, names to values; names are matched case-insensitively
+   *     whether or not the map itself is case-insensitive
+   * @return the verified, allowlisted caller; never {@code null}
+   * @throws CallerRejectedException with the reason when the request must not pass
+   */
+  public VerifiedCaller verify(Map<String, ? extends List<String>> headers)
+      throws CallerRejectedException {
+    Objects.requireNonNull(headers, "headers");
+    return verifyToken(BearerHeaders.token(headers));
+  }
+
+  /**
+   * Verifies a compact-serialized ID token (without the {@code Bearer} prefix) and its caller, for
+   * callers that do not come through HTTP headers. Prefer {@link #verify(Map)} for HTTP requests:
+   * it judges the same header the platform judged.
+   *
+   * @return the verified, allowlisted caller; never {@code null}
+   * @throws CallerRejectedException with the reason when the token must not pass
+   */
+  public VerifiedCaller verifyToken(String token) throws CallerRejectedException {
+    Objects.requireNonNull(token, "token");
+    Instant now = clock.instant(); // read once; every check below sees the same instant
+    if (token.length() > BearerHeaders.MAX_HEADER_CHARS) {
+      throw reject(Reason.MALFORMED_TOKEN, "token is over the size cap");
+    }
+    int firstDot = token.indexOf('.');
+    int secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1);
+    if (secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) {
+      throw reject(Reason.MALFORMED_TOKEN, "expected a compact JWS of three parts");
+    }
+    // Verified-token cache (see VerifiedTokenCache): a hit stands only for "this exact string's
+    // signature verified with the key its kid named". The key is looked up again, and claims and
+    // allowlist are judged again below exactly as on a miss, so a hit never changes a decision.
+    VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
+    if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
+      return accept(cached.claims(), VerifiedCaller.SignatureCheck.VERIFIED, now);
+    }
+
+    JoseJson.Header header = header(token, firstDot);
+    String kid = checkHeader(header);
+
+    RSAPublicKey key = null;
+    VerifiedCaller.SignatureCheck signatureCheck;
+    if (token.regionMatches(secondDot + 1, SIGNATURE_REMOVED_BY_GOOGLE, 0,
+            SIGNATURE_REMOVED_BY_GOOGLE.length())
+        && token.length() - secondDot - 1 == SIGNATURE_REMOVED_BY_GOOGLE.length()) {
+      if (!trustPlatformVerifiedTokens) {
+        throw reject(
+            Reason.SIGNATURE_REMOVED,
+            "the platform removed the signature and this verifier does not trust platform checks");
+      }
+      signatureCheck = VerifiedCaller.SignatureCheck.TRUSTED_PLATFORM;
+    } else {
+      key = keys.key(kid, now);
+      checkSignature(token, secondDot, key);
+      signatureCheck = VerifiedCaller.SignatureCheck.VERIFIED;
+    }
+
+    JoseJson.Claims claims = claims(token, firstDot, secondDot);
+    VerifiedCaller caller = accept(claims, signatureCheck, now);
+    if (key != null) {
+      // Only after every check passed: a rejection is never cached.
+      tokenCache.put(token, kid, key, claims, clockSkew.getSeconds());
+    }
+    return caller;
+  }
+
+  /** The checks that follow the signature, run on every request, cache hit or not. */
+  private VerifiedCaller accept(
+      JoseJson.Claims claims, VerifiedCaller.SignatureCheck signatureCheck, Instant now)
+      throws CallerRejectedException {
+    String audience = checkClaims(claims, now);
+    allowlist.check(claims.sub(), claims.email(), claims.emailVerified());
+    return new VerifiedCaller(
+        claims.sub(),
+        claims.emailVerified() ? claims.email() : null,
+        claims.iss(),
+        audience,
+        Instant.ofEpochSecond(claims.iat()),
+        Instant.ofEpochSecond(claims.exp()),
+        signatureCheck);
+  }
+
+  /**
+   * Starts loading the signing keys in the background and returns at once, so that the first
+   * request does not wait for them. The future completes when a key set is loaded.
+   */
+  public CompletableFuture<Void> prefetchKeys() {
+    return keys.prefetch();
+  }
+
+  /** The verified-token cache, for tests. */
+  VerifiedTokenCache tokenCache() {
+    return tokenCache;
+  }
+
+  /** Stops the background key refresh. */
+  @Override
+  public void close() {
+    keys.close();
+  }
+
+  private static JoseJson.Header header(String token, int firstDot) throws CallerRejectedException {
+    try {
+      return JoseJson.readHeader(Base64Url.decode(token, 0, firstDot));
+    } catch (JoseJson.WrongTypeException e) {
+      throw reject(Reason.MALFORMED_TOKEN, "header member '" + e.member() + "' has the wrong type");
+    } catch (IOException | IllegalArgumentException | IllegalStateException e) {
+      throw reject(Reason.MALFORMED_TOKEN, "header is not a strict base64url JSON object");
+    }
+  }
+
+  private static String checkHeader(JoseJson.Header header) throws CallerRejectedException {
+    if (!"RS256".equals(header.alg())) {
+      throw reject(
+          Reason.UNSUPPORTED_ALGORITHM,
+          "expected alg RS256, got " + (header.alg() == null ? "none" : quoted(header.alg())));
+    }
+    if (header.hasCrit()) {
+      throw reject(Reason.CRITICAL_HEADER, "the header has crit; no extension is understood");
+    }
+    if (header.typ() != null && !"JWT".equalsIgnoreCase(header.typ())) {
+      throw reject(Reason.UNSUPPORTED_TYPE, "expected typ JWT, got " + quoted(header.typ()));
+    }
+    if (header.kid() == null || header.kid().isEmpty()) {
+      throw reject(Reason.MISSING_KEY_ID, "the header has no kid");
+    }
+    return header.kid();
+  }
+
+  private static void checkSignature(String token, int secondDot, RSAPublicKey key)
+      throws CallerRejectedException {
+    byte[] signature;
+    try {
+      signature = Base64Url.decode(token, secondDot + 1, token.length());
+    } catch (IllegalArgumentException e) {
+      throw reject(Reason.MALFORMED_TOKEN, "signature is not strict base64url");
+    }
+    boolean valid;
+    try {
+      Signature rs256 = Signature.getInstance("SHA256withRSA");
+      rs256.initVerify(key);
+      // RFC 7515 section 5.2: the signing input is the ASCII text of the first two parts.
+      rs256.update(token.substring(0, secondDot).getBytes(StandardCharsets.US_ASCII));
+      valid = rs256.verify(signature);
+    } catch (GeneralSecurityException e) {
+      valid = false; // wrong length and other malformations: not a valid signature either
+    }
+    if (!valid) {
+      throw reject(Reason.BAD_SIGNATURE, "the RS256 signature does not verify");
+    }
+  }
+
+  private static JoseJson.Claims claims(String token, int firstDot, int secondDot)
+      throws CallerRejectedException {
+    try {
+      return JoseJson.readClaims(Base64Url.decode(token, firstDot + 1, secondDot));
+    } catch (JoseJson.WrongTypeException e) {
+      throw reject(Reason.INVALID_CLAIM, "claim '" + e.member() + "' has the wrong type");
+    } catch (IOException | IllegalArgumentException | IllegalStateException e) {
+      throw reject(Reason.MALFORMED_TOKEN, "payload is not a strict base64url JSON object");
+    }
+  }
+
+  /** Returns the expected audience that the token names. */
+  private String checkClaims(JoseJson.Claims claims, Instant now) throws CallerRejectedException {
+    if (claims.iss() == null) {
+      throw reject(Reason.INVALID_CLAIM, "the token has no iss");
+    }
+    if (!issuers.contains(claims.iss())) {
+      throw reject(Reason.WRONG_ISSUER, "iss " + quoted(claims.iss()) + " is not expected");
+    }
+    if (claims.aud() == null || claims.aud().isEmpty()) {
+      throw reject(Reason.INVALID_CLAIM, "the token has no aud");
+    }
+    String audience = null;
+    for (String candidate : claims.aud()) {
+      if (audiences.contains(candidate)) {
+        audience = candidate;
+        break;
+      }
+    }
+    if (audience == null) {
+      throw reject(
+          Reason.WRONG_AUDIENCE, "aud " + quoted(claims.aud().toString()) + " is not expected");
+    }
+    if (claims.exp() == null) {
+      throw reject(Reason.INVALID_CLAIM, "the token has no exp");
+    }
+    if (claims.iat() == null) {
+      throw reject(Reason.INVALID_CLAIM, "the token has no iat");
+    }
+    long nowSeconds = now.getEpochSecond();
+    long skew = clockSkew.getSeconds();
+    if (nowSeconds >= claims.exp() + skew) {
+      throw reject(
+          Reason.EXPIRED,
+          "the token expired at " + Instant.ofEpochSecond(claims.exp()) + ", now is " + now);
+    }
+    if (claims.nbf() != null && claims.nbf() > nowSeconds + skew) {
+      throw reject(
+          Reason.NOT_YET_VALID,
+          "the token is not valid before " + Instant.ofEpochSecond(claims.nbf()) + ", now is " + now);
+    }
+    if (claims.iat() > nowSeconds + skew) {
+      throw reject(
+          Reason.ISSUED_IN_FUTURE,
+          "the token was issued at " + Instant.ofEpochSecond(claims.iat()) + ", now is " + now);
+    }
+    if (claims.sub() == null || claims.sub().isEmpty()) {
+      throw reject(Reason.INVALID_CLAIM, "the token has no sub");
+    }
+    return audience;
+  }
+
+  private static CallerRejectedException reject(Reason reason, String message) {
+    return new CallerRejectedException(reason, message);
+  }
+
+  /** Quotes an attacker-chosen value for a message: shortened, control characters removed. */
+  private static String quoted(String value) {
+    String shown = value.length() > 80 ? value.substring(0, 80) + "..." : value;
+    return "'" + shown.replaceAll("\\p{Cntrl}", "?") + "'";
+  }
+
+  /**
+   * Configures a {@link CallerVerifier}. Strict by default: {@link #build()} fails unless at least
+   * one audience and an allowlist were given; every other setting has a safe default.
+   */
+  public static final class Builder {
+    private final Set<String> audiences = new LinkedHashSet<>();
+    private final Set<String> issuers = new LinkedHashSet<>(GOOGLE_ISSUERS);
+    private ServiceAccountAllowlist allowlist;
+    private Duration clockSkew = DEFAULT_CLOCK_SKEW;
+    private Clock clock = Clock.systemUTC();
+    private URI jwksUri = GOOGLE_JWKS_URI;
+    private HttpTransport httpTransport;
+    private Duration keyFetchTimeout = Duration.ofSeconds(5);
+    private Duration maxKeyStaleness = Duration.ofHours(24);
+    private Duration minKeyRefetchInterval = Duration.ofSeconds(10);
+    private int maxKeySetBytes = 64 * 1024;
+    private boolean trustPlatformVerifiedTokens;
+    private KeySource keySource;
+    private int verifiedTokenCacheEntries = DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES;
+    private VerifiedTokenCache sharedTokenCache;
+
+    private Builder() {}
+
+    /**
+     * Adds audiences the token's {@code aud} may name (RFC 7519 section 4.1.3), compared exactly:
+     * the URLs the function answers at. Required.
+     */
+    public Builder expectedAudiences(String... audiences) {
+      return expectedAudiences(Arrays.asList(audiences));
+    }
+
+    /** As {@link #expectedAudiences(String...)}. */
+    public Builder expectedAudiences(Iterable<String> audiences) {
+      for (String audience : audiences) {
+        if (audience == null || audience.isBlank() || !audience.equals(audience.strip())) {
+          throw new IllegalArgumentException(
+              "an audience must be non-blank without surrounding spaces, got '" + audience + "'");
+        }
+        this.audiences.add(audience);
+      }
+      return this;
+    }
+
+    /** The service accounts allowed to call. Required. */
+    public Builder allowlist(ServiceAccountAllowlist allowlist) {
+      this.allowlist = Objects.requireNonNull(allowlist, "allowlist");
+      return this;
+    }
+
+    /**
+     * Replaces the accepted issuers (default {@link #GOOGLE_ISSUERS}). Only for a signer other than
+     * Google, such as a local development issuer.
+     */
+    public Builder issuers(String... issuers) {
+      if (issuers.length == 0) {
+        throw new IllegalArgumentException("at least one issuer is required");
+      }
+      this.issuers.clear();
+      for (String issuer : issuers) {
+        if (issuer == null || issuer.isBlank()) {
+          throw new IllegalArgumentException("an issuer must be non-blank");
+        }
+        this.issuers.add(issuer);
+      }
+      return this;
+    }
+
+    /** The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}: 0 to 5 minutes, default 60 s. */
+    public Builder clockSkew(Duration clockSkew) {
+      Objects.requireNonNull(clockSkew, "clockSkew");
+      if (clockSkew.isNegative() || clockSkew.compareTo(MAX_CLOCK_SKEW) > 0) {
+        throw new IllegalArgumentException(
+            "clock skew must be between 0 and " + MAX_CLOCK_SKEW + ", got " + clockSkew);
+      }
+      this.clockSkew = clockSkew;
+      return this;
+    }
+
+    /** The time source (default the system UTC clock); tests inject a fixed or mutable clock. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Where the signing keys are fetched (default {@link #GOOGLE_JWKS_URI}). Must be {@code https},
+     * except on a loopback address, which is allowed for tests and local development.
+     */
+    public Builder jwksUri(URI jwksUri) {
+      Objects.requireNonNull(jwksUri, "jwksUri");
+      boolean loopback =
+          "http".equals(jwksUri.getScheme())
+              && ("127.0.0.1".equals(jwksUri.getHost())
+                  || "localhost".equals(jwksUri.getHost())
+                  || "[::1]".equals(jwksUri.getHost()));
+      if (!"https".equals(jwksUri.getScheme()) && !loopback) {
+        throw new IllegalArgumentException(
+            "the JWKS URI must be https (or http on loopback), got " + jwksUri);
+      }
+      this.jwksUri = jwksUri;
+      return this;
+    }
+
+    /** The HTTP seam used to fetch keys (default google-http-client's {@code NetHttpTransport}). */
+    public Builder httpTransport(HttpTransport httpTransport) {
+      this.httpTransport = Objects.requireNonNull(httpTransport, "httpTransport");
+      return this;
+    }
+
+    /**
+     * Connect and read timeout of one key fetch, and about the longest a request waits for keys
+     * when none are loaded (default 5 s, at most 60 s).
+     */
+    public Builder keyFetchTimeout(Duration timeout) {
+      this.keyFetchTimeout = within("key fetch timeout", timeout, Duration.ofMillis(1), Duration.ofSeconds(60));
+      return this;
+    }
+
+    /**
+     * How long past its expiry the last good key set is still used while fetches fail (default
+     * 24 h, at most 7 days). Zero means never use an expired key set.
+     */
+    public Builder maxKeyStaleness(Duration staleness) {
+      this.maxKeyStaleness = within("max key staleness", staleness, Duration.ZERO, Duration.ofDays(7));
+      return this;
+    }
+
+    /**
+     * At most one key fetch starts per interval, whatever triggers it, so that tokens with made-up
+     * {@code kid}s cannot make the verifier hammer the key endpoint (default 10 s, at most 1 h).
+     */
+    public Builder minKeyRefetchInterval(Duration interval) {
+      this.minKeyRefetchInterval =
+          within("min key refetch interval", interval, Duration.ZERO, Duration.ofHours(1));
+      return this;
+    }
+
+    /** Key set responses larger than this are refused (default 64 KiB; Google's is about 2 KiB). */
+    public Builder maxKeySetBytes(int bytes) {
+      if (bytes < 1024 || bytes > 16 * 1024 * 1024) {
+        throw new IllegalArgumentException("max key set bytes must be 1 KiB to 16 MiB, got " + bytes);
+      }
+      this.maxKeySetBytes = bytes;
+      return this;
+    }
+
+    /**
+     * Accepts tokens whose signature Google replaced by {@code SIGNATURE_REMOVED_BY_GOOGLE}, on the
+     * grounds that Google's front end verified them before removing it. Every claim and the
+     * allowlist are still checked, and the caller is marked {@link
+     * VerifiedCaller.SignatureCheck#TRUSTED_PLATFORM}. Safe only where no request can reach the
+     * function without passing Google's front end (see SECURITY.md). Off by default.
+     */
+    public Builder trustPlatformVerifiedTokens() {
+      this.trustPlatformVerifiedTokens = true;
+      return this;
+    }
+
+    /**
+     * Bounds the verified-token cache (default {@link #DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES}); 0
+     * turns it off. Clients reuse one ID token for up to an hour, so after its first request a
+     * token costs a hash lookup instead of an RS256 verification.
+     *
+     * <p>The cache is keyed by the whole token and holds only tokens that passed every check;
+     * rejections are never cached. On a hit the signing key is looked up again (a key that is no
+     * longer published rejects the token as on a miss), the time claims are checked against the
+     * current instant with the skew, and the issuer, audience and allowlist are evaluated again:
+     * a hit never changes a decision. Eviction is first in, first out. Tokens over 4 KiB are never
+     * cached, so the heap held is at most about {@code maxEntries} times 4.7 KiB, and about 1.7 KiB
+     * an entry for Google's 1 KiB tokens (see BENCHMARKS.md).
+     *
+     * @param maxEntries 0 to {@link #MAX_VERIFIED_TOKEN_CACHE_ENTRIES}
+     */
+    public Builder verifiedTokenCache(int maxEntries) {
+      if (maxEntries < 0 || maxEntries > MAX_VERIFIED_TOKEN_CACHE_ENTRIES) {
+        throw new IllegalArgumentException(
+            "verified token cache entries must be 0 to "
+                + MAX_VERIFIED_TOKEN_CACHE_ENTRIES
+                + ", got "
+                + maxEntries);
+      }
+      this.verifiedTokenCacheEntries = maxEntries;
+      return this;
+    }
+
+    /** Turns the verified-token cache off: every token is verified in full. */
+    public Builder disableVerifiedTokenCache() {
+      return verifiedTokenCache(0);
+    }
+
+    /**
+     * Uses this cache instance, for tests that show that a hit in one verifier is judged by that
+     * verifier's own policy.
+     */
+    Builder verifiedTokenCache(VerifiedTokenCache cache) {
+      this.sharedTokenCache = Objects.requireNonNull(cache, "cache");
+      return this;
+    }
+
+    /** Replaces the key cache, for tests. */
+    Builder keySource(KeySource keySource) {
+      this.keySource = Objects.requireNonNull(keySource, "keySource");
+      return this;
+    }
+
+    /**
+     * Builds the verifier. No key is fetched yet; call {@link CallerVerifier#prefetchKeys()} at
+     * start-up so that the first request does not wait.
+     *
+     * @throws IllegalStateException if no audience or no allowlist was given
+     */
+    public CallerVerifier build() {
+      if (audiences.isEmpty()) {
+        throw new IllegalStateException(
+            "no expected audience: call expectedAudiences(..) with the URL(s) the function answers at");
+      }
+      if (allowlist == null) {
+        throw new IllegalStateException(
+            "no allowlist: call allowlist(..) with the service accounts allowed to call");
+      }
+      KeySource keys = keySource;
+      if (keys == null) {
+        keys =
+            new JwksKeyCache(
+                new KeyCacheConfig(
+                    jwksUri,
+                    httpTransport != null ? httpTransport : new NetHttpTransport(),
+                    clock,
+                    keyFetchTimeout,
+                    maxKeySetBytes,
+                    maxKeyStaleness,
+                    minKeyRefetchInterval,
+                    Duration.ofMinutes(5),
+                    Duration.ofMinutes(5)));
+      }
+      VerifiedTokenCache tokenCache = sharedTokenCache;
+      if (tokenCache == null) {
+        tokenCache =
+            verifiedTokenCacheEntries == 0
+                ? VerifiedTokenCache.DISABLED
+                : new VerifiedTokenCache(verifiedTokenCacheEntries);
+      }
+      return new CallerVerifier(this, keys, tokenCache);
+    }
+
+    private static Duration within(String what, Duration value, Duration min, Duration max) {
+      Objects.requireNonNull(value, what);
+      if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+        throw new IllegalArgumentException(
+            what + " must be between " + min + " and " + max + ", got " + value);
+      }
+      return value;
+    }
+  }
+}
