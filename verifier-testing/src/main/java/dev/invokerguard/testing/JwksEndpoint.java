@@ -27,8 +27,7 @@ public final class JwksEndpoint {
 
   private final String defaultCacheControl;
   private final AtomicReference<Settings> settings;
-  private final Object requestsLock = new Object();
-  private int requestCount;
+  private final RequestCounter requests = new RequestCounter();
 
   JwksEndpoint(long maxAgeSeconds) {
     // The directives Google sends with its key set, so parsers meet more than max-age alone.
@@ -143,9 +142,7 @@ public final class JwksEndpoint {
    * any {@link #delay}).
    */
   public int requestCount() {
-    synchronized (requestsLock) {
-      return requestCount;
-    }
+    return requests.count();
   }
 
   /**
@@ -158,28 +155,15 @@ public final class JwksEndpoint {
    * @throws InterruptedException when the waiting thread is interrupted
    */
   public boolean awaitRequestCount(int count, Duration timeout) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    synchronized (requestsLock) {
-      while (requestCount < count) {
-        long remainingNanos = deadline - System.nanoTime();
-        if (remainingNanos <= 0) {
-          return false;
-        }
-        // Round up so that a sub-millisecond remainder does not become wait(0), which waits
-        // forever.
-        requestsLock.wait(Math.max(1, remainingNanos / 1_000_000));
-      }
-      return true;
-    }
+    return requests.await(count, timeout);
   }
 
   void handle(HttpExchange exchange, Supplier<byte[]> keySet, LoopbackServer server)
       throws IOException {
-    synchronized (requestsLock) {
-      requestCount++;
-      requestsLock.notifyAll();
-    }
+    // Read the settings before counting, so a test that waits for the count and then changes the
+    // settings cannot change how this request is answered.
     Settings current = settings.get();
+    requests.increment();
     if (!server.pause(current.delay)) {
       return; // closed while waiting: drop the connection, as a dead server would
     }

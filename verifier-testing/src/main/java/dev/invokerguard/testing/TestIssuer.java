@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * A local stand-in for Google's ID-token issuer: it generates RSA-2048 keys in-process, mints
@@ -38,7 +39,8 @@ import java.util.Set;
  *
  * <p>Like Google, it publishes several keys at once and signs with one of them (the active key);
  * {@link #rotate()} and {@link #unpublish(String)} change the published set, and {@link #jwks()}
- * injects faults into the key endpoint. Thread-safe.
+ * injects faults into the key endpoint. {@link #startMetadataServer(String)} adds a metadata-server
+ * stand-in that hands out this issuer's tokens to google-auth-library clients. Thread-safe.
  */
 public final class TestIssuer implements AutoCloseable {
 
@@ -58,6 +60,7 @@ public final class TestIssuer implements AutoCloseable {
   private final Map<String, SigningKey> keys = new LinkedHashMap<>();
   private final Set<String> published = new LinkedHashSet<>();
   private String activeKid;
+  private final List<MetadataServer> metadataServers = new CopyOnWriteArrayList<>();
 
   private TestIssuer(Builder builder) {
     this.issuer = builder.issuer;
@@ -71,8 +74,17 @@ public final class TestIssuer implements AutoCloseable {
       }
     }
     this.jwks = new JwksEndpoint(builder.maxAgeSeconds);
-    this.server = new LoopbackServer("test-issuer");
-    server.handle(JWKS_PATH, exchange -> jwks.handle(exchange, this::jwksBytes, server));
+    this.server = new LoopbackServer("test-issuer", builder.port);
+    server.handle(
+        "/",
+        exchange -> {
+          // Contexts match by prefix; only the exact path is the key endpoint.
+          if (exchange.getRequestURI().getPath().equals(JWKS_PATH)) {
+            jwks.handle(exchange, this::jwksBytes, server);
+          } else {
+            LoopbackServer.sendText(exchange, 404, "Not found");
+          }
+        });
     server.start();
   }
 
@@ -101,8 +113,21 @@ public final class TestIssuer implements AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private int keyCount = 2;
     private long maxAgeSeconds = 3600;
+    private int port;
 
     private Builder() {}
+
+    /**
+     * Sets the loopback port of the key endpoint (default 0: a free port). Tests keep the default;
+     * a fixed port is for a documented local run.
+     *
+     * @param port a port number, or 0
+     * @return this builder
+     */
+    public Builder port(int port) {
+      this.port = port;
+      return this;
+    }
 
     /**
      * Sets the {@code iss} claim of minted tokens (default {@value TestIssuer#GOOGLE_ISSUER}).
@@ -160,6 +185,9 @@ public final class TestIssuer implements AutoCloseable {
     public TestIssuer start() {
       if (keyCount < 1) {
         throw new IllegalStateException("keyCount must be at least 1, was " + keyCount);
+      }
+      if (port < 0 || port > 65535) {
+        throw new IllegalStateException("port out of range: " + port);
       }
       if (maxAgeSeconds < 0) {
         throw new IllegalStateException("maxAgeSeconds must not be negative: " + maxAgeSeconds);
@@ -324,9 +352,42 @@ public final class TestIssuer implements AutoCloseable {
     return new String(jwksBytes(), StandardCharsets.UTF_8);
   }
 
-  /** Stops the HTTP server promptly, also when requests are waiting out a delay. */
+  /**
+   * Starts a metadata-server stand-in on its own loopback port that mints this issuer's tokens for
+   * {@code serviceAccountEmail}; point google-auth-library at it with {@code
+   * GCE_METADATA_HOST=}{@link MetadataServer#host()}. Closing the issuer closes it too.
+   *
+   * @param serviceAccountEmail the account the metadata server speaks for
+   * @return the running metadata server
+   */
+  public MetadataServer startMetadataServer(String serviceAccountEmail) {
+    return startMetadataServer(serviceAccountEmail, 0);
+  }
+
+  /**
+   * Like {@link #startMetadataServer(String)}, on a fixed loopback port, for a documented local
+   * run; tests use the free-port variant.
+   *
+   * @param serviceAccountEmail the account the metadata server speaks for
+   * @param port a port number, or 0 for a free port
+   * @return the running metadata server
+   */
+  public MetadataServer startMetadataServer(String serviceAccountEmail, int port) {
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("port out of range: " + port);
+    }
+    MetadataServer metadata = new MetadataServer(this, serviceAccountEmail, port);
+    metadataServers.add(metadata);
+    return metadata;
+  }
+
+  /**
+   * Stops the HTTP server and every metadata server started from this issuer, promptly, also when
+   * requests are waiting out a delay.
+   */
   @Override
   public void close() {
+    metadataServers.forEach(MetadataServer::close);
     server.close();
   }
 
@@ -340,10 +401,6 @@ public final class TestIssuer implements AutoCloseable {
 
   synchronized SigningKey activeKey() {
     return keys.get(activeKid);
-  }
-
-  LoopbackServer server() {
-    return server;
   }
 
   private byte[] jwksBytes() {

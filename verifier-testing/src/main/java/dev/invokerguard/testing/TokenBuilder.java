@@ -25,9 +25,9 @@ import java.util.Set;
  * wrong or missing claims, odd headers, another key, a replaced signature, or arbitrary JSON text.
  *
  * <p>Claim and header values may be {@code String}, {@code Number}, {@code Boolean}, {@code List},
- * {@code Map} (nested freely), a gson {@link JsonElement}, an {@link Instant} (written as
- * seconds since the epoch, RFC 7519 section 2 NumericDate), or null (written as JSON {@code null}).
- * Later calls override earlier ones for the same name. Not thread-safe; use one builder per token.
+ * {@code Map} (nested freely), a gson {@link JsonElement}, an {@link Instant} (written as seconds
+ * since the epoch, RFC 7519 section 2 NumericDate), or null (written as JSON {@code null}). Later
+ * calls override earlier ones for the same name. Not thread-safe; use one builder per token.
  *
  * <p>This module is for tests and local development only and is never deployed.
  */
