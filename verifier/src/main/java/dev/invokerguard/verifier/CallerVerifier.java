@@ -130,8 +130,11 @@ public final class CallerVerifier implements AutoCloseable {
     }
     int firstDot = token.indexOf('.');
     int secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1);
-    if (secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) {
-      throw reject(Reason.MALFORMED_TOKEN, "expected a compact JWS of three parts");
+    if (firstDot <= 0
+        || secondDot <= firstDot + 1
+        || secondDot == token.length() - 1
+        || token.indexOf('.', secondDot + 1) >= 0) {
+      throw reject(Reason.MALFORMED_TOKEN, "expected a compact JWS of three non-empty parts");
     }
     // Verified-token cache (see VerifiedTokenCache): a hit stands only for "this exact string's
     // signature verified with the key its kid named". The key is looked up again, and claims and
