@@ -85,7 +85,8 @@ public final class Invoke {
             // Redirects are not followed: the token is for this URL's audience only.
             .followRedirects(HttpClient.Redirect.NEVER)
             .build();
-    int code = new Invoke(IdTokenAuthenticator::forAudience, http).run(args, System.out, System.err);
+    int code =
+        new Invoke(IdTokenAuthenticator::forAudience, http).run(args, System.out, System.err);
     System.out.flush();
     System.exit(code);
   }
@@ -115,8 +116,7 @@ public final class Invoke {
       err.println("Run with --help for usage.");
       return EXIT_USAGE;
     }
-    HttpRequest.Builder request =
-        HttpRequest.newBuilder(arguments.url()).timeout(REQUEST_TIMEOUT);
+    HttpRequest.Builder request = HttpRequest.newBuilder(arguments.url()).timeout(REQUEST_TIMEOUT);
     for (String[] header : arguments.headers()) {
       try {
         request.header(header[0], header[1]);

@@ -134,7 +134,8 @@ class InvokeTest {
                     .audience(audience)
                     .credentialsLoader(
                         () -> {
-                          throw new IOException("The Application Default Credentials are not available.");
+                          throw new IOException(
+                              "The Application Default Credentials are not available.");
                         })
                     .environment(name -> null)
                     .build(),
@@ -182,6 +183,7 @@ class InvokeTest {
 
   @Test
   void parse_twoUrls_refused() {
-    assertThrows(Invoke.UsageException.class, () -> Invoke.parse(new String[] {"http://a/", "http://b/"}));
+    assertThrows(
+        Invoke.UsageException.class, () -> Invoke.parse(new String[] {"http://a/", "http://b/"}));
   }
 }
