@@ -108,6 +108,14 @@ class InvokeTest {
   }
 
   @Test
+  void invoke_defaultAudience_dropsBareTrailingSlash() {
+    invoke(target.uri("/?q=1").toString());
+    invoke(target.uri("").toString());
+
+    assertThat(audiences).containsExactly(target.uri("").toString(), target.uri("").toString());
+  }
+
+  @Test
   void invoke_explicitAudience_isUsed() {
     invoke(target.uri("/fn").toString(), "--audience", "https://fn.example");
 
