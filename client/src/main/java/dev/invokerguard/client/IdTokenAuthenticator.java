@@ -36,17 +36,17 @@ import java.util.function.UnaryOperator;
  * carries {@code email}), with a service-account key file ({@code GOOGLE_APPLICATION_CREDENTIALS})
  * and with service-account impersonation (asked to include {@code email}).
  *
- * <p>Tokens are cached by google-auth-library and refreshed before they expire (a few minutes
- * ahead of {@code exp}); a request never fetches a token of its own, which matters because the
- * metadata server rate-limits. google-auth-library does not retry ID-token fetches, so this class
- * retries a token source that is not ready yet (connection refused or dropped, as a metadata
- * server while a pod starts), rate-limits (429) or fails (5xx), with exponential backoff, until
- * the {@linkplain Builder#retryDeadline deadline}; other failures are reported at once.
- * Every failure is an {@link IdTokenException} that names the {@link CredentialSource} it tried and
- * what to fix; no message ever contains a token.
+ * <p>Tokens are cached by google-auth-library and refreshed before they expire (a few minutes ahead
+ * of {@code exp}); a request never fetches a token of its own, which matters because the metadata
+ * server rate-limits. google-auth-library does not retry ID-token fetches, so this class retries a
+ * token source that is not ready yet (connection refused or dropped, as a metadata server while a
+ * pod starts), rate-limits (429) or fails (5xx), with exponential backoff, until the {@linkplain
+ * Builder#retryDeadline deadline}; other failures are reported at once. Every failure is an {@link
+ * IdTokenException} that names the {@link CredentialSource} it tried and what to fix; no message
+ * ever contains a token.
  *
- * <p>Credentials are looked up on first use, not at construction, so that building an
- * authenticator never blocks. Thread-safe; share one instance per audience.
+ * <p>Credentials are looked up on first use, not at construction, so that building an authenticator
+ * never blocks. Thread-safe; share one instance per audience.
  */
 public final class IdTokenAuthenticator {
 
@@ -140,9 +140,9 @@ public final class IdTokenAuthenticator {
     }
 
     /**
-     * Uses these credentials instead of Application Default Credentials. They must be able to
-     * mint ID tokens ({@link IdTokenProvider}): {@link ComputeEngineCredentials}, a service
-     * account's key, or {@link ImpersonatedCredentials}.
+     * Uses these credentials instead of Application Default Credentials. They must be able to mint
+     * ID tokens ({@link IdTokenProvider}): {@link ComputeEngineCredentials}, a service account's
+     * key, or {@link ImpersonatedCredentials}.
      *
      * @param credentials the credentials
      * @return this builder
@@ -179,8 +179,8 @@ public final class IdTokenAuthenticator {
     }
 
     /**
-     * Sets how long a token source that is not ready, rate-limits or fails is retried before
-     * giving up (default {@link #DEFAULT_RETRY_DEADLINE}, at most ten minutes; zero tries once).
+     * Sets how long a token source that is not ready, rate-limits or fails is retried before giving
+     * up (default {@link #DEFAULT_RETRY_DEADLINE}, at most ten minutes; zero tries once).
      *
      * @param deadline the overall time for one token fetch, retries included
      * @return this builder
@@ -206,8 +206,8 @@ public final class IdTokenAuthenticator {
      * Builds the authenticator; it looks credentials up on first use.
      *
      * @return the authenticator
-     * @throws IllegalStateException when the audience is missing, empty or contains whitespace,
-     *     or the deadline is negative or longer than ten minutes
+     * @throws IllegalStateException when the audience is missing, empty or contains whitespace, or
+     *     the deadline is negative or longer than ten minutes
      */
     public IdTokenAuthenticator build() {
       if (audience == null || audience.isEmpty()) {
@@ -339,13 +339,14 @@ public final class IdTokenAuthenticator {
           e);
     }
     CredentialSource source = declaredSource != null ? declaredSource : sourceOf(credentials);
-    if (source == CredentialSource.UNSUPPORTED) {
+    if (source == CredentialSource.UNSUPPORTED
+        || !(credentials instanceof IdTokenProvider provider)) {
       throw failure(
-          source, "found " + credentials.getClass().getSimpleName(), null);
+          CredentialSource.UNSUPPORTED, "found " + credentials.getClass().getSimpleName(), null);
     }
     IdTokenCredentials idTokens =
         IdTokenCredentials.newBuilder()
-            .setIdTokenProvider((IdTokenProvider) credentials)
+            .setIdTokenProvider(provider)
             .setTargetAudience(audience)
             .setOptions(OPTIONS)
             .build();

@@ -3,8 +3,8 @@ package dev.invokerguard.client;
 import java.io.IOException;
 
 /**
- * No ID token could be obtained. The message names the {@link #source() credential source} that
- * was tried, what went wrong and what to fix; it never contains a token.
+ * No ID token could be obtained. The message names the {@link #source() credential source} that was
+ * tried, what went wrong and what to fix; it never contains a token.
  */
 public final class IdTokenException extends IOException {
   private static final long serialVersionUID = 1L;

@@ -23,10 +23,11 @@ import java.util.function.Function;
  * </pre>
  *
  * <p>Without {@code --data} it sends a GET; with it, a POST of the JSON with {@code Content-Type:
- * application/json}. The audience defaults to the URL without its query and fragment. Exit codes:
- * {@value #EXIT_OK} for a 2xx answer, {@value #EXIT_HTTP_ERROR} for any other status, {@value
- * #EXIT_USAGE} for a usage error, {@value #EXIT_NO_CREDENTIALS} when no ID token could be obtained,
- * {@value #EXIT_UNREACHABLE} when the URL could not be reached.
+ * application/json}. The audience defaults to the URL without its query and fragment (and without a
+ * bare trailing {@code /}). Exit codes: {@value #EXIT_OK} for a 2xx answer, {@value
+ * #EXIT_HTTP_ERROR} for any other status, {@value #EXIT_USAGE} for a usage error, {@value
+ * #EXIT_NO_CREDENTIALS} when no ID token could be obtained, {@value #EXIT_UNREACHABLE} when the URL
+ * could not be reached.
  */
 public final class Invoke {
 
@@ -54,7 +55,8 @@ public final class Invoke {
       then prints the status line and the response body.
 
         --data JSON           POST this JSON (Content-Type: application/json); default is GET
-        --audience AUD        the token's audience; default: URL without query and fragment
+        --audience AUD        the token's audience; default: URL without query, fragment
+                              and a bare trailing "/"
         --header NAME:VALUE   an extra request header (repeatable)
         --help                this text
 
@@ -85,7 +87,8 @@ public final class Invoke {
             // Redirects are not followed: the token is for this URL's audience only.
             .followRedirects(HttpClient.Redirect.NEVER)
             .build();
-    int code = new Invoke(IdTokenAuthenticator::forAudience, http).run(args, System.out, System.err);
+    int code =
+        new Invoke(IdTokenAuthenticator::forAudience, http).run(args, System.out, System.err);
     System.out.flush();
     System.exit(code);
   }
@@ -115,8 +118,7 @@ public final class Invoke {
       err.println("Run with --help for usage.");
       return EXIT_USAGE;
     }
-    HttpRequest.Builder request =
-        HttpRequest.newBuilder(arguments.url()).timeout(REQUEST_TIMEOUT);
+    HttpRequest.Builder request = HttpRequest.newBuilder(arguments.url()).timeout(REQUEST_TIMEOUT);
     for (String[] header : arguments.headers()) {
       try {
         request.header(header[0], header[1]);
@@ -194,11 +196,14 @@ public final class Invoke {
 
   /**
    * The audience a function checks is its URL; the query and fragment are not part of it. The path
-   * is kept, as a Cloud Functions URL names the function in its path.
+   * is kept, as a Cloud Functions URL names the function in its path, except a bare "/": {@code
+   * http://host/} and {@code http://host} are the same URL (RFC 3986 section 6.2.3), and functions
+   * list the form without the slash.
    */
   static String defaultAudience(URI url) {
     // Raw parts, as typed: re-encoding would change the string the function compares with.
-    return url.getScheme() + "://" + url.getRawAuthority() + url.getRawPath();
+    String path = url.getRawPath() == null || url.getRawPath().equals("/") ? "" : url.getRawPath();
+    return url.getScheme() + "://" + url.getRawAuthority() + path;
   }
 
   private static URI parseUrl(String url) throws UsageException {

@@ -15,8 +15,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs Java in a child process with a controlled environment. google-auth-library reads {@code
- * GCE_METADATA_HOST} and {@code GOOGLE_APPLICATION_CREDENTIALS} from the process environment,
- * which a running JVM cannot change, so tests of the real credential lookup run in a child.
+ * GCE_METADATA_HOST} and {@code GOOGLE_APPLICATION_CREDENTIALS} from the process environment, which
+ * a running JVM cannot change, so tests of the real credential lookup run in a child.
  */
 final class ChildJvm {
 
@@ -44,7 +44,9 @@ final class ChildJvm {
 
   /** Returns the command that runs {@code main} with this JVM's test class path. */
   static List<String> mainClass(Class<?> main, String... args) {
-    List<String> command = new ArrayList<>(List.of(java(), "-cp", System.getProperty("java.class.path"), main.getName()));
+    List<String> command =
+        new ArrayList<>(
+            List.of(java(), "-cp", System.getProperty("java.class.path"), main.getName()));
     command.addAll(List.of(args));
     return command;
   }
@@ -72,8 +74,10 @@ final class ChildJvm {
     environment.put("CLOUDSDK_CONFIG", gcloudConfig.toString());
     environment.putAll(env);
     Process process = builder.start();
-    CompletableFuture<String> stdout = CompletableFuture.supplyAsync(() -> read(process.getInputStream()));
-    CompletableFuture<String> stderr = CompletableFuture.supplyAsync(() -> read(process.getErrorStream()));
+    CompletableFuture<String> stdout =
+        CompletableFuture.supplyAsync(() -> read(process.getInputStream()));
+    CompletableFuture<String> stderr =
+        CompletableFuture.supplyAsync(() -> read(process.getErrorStream()));
     if (!process.waitFor(90, TimeUnit.SECONDS)) {
       process.destroyForcibly();
       throw new AssertionError("child JVM did not finish in 90 s: " + command);

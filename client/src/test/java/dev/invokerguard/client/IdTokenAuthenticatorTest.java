@@ -18,11 +18,11 @@ import java.net.ConnectException;
 import java.net.URI;
 import java.security.KeyPairGenerator;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -79,7 +79,11 @@ class IdTokenAuthenticatorTest {
   void build_deadlineOutOfRange_refused() {
     assertThrows(
         IllegalStateException.class,
-        () -> IdTokenAuthenticator.builder().audience(AUDIENCE).retryDeadline(Duration.ofHours(1)).build());
+        () ->
+            IdTokenAuthenticator.builder()
+                .audience(AUDIENCE)
+                .retryDeadline(Duration.ofHours(1))
+                .build());
     assertThrows(
         IllegalStateException.class,
         () ->
@@ -99,8 +103,7 @@ class IdTokenAuthenticatorTest {
     assertThat(header).isEqualTo("Bearer " + token);
     assertThat(credentials.audiences()).containsExactly(AUDIENCE);
     assertThat(credentials.lastOptions())
-        .containsExactly(
-            IdTokenProvider.Option.FORMAT_FULL, IdTokenProvider.Option.INCLUDE_EMAIL);
+        .containsExactly(IdTokenProvider.Option.FORMAT_FULL, IdTokenProvider.Option.INCLUDE_EMAIL);
   }
 
   @Test
@@ -153,7 +156,10 @@ class IdTokenAuthenticatorTest {
             .thenFail(new ConnectException("Connection refused"))
             .thenFail(status(429))
             .thenFail(status(500))
-            .thenFail(new IOException(new HttpResponseException.Builder(503, "Unavailable", new HttpHeaders()).build()))
+            .thenFail(
+                new IOException(
+                    new HttpResponseException.Builder(503, "Unavailable", new HttpHeaders())
+                        .build()))
             .thenToken(token);
 
     String header = metadataBacked(credentials).build().authorizationHeaderValue();
@@ -279,7 +285,8 @@ class IdTokenAuthenticatorTest {
                 () -> {
                   throw new IOException("Error reading credential file: File does not exist.");
                 })
-            .environment(name -> name.equals("GOOGLE_APPLICATION_CREDENTIALS") ? "/nope.json" : null)
+            .environment(
+                name -> name.equals("GOOGLE_APPLICATION_CREDENTIALS") ? "/nope.json" : null)
             .build();
 
     IdTokenException e = assertThrows(IdTokenException.class, auth::credentialSource);
@@ -323,8 +330,7 @@ class IdTokenAuthenticatorTest {
   @Test
   void authorize_setsBearerHeaderOnJavaNetHttpRequest() throws Exception {
     String token = issuer.mint(ACCOUNT, AUDIENCE);
-    IdTokenAuthenticator auth =
-        metadataBacked(new ScriptedCredentials().thenToken(token)).build();
+    IdTokenAuthenticator auth = metadataBacked(new ScriptedCredentials().thenToken(token)).build();
 
     java.net.http.HttpRequest request =
         auth.authorize(java.net.http.HttpRequest.newBuilder(URI.create(AUDIENCE))).build();
@@ -335,8 +341,7 @@ class IdTokenAuthenticatorTest {
   @Test
   void httpRequestInitializer_setsBearerHeaderOnGoogleHttpClientRequest() throws Exception {
     String token = issuer.mint(ACCOUNT, AUDIENCE);
-    IdTokenAuthenticator auth =
-        metadataBacked(new ScriptedCredentials().thenToken(token)).build();
+    IdTokenAuthenticator auth = metadataBacked(new ScriptedCredentials().thenToken(token)).build();
 
     HttpRequest request =
         new NetHttpTransport()
@@ -349,8 +354,7 @@ class IdTokenAuthenticatorTest {
   @Test
   void sourceOf_mapsGoogleAuthCredentialTypes() throws Exception {
     assertThat(
-            IdTokenAuthenticator.sourceOf(
-                com.google.auth.oauth2.ComputeEngineCredentials.create()))
+            IdTokenAuthenticator.sourceOf(com.google.auth.oauth2.ComputeEngineCredentials.create()))
         .isEqualTo(CredentialSource.METADATA_SERVER);
     KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
     generator.initialize(2048);

@@ -51,8 +51,7 @@ class InvokeJarIT {
       JsonObject claims =
           JsonParser.parseString(
                   new String(
-                      Base64.getUrlDecoder().decode(token.split("\\.")[1]),
-                      StandardCharsets.UTF_8))
+                      Base64.getUrlDecoder().decode(token.split("\\.")[1]), StandardCharsets.UTF_8))
               .getAsJsonObject();
       assertThat(claims.get("email").getAsString()).isEqualTo(ACCOUNT);
       assertThat(claims.get("aud").getAsString()).isEqualTo(target.uri("/guarded").toString());
@@ -64,7 +63,9 @@ class InvokeJarIT {
   void jar_noCredentials_exitsThree() throws Exception {
     ChildJvm.Result result =
         ChildJvm.run(
-            ChildJvm.jar(JAR, "http://127.0.0.1:9/fn"), gcloudConfig, Map.of("NO_GCE_CHECK", "true"));
+            ChildJvm.jar(JAR, "http://127.0.0.1:9/fn"),
+            gcloudConfig,
+            Map.of("NO_GCE_CHECK", "true"));
 
     assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(3);
     assertThat(result.stderr()).contains("To fix:");

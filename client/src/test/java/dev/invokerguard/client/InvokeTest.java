@@ -108,6 +108,14 @@ class InvokeTest {
   }
 
   @Test
+  void invoke_defaultAudience_dropsBareTrailingSlash() {
+    invoke(target.uri("/?q=1").toString());
+    invoke(target.uri("").toString());
+
+    assertThat(audiences).containsExactly(target.uri("").toString(), target.uri("").toString());
+  }
+
+  @Test
   void invoke_explicitAudience_isUsed() {
     invoke(target.uri("/fn").toString(), "--audience", "https://fn.example");
 
@@ -134,7 +142,8 @@ class InvokeTest {
                     .audience(audience)
                     .credentialsLoader(
                         () -> {
-                          throw new IOException("The Application Default Credentials are not available.");
+                          throw new IOException(
+                              "The Application Default Credentials are not available.");
                         })
                     .environment(name -> null)
                     .build(),
@@ -182,6 +191,7 @@ class InvokeTest {
 
   @Test
   void parse_twoUrls_refused() {
-    assertThrows(Invoke.UsageException.class, () -> Invoke.parse(new String[] {"http://a/", "http://b/"}));
+    assertThrows(
+        Invoke.UsageException.class, () -> Invoke.parse(new String[] {"http://a/", "http://b/"}));
   }
 }

@@ -17,7 +17,13 @@ import java.util.List;
 final class RecordingServer implements AutoCloseable {
 
   /** One request as received. */
-  record Request(String method, String uri, String authorization, String contentType, String body, String extra) {}
+  record Request(
+      String method,
+      String uri,
+      String authorization,
+      String contentType,
+      String body,
+      String extra) {}
 
   private final HttpServer server;
   private final List<Request> requests = new ArrayList<>();
@@ -58,8 +64,7 @@ final class RecordingServer implements AutoCloseable {
   }
 
   URI uri(String pathAndQuery) {
-    return URI.create(
-        "http://127.0.0.1:" + server.getAddress().getPort() + pathAndQuery);
+    return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + pathAndQuery);
   }
 
   synchronized List<Request> requests() {

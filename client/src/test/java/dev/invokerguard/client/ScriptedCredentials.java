@@ -12,8 +12,8 @@ import java.util.List;
 /**
  * Credentials whose token endpoint is a script: each {@link #idTokenWithAudience} call takes the
  * next outcome (a token, or an exception to throw). For in-process tests of what the authenticator
- * adds on top of google-auth-library (retry policy, messages); the real metadata path is covered
- * in a child JVM by {@link MetadataServerPathTest}.
+ * adds on top of google-auth-library (retry policy, messages); the real metadata path is covered in
+ * a child JVM by {@link MetadataServerPathTest}.
  */
 final class ScriptedCredentials extends GoogleCredentials implements IdTokenProvider {
   private static final long serialVersionUID = 1L;
