@@ -3,6 +3,7 @@ package dev.invokerguard.benchmarks;
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.Truth.assertWithMessage;
 
+import java.nio.file.Path;
 import java.util.Collection;
 import java.util.Map;
 import java.util.TreeMap;
@@ -42,6 +43,8 @@ class BenchmarkSmokeTest {
             .measurementTime(TimeValue.milliseconds(200))
             .timeout(TimeValue.seconds(60))
             .shouldFailOnError(true)
+            // JMH's report goes to a file, not into CI's log.
+            .output(Path.of("target", "jmh-smoke.txt").toString())
             .build();
 
     Collection<RunResult> results = new Runner(options).run();
