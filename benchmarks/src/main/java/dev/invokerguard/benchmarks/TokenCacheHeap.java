@@ -43,6 +43,8 @@ public final class TokenCacheHeap {
    * @param args the cache bounds to measure; default 1000 and 10000 (the default bound)
    */
   public static void main(String[] args) throws Exception {
+    // JOL's default field-offset lookup refuses record classes on JDK 17; this mode does not.
+    System.setProperty("jol.magicFieldOffset", "true");
     int[] bounds =
         args.length == 0
             ? new int[] {1_000, CallerVerifier.DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES}

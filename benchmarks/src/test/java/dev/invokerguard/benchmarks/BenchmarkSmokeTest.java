@@ -10,6 +10,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.results.format.ResultFormatType;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
@@ -30,6 +31,8 @@ class BenchmarkSmokeTest {
     "googleAuthTokenVerifier",
   };
 
+  private static final Path RESULT = Path.of("target", "jmh-smoke.json");
+
   @Test
   void everyBenchmark_runsAndProducesAScore() throws Exception {
     Options options =
@@ -45,6 +48,8 @@ class BenchmarkSmokeTest {
             .shouldFailOnError(true)
             // JMH's report goes to a file, not into CI's log.
             .output(Path.of("target", "jmh-smoke.txt").toString())
+            .result(RESULT.toString())
+            .resultFormat(ResultFormatType.JSON)
             .build();
 
     Collection<RunResult> results = new Runner(options).run();
@@ -59,5 +64,7 @@ class BenchmarkSmokeTest {
       assertWithMessage(score.getKey()).that(score.getValue()).isGreaterThan(0.0);
     }
     assertThat(results.iterator().next().getParams().getTimeUnit()).isEqualTo(TimeUnit.SECONDS);
+    // The ratio table reads the same file that run-all.sh makes.
+    assertThat(Ratios.read(RESULT).keySet()).containsExactlyElementsIn(BENCHMARKS);
   }
 }
