@@ -21,23 +21,31 @@ import java.util.TreeMap;
  * In-memory stand-ins for the Functions Framework's request and response, for unit tests of the
  * adapter. The function module's integration tests run the real invoker.
  */
-final class FakeHttp {
+public final class FakeHttp {
   private FakeHttp() {}
 
-  static final class Request implements HttpRequest {
+  public static final class Request implements HttpRequest {
     private final String method;
     private final String path;
+    private byte[] body = new byte[0];
+    private String contentType;
     private final Map<String, List<String>> headers =
         new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
 
-    Request(String method, String path) {
+    public Request(String method, String path) {
       this.method = method;
       this.path = path;
     }
 
-    Request header(String name, String value) {
+    public Request header(String name, String value) {
       headers.computeIfAbsent(name, n -> new ArrayList<>()).add(value);
       return this;
+    }
+
+    public Request body(String contentType, byte[] body) {
+      this.contentType = contentType;
+      this.body = body.clone();
+      return header("Content-Type", contentType);
     }
 
     @Override
@@ -72,12 +80,12 @@ final class FakeHttp {
 
     @Override
     public Optional<String> getContentType() {
-      return Optional.empty();
+      return Optional.ofNullable(contentType);
     }
 
     @Override
     public long getContentLength() {
-      return 0;
+      return body.length;
     }
 
     @Override
@@ -87,7 +95,7 @@ final class FakeHttp {
 
     @Override
     public InputStream getInputStream() {
-      return new ByteArrayInputStream(new byte[0]);
+      return new ByteArrayInputStream(body);
     }
 
     @Override
@@ -101,7 +109,7 @@ final class FakeHttp {
     }
   }
 
-  static final class Response implements HttpResponse {
+  public static final class Response implements HttpResponse {
     int status = 200;
     String contentType;
     final Map<String, List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
@@ -154,7 +162,11 @@ final class FakeHttp {
       return writer;
     }
 
-    String bodyText() throws java.io.IOException {
+    public int status() {
+      return status;
+    }
+
+    public String bodyText() throws java.io.IOException {
       if (writer != null) {
         writer.flush();
       }
