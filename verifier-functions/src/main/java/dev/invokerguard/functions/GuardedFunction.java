@@ -140,13 +140,14 @@ public final class GuardedFunction implements HttpFunction {
     try {
       caller = verification.verify(headers);
     } catch (CallerRejectedException e) {
-      int status = reject(response, e.reason().category());
-      log.denied(facts, e.reason(), status, e.getMessage());
+      // Logged before answering, so the line exists by the time the caller has the answer.
+      log.denied(facts, e.reason(), status(e.reason().category()), e.getMessage());
+      reject(response, e.reason().category());
       return;
     } catch (RuntimeException e) {
       // A bug or an unforeseen input in verification: fail closed, as if keys were unavailable.
-      int status = reject(response, Reason.Category.UNAVAILABLE);
-      log.verificationFailed(facts, e.getClass(), status);
+      log.verificationFailed(facts, e.getClass(), status(Reason.Category.UNAVAILABLE));
+      reject(response, Reason.Category.UNAVAILABLE);
       return;
     }
     log.allowed(facts, caller);
@@ -162,28 +163,34 @@ public final class GuardedFunction implements HttpFunction {
     }
   }
 
-  /** Answers a rejection of {@code category}; returns the status sent. */
-  private int reject(HttpResponse response, Reason.Category category) throws IOException {
+  /** The status that answers a rejection of {@code category}: one category, one status. */
+  static int status(Reason.Category category) {
+    return switch (category) {
+      case NO_CREDENTIALS, INVALID_TOKEN -> 401;
+      case FORBIDDEN -> 403;
+      case UNAVAILABLE -> 503;
+    };
+  }
+
+  /** Answers a rejection of {@code category}. */
+  private void reject(HttpResponse response, Reason.Category category) throws IOException {
     switch (category) {
-      case NO_CREDENTIALS:
+      case NO_CREDENTIALS -> {
         // RFC 6750 section 3.1: no error code when the request carried no usable credentials.
         response.appendHeader("WWW-Authenticate", "Bearer");
-        writeError(response, 401, "unauthorized");
-        return 401;
-      case INVALID_TOKEN:
+        writeError(response, status(category), "unauthorized");
+      }
+      case INVALID_TOKEN -> {
         response.appendHeader("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-        writeError(response, 401, "invalid_token");
-        return 401;
-      case FORBIDDEN:
-        writeError(response, 403, "forbidden");
-        return 403;
-      case UNAVAILABLE:
-      default:
+        writeError(response, status(category), "invalid_token");
+      }
+      case FORBIDDEN -> writeError(response, status(category), "forbidden");
+      case UNAVAILABLE -> {
         // Keys will not be fetched again sooner than the refetch interval: retrying earlier is
         // pointless (RFC 9110 section 10.2.3).
         response.appendHeader("Retry-After", Long.toString(retryAfterSeconds));
-        writeError(response, 503, "unavailable");
-        return 503;
+        writeError(response, status(category), "unavailable");
+      }
     }
   }
 

@@ -53,6 +53,19 @@ public final class ChildJvm implements AutoCloseable {
     return new Builder(mainClass);
   }
 
+  /** The main class of the Functions Framework invoker (java-function-invoker). */
+  public static final String FUNCTIONS_INVOKER_MAIN =
+      "com.google.cloud.functions.invoker.runner.Invoker";
+
+  /**
+   * Starts describing a child JVM that runs the Functions Framework invoker serving {@code
+   * functionTarget} on {@code port}; the invoker must be on the {@link Builder#classpath}.
+   */
+  public static Builder functionsInvoker(String functionTarget, int port) {
+    return builder(FUNCTIONS_INVOKER_MAIN)
+        .args("--target", functionTarget, "--port", Integer.toString(port));
+  }
+
   /** A TCP port that was free on the loopback address a moment ago. */
   public static int freePort() {
     try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
@@ -110,6 +123,16 @@ public final class ChildJvm implements AutoCloseable {
           description + " still running after " + timeout + "\n" + tail());
     }
     return process.exitValue();
+  }
+
+  /**
+   * Waits up to {@code timeout} for the child to exit; also the pause between two polls of some
+   * other state, cut short if the child dies.
+   *
+   * @return whether the child has exited
+   */
+  public boolean exitedWithin(Duration timeout) {
+    return waitForExit(timeout);
   }
 
   /** Whether the child is still running. */
