@@ -43,19 +43,33 @@ final class RunningFunction implements AutoCloseable {
 
   /** Starts the invoker without waiting for it, e.g. to watch it refuse a configuration. */
   static RunningFunction launch(int port, Map<String, String> env) {
-    ChildJvm jvm =
-        ChildJvm.functionsInvoker(TARGET, port)
-            .args("--classpath", deployJar().toString())
-            .env(env)
-            .start();
-    return new RunningFunction(port, jvm);
+    return launch(
+        ChildJvm.functionsInvoker(TARGET, port).args("--classpath", deployJar().toString()),
+        port,
+        env);
   }
 
-  /** Starts the invoker and waits until it listens. */
+  /** Starts the deployable jar's function and waits until it listens. */
   static RunningFunction start(int port, Map<String, String> env) {
-    RunningFunction function = launch(port, env);
+    return awaitListening(launch(port, env));
+  }
+
+  /**
+   * Starts {@code target} from the test classpath (not the deployable jar) and waits until it
+   * listens: for functions that exist only in tests, such as the documentation's example.
+   */
+  static RunningFunction startFromTestClasspath(String target, int port, Map<String, String> env) {
+    return awaitListening(launch(ChildJvm.functionsInvoker(target, port), port, env));
+  }
+
+  private static RunningFunction launch(
+      ChildJvm.Builder invoker, int port, Map<String, String> env) {
+    return new RunningFunction(port, invoker.env(env).start());
+  }
+
+  private static RunningFunction awaitListening(RunningFunction function) {
     try {
-      function.jvm.awaitPort(port, START_TIMEOUT);
+      function.jvm.awaitPort(function.port, START_TIMEOUT);
     } catch (RuntimeException e) {
       function.close();
       throw e;
