@@ -86,6 +86,20 @@ class ProtectedFunctionIT {
     return call(function.get("/").header(header, value));
   }
 
+  /** Sends {@code request} with a fresh valid token of {@code email}. */
+  private static HttpResponse<String> callAs(String email, HttpRequest.Builder request)
+      throws Exception {
+    String token = issuer.mint(email, audience);
+    tokensSent.add(token);
+    return call(request.header("Authorization", "Bearer " + token));
+  }
+
+  private static HttpRequest.Builder post(String path, String body) {
+    return HttpRequest.newBuilder(function.uri(path))
+        .header("Content-Type", "application/json")
+        .POST(BodyPublishers.ofString(body));
+  }
+
   private static HttpResponse<String> getWithToken(String token) throws Exception {
     return getWith("Authorization", "Bearer " + token);
   }
@@ -265,15 +279,7 @@ class ProtectedFunctionIT {
 
   @Test
   void postJsonObject_200DescribingWhatArrived() throws Exception {
-    String token = issuer.mint(ALICE, audience);
-    tokensSent.add(token);
-
-    HttpResponse<String> response =
-        call(
-            HttpRequest.newBuilder(function.uri("/orders"))
-                .header("Authorization", "Bearer " + token)
-                .header("Content-Type", "application/json")
-                .POST(BodyPublishers.ofString("{\"b\":1,\"a\":[2,3]}")));
+    HttpResponse<String> response = callAs(ALICE, post("/orders", "{\"b\":1,\"a\":[2,3]}"));
 
     assertThat(response.statusCode()).isEqualTo(200);
     JsonObject received = json(response).getAsJsonObject("received");
@@ -283,28 +289,15 @@ class ProtectedFunctionIT {
 
   @Test
   void postOverTheCap_413() throws Exception {
-    String token = issuer.mint(ALICE, audience);
-    tokensSent.add(token);
-
     HttpResponse<String> response =
-        call(
-            HttpRequest.newBuilder(function.uri("/"))
-                .header("Authorization", "Bearer " + token)
-                .POST(BodyPublishers.ofString("{\"k\":\"" + "x".repeat(70_000) + "\"}")));
+        callAs(ALICE, post("/", "{\"k\":\"" + "x".repeat(70_000) + "\"}"));
 
     assertThat(response.statusCode()).isEqualTo(413);
   }
 
   @Test
   void postNotAnObject_400() throws Exception {
-    String token = issuer.mint(ALICE, audience);
-    tokensSent.add(token);
-
-    HttpResponse<String> response =
-        call(
-            HttpRequest.newBuilder(function.uri("/"))
-                .header("Authorization", "Bearer " + token)
-                .POST(BodyPublishers.ofString("[1,2]")));
+    HttpResponse<String> response = callAs(ALICE, post("/", "[1,2]"));
 
     assertThat(response.statusCode()).isEqualTo(400);
     assertThat(json(response).get("error").getAsString()).isEqualTo("expected_json_object");
@@ -312,12 +305,8 @@ class ProtectedFunctionIT {
 
   @Test
   void deleteByAllowedCaller_405() throws Exception {
-    String token = issuer.mint(ALICE, audience);
-    tokensSent.add(token);
-
     HttpResponse<String> response =
-        call(HttpRequest.newBuilder(function.uri("/")).header("Authorization", "Bearer " + token)
-            .DELETE());
+        callAs(ALICE, HttpRequest.newBuilder(function.uri("/")).DELETE());
 
     assertThat(response.statusCode()).isEqualTo(405);
     assertThat(response.headers().firstValue("Allow")).hasValue("GET, POST");
@@ -326,13 +315,8 @@ class ProtectedFunctionIT {
   @Test
   @Order(Integer.MAX_VALUE)
   void logs_oneDecisionLinePerRequest_traceLinked_noTokenAnywhere() throws Exception {
-    String token = issuer.mint(ALICE, audience);
-    tokensSent.add(token);
     HttpResponse<String> traced =
-        call(
-            function.get("/traced")
-                .header("Authorization", "Bearer " + token)
-                .header("X-Cloud-Trace-Context", TRACE_ID + "/123;o=1"));
+        callAs(ALICE, function.get("/traced").header("X-Cloud-Trace-Context", TRACE_ID + "/123;o=1"));
     assertThat(traced.statusCode()).isEqualTo(200);
 
     String stdout = function.jvm.stdout();

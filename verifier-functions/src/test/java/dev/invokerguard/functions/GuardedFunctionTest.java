@@ -83,6 +83,15 @@ class GuardedFunctionTest {
     };
   }
 
+  private static FakeHttp.Response serveAsAlice(GuardedFunction function) throws Exception {
+    FakeHttp.Response response = new FakeHttp.Response();
+    function.service(
+        new FakeHttp.Request("GET", "/")
+            .header("Authorization", "Bearer " + platformVerifiedToken(ALICE, AUDIENCE)),
+        response);
+    return response;
+  }
+
   private JsonObject onlyLogLine() {
     assertThat(logLines).hasSize(1);
     return JsonParser.parseString(logLines.get(0)).getAsJsonObject();
@@ -271,12 +280,7 @@ class GuardedFunctionTest {
             (caller, request, response) -> {
               throw new java.io.IOException("database password is hunter2");
             });
-    FakeHttp.Response response = new FakeHttp.Response();
-
-    function.service(
-        new FakeHttp.Request("GET", "/")
-            .header("Authorization", "Bearer " + platformVerifiedToken(ALICE, AUDIENCE)),
-        response);
+    FakeHttp.Response response = serveAsAlice(function);
 
     assertThat(response.status).isEqualTo(500);
     assertThat(response.bodyText()).isEqualTo("{\"error\":\"internal\"}");
@@ -297,12 +301,7 @@ class GuardedFunctionTest {
               response.getWriter().write("partial");
               throw new IllegalArgumentException("boom");
             });
-    FakeHttp.Response response = new FakeHttp.Response();
-
-    function.service(
-        new FakeHttp.Request("GET", "/")
-            .header("Authorization", "Bearer " + platformVerifiedToken(ALICE, AUDIENCE)),
-        response);
+    FakeHttp.Response response = serveAsAlice(function);
 
     assertThat(response.status).isEqualTo(500);
     assertThat(response.bodyText()).doesNotContain("boom");
