@@ -4,8 +4,12 @@ import dev.invokerguard.testing.ChildJvm;
 import dev.invokerguard.testing.TestIssuer;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -63,7 +67,12 @@ public final class LocalRun implements AutoCloseable {
       env.put("EXPECTED_AUDIENCES", audience);
       env.put("JWKS_URL", issuer.jwksUri().toString());
       env.put("TOKEN_ISSUERS", issuer.issuer());
-      ChildJvm.Builder builder = ChildJvm.functionsInvoker(FUNCTION_TARGET, port).env(env);
+      ChildJvm.Builder builder =
+          ChildJvm.functionsInvoker(FUNCTION_TARGET, port)
+              .env(env)
+              // Jetty's and the invoker's start-up chatter would interleave with the curl commands;
+              // the function's own decision lines go to stdout and stay visible.
+              .jvmOptions("-Djava.util.logging.config.file=" + quietLoggingConfig());
       if (childOutputInherited) {
         builder.inheritOutput();
       }
@@ -149,6 +158,19 @@ public final class LocalRun implements AutoCloseable {
       return port;
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("--port must be a number, got " + args[1]);
+    }
+  }
+
+  private static String quietLoggingConfig() {
+    try {
+      Path config = Files.createTempFile("run-local-logging", ".properties");
+      config.toFile().deleteOnExit();
+      Files.writeString(
+          config, "handlers=java.util.logging.ConsoleHandler\n.level=WARNING\n",
+          StandardCharsets.UTF_8);
+      return config.toString();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 
