@@ -91,8 +91,7 @@ final class SampleApi implements ProtectedHandler {
     return error;
   }
 
-  private static void write(HttpResponse response, int status, JsonObject body)
-      throws IOException {
+  private static void write(HttpResponse response, int status, JsonObject body) throws IOException {
     response.setStatusCode(status);
     response.setContentType("application/json");
     try (OutputStream out = response.getOutputStream()) {

@@ -48,10 +48,13 @@ class ConfigRefusalIT {
     // "VALUE;NAME=VALUE" sets a second variable; <unset> and <empty> stand for what CSV cannot say.
     String[] parts = value.split(";");
     apply(env, variable, parts[0]);
-    Arrays.stream(parts).skip(1).forEach(extra -> {
-      String[] kv = extra.split("=", 2);
-      apply(env, kv[0], kv[1]);
-    });
+    Arrays.stream(parts)
+        .skip(1)
+        .forEach(
+            extra -> {
+              String[] kv = extra.split("=", 2);
+              apply(env, kv[0], kv[1]);
+            });
     if (variable.equals("TOKEN_ISSUERS")) {
       env.remove("JWKS_URL"); // on Google Cloud only the issuer is wrong here
     }
@@ -65,7 +68,8 @@ class ConfigRefusalIT {
       assertThat(stderr).contains("invoker-guard: invalid configuration: " + expectedLine);
       // The one line stands alone: a person reading the log finds the variable and the fix.
       assertThat(
-              stderr.lines()
+              stderr
+                  .lines()
                   .filter(l -> l.startsWith("invoker-guard: invalid configuration: "))
                   .count())
           .isEqualTo(1);

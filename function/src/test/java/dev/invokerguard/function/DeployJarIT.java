@@ -11,7 +11,9 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** What {@code package} leaves for {@code gcloud functions deploy --source function/target/deploy}. */
+/**
+ * What {@code package} leaves for {@code gcloud functions deploy --source function/target/deploy}.
+ */
 class DeployJarIT {
   private static List<String> entries;
 
@@ -65,7 +67,6 @@ class DeployJarIT {
     // functions-framework-api is provided by the runtime; a second copy could clash with it.
     assertThat(entries.stream().filter(e -> e.startsWith("com/google/cloud/functions/")).toList())
         .isEmpty();
-    assertThat(entries.stream().filter(e -> e.startsWith("org/eclipse/jetty/")).toList())
-        .isEmpty();
+    assertThat(entries.stream().filter(e -> e.startsWith("org/eclipse/jetty/")).toList()).isEmpty();
   }
 }

@@ -22,16 +22,23 @@ class ExampleFunctionIT {
               ExampleFunction.class.getName(),
               port,
               Map.of(
-                  "ALLOWED_INVOKERS", ALICE,
-                  "EXPECTED_AUDIENCES", audience,
-                  "JWKS_URL", issuer.jwksUri().toString(),
-                  "TOKEN_ISSUERS", issuer.issuer()))) {
+                  "ALLOWED_INVOKERS",
+                  ALICE,
+                  "EXPECTED_AUDIENCES",
+                  audience,
+                  "JWKS_URL",
+                  issuer.jwksUri().toString(),
+                  "TOKEN_ISSUERS",
+                  issuer.issuer()))) {
         HttpResponse<String> allowed =
             function.send(
-                function.get("/").header("Authorization", "Bearer " + issuer.mint(ALICE, audience)));
+                function
+                    .get("/")
+                    .header("Authorization", "Bearer " + issuer.mint(ALICE, audience)));
         HttpResponse<String> stranger =
             function.send(
-                function.get("/")
+                function
+                    .get("/")
                     .header(
                         "Authorization",
                         "Bearer "

@@ -28,12 +28,18 @@ class KeysUnavailableIT {
           RunningFunction.start(
               port,
               Map.of(
-                  "ALLOWED_INVOKERS", ALICE,
-                  "EXPECTED_AUDIENCES", audience,
-                  "JWKS_URL", issuer.jwksUri().toString(),
-                  "TOKEN_ISSUERS", issuer.issuer(),
-                  "KEY_FETCH_TIMEOUT_SECONDS", "1",
-                  "KEY_REFETCH_INTERVAL_SECONDS", "1"))) {
+                  "ALLOWED_INVOKERS",
+                  ALICE,
+                  "EXPECTED_AUDIENCES",
+                  audience,
+                  "JWKS_URL",
+                  issuer.jwksUri().toString(),
+                  "TOKEN_ISSUERS",
+                  issuer.issuer(),
+                  "KEY_FETCH_TIMEOUT_SECONDS",
+                  "1",
+                  "KEY_REFETCH_INTERVAL_SECONDS",
+                  "1"))) {
         String token = issuer.mint(ALICE, audience);
 
         HttpResponse<String> unavailable =
@@ -41,8 +47,11 @@ class KeysUnavailableIT {
 
         assertThat(unavailable.statusCode()).isEqualTo(503);
         assertThat(unavailable.headers().firstValue("Retry-After")).hasValue("1");
-        assertThat(JsonParser.parseString(unavailable.body()).getAsJsonObject().get("error")
-                .getAsString())
+        assertThat(
+                JsonParser.parseString(unavailable.body())
+                    .getAsJsonObject()
+                    .get("error")
+                    .getAsString())
             .isEqualTo("unavailable");
         assertThat(unavailable.headers().firstValue("WWW-Authenticate")).isEmpty();
         assertThat(function.jvm.stdout()).contains("\"reason\":\"KEYS_UNAVAILABLE\"");
@@ -52,7 +61,8 @@ class KeysUnavailableIT {
         int status = 503;
         while (status == 503 && Instant.now().isBefore(deadline)) {
           status =
-              function.send(function.get("/").header("Authorization", "Bearer " + token))
+              function
+                  .send(function.get("/").header("Authorization", "Bearer " + token))
                   .statusCode();
           if (status == 503 && function.jvm.exitedWithin(Duration.ofMillis(200))) {
             break;

@@ -40,8 +40,10 @@ class ProtectedFunctionIT {
   private static RunningFunction function;
   private static String audience;
   private static String unpublishedKid;
+
   /** Every token sent, to prove none of them reached a log. */
   private static final Set<String> tokensSent = ConcurrentHashMap.newKeySet();
+
   private static final AtomicInteger requestsSent = new AtomicInteger();
 
   @BeforeAll
@@ -55,13 +57,20 @@ class ProtectedFunctionIT {
         RunningFunction.start(
             port,
             Map.of(
-                "ALLOWED_INVOKERS", ALICE + ", " + TestIssuer.uniqueIdOf(ID_ONLY),
-                "EXPECTED_AUDIENCES", audience,
-                "JWKS_URL", issuer.jwksUri().toString(),
-                "TOKEN_ISSUERS", issuer.issuer(),
-                "KEY_FETCH_TIMEOUT_SECONDS", "2",
-                "KEY_REFETCH_INTERVAL_SECONDS", "1",
-                "GOOGLE_CLOUD_PROJECT", "it-project"));
+                "ALLOWED_INVOKERS",
+                ALICE + ", " + TestIssuer.uniqueIdOf(ID_ONLY),
+                "EXPECTED_AUDIENCES",
+                audience,
+                "JWKS_URL",
+                issuer.jwksUri().toString(),
+                "TOKEN_ISSUERS",
+                issuer.issuer(),
+                "KEY_FETCH_TIMEOUT_SECONDS",
+                "2",
+                "KEY_REFETCH_INTERVAL_SECONDS",
+                "1",
+                "GOOGLE_CLOUD_PROJECT",
+                "it-project"));
   }
 
   @AfterAll
@@ -150,7 +159,8 @@ class ProtectedFunctionIT {
     Instant now = Instant.now();
     assertInvalidToken(
         getWithToken(
-            issuer.token()
+            issuer
+                .token()
                 .email(ALICE)
                 .audience(audience)
                 .issuedAt(now.minusSeconds(7200))
@@ -165,7 +175,8 @@ class ProtectedFunctionIT {
 
   @Test
   void audiencePrefix_401InvalidToken() throws Exception {
-    assertInvalidToken(getWithToken(issuer.mint(ALICE, audience.substring(0, audience.length() - 1))));
+    assertInvalidToken(
+        getWithToken(issuer.mint(ALICE, audience.substring(0, audience.length() - 1))));
   }
 
   @Test
@@ -193,7 +204,12 @@ class ProtectedFunctionIT {
   void algNone_401InvalidToken() throws Exception {
     assertInvalidToken(
         getWithToken(
-            issuer.token().email(ALICE).audience(audience).header("alg", "none").signature("")
+            issuer
+                .token()
+                .email(ALICE)
+                .audience(audience)
+                .header("alg", "none")
+                .signature("")
                 .build()));
   }
 
@@ -201,8 +217,12 @@ class ProtectedFunctionIT {
   void platformStrippedSignatureNotTrusted_401InvalidToken() throws Exception {
     assertInvalidToken(
         getWithToken(
-            issuer.token().email(ALICE).audience(audience)
-                .signature("SIGNATURE_REMOVED_BY_GOOGLE").build()));
+            issuer
+                .token()
+                .email(ALICE)
+                .audience(audience)
+                .signature("SIGNATURE_REMOVED_BY_GOOGLE")
+                .build()));
   }
 
   @Test
@@ -256,7 +276,8 @@ class ProtectedFunctionIT {
 
     HttpResponse<String> response =
         call(
-            function.get("/")
+            function
+                .get("/")
                 .header("X-Serverless-Authorization", "Bearer " + token)
                 .header("Authorization", "Bearer garbage"));
 
@@ -270,7 +291,8 @@ class ProtectedFunctionIT {
 
     HttpResponse<String> response =
         call(
-            function.get("/")
+            function
+                .get("/")
                 .header("X-Serverless-Authorization", "Bearer garbage")
                 .header("Authorization", "Bearer " + token));
 
@@ -316,13 +338,15 @@ class ProtectedFunctionIT {
   @Order(Integer.MAX_VALUE)
   void logs_oneDecisionLinePerRequest_traceLinked_noTokenAnywhere() throws Exception {
     HttpResponse<String> traced =
-        callAs(ALICE, function.get("/traced").header("X-Cloud-Trace-Context", TRACE_ID + "/123;o=1"));
+        callAs(
+            ALICE, function.get("/traced").header("X-Cloud-Trace-Context", TRACE_ID + "/123;o=1"));
     assertThat(traced.statusCode()).isEqualTo(200);
 
     String stdout = function.jvm.stdout();
     String everything = stdout + function.jvm.stderr();
     List<JsonObject> decisions =
-        stdout.lines()
+        stdout
+            .lines()
             .filter(line -> line.startsWith("{"))
             .map(line -> JsonParser.parseString(line).getAsJsonObject())
             .filter(line -> line.has("decision"))

@@ -42,8 +42,12 @@ class ProtectedFunctionTest {
   }
 
   private String platformVerifiedToken(String email) {
-    return issuer.token().email(email).audience(AUDIENCE)
-        .signature("SIGNATURE_REMOVED_BY_GOOGLE").build();
+    return issuer
+        .token()
+        .email(email)
+        .audience(AUDIENCE)
+        .signature("SIGNATURE_REMOVED_BY_GOOGLE")
+        .build();
   }
 
   @Test
@@ -51,7 +55,8 @@ class ProtectedFunctionTest {
     FakeHttp.Response response = new FakeHttp.Response();
 
     function.service(
-        new FakeHttp.Request("GET", "/").header("Authorization", "Bearer " + platformVerifiedToken(ALICE)),
+        new FakeHttp.Request("GET", "/")
+            .header("Authorization", "Bearer " + platformVerifiedToken(ALICE)),
         response);
 
     assertThat(response.status()).isEqualTo(200);
@@ -113,7 +118,8 @@ class ProtectedFunctionTest {
 
     function.service(
         new FakeHttp.Request("GET", "/")
-            .header("Authorization",
+            .header(
+                "Authorization",
                 "Bearer " + platformVerifiedToken("stranger@other.iam.gserviceaccount.com")),
         response);
 

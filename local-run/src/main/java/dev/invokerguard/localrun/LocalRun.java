@@ -16,14 +16,14 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Runs the protected function on this machine without a Google account: a {@link TestIssuer}
- * stands in for Google (its keys served on loopback), the real Functions Framework invoker serves
- * {@code ProtectedFunction} in a child JVM configured to trust that issuer, and ready-to-paste
- * {@code curl} commands with fresh tokens are printed: one for the allowed development caller
- * (200), one for a stranger (403). Ctrl-C stops both. Started by {@code ./run-local.sh}.
+ * Runs the protected function on this machine without a Google account: a {@link TestIssuer} stands
+ * in for Google (its keys served on loopback), the real Functions Framework invoker serves {@code
+ * ProtectedFunction} in a child JVM configured to trust that issuer, and ready-to-paste {@code
+ * curl} commands with fresh tokens are printed: one for the allowed development caller (200), one
+ * for a stranger (403). Ctrl-C stops both. Started by {@code ./run-local.sh}.
  *
- * <p>Development only: the issuer hands out tokens to anyone who asks this process, so none of
- * this is ever part of the deployed artifact.
+ * <p>Development only: the issuer hands out tokens to anyone who asks this process, so none of this
+ * is ever part of the deployed artifact.
  */
 public final class LocalRun implements AutoCloseable {
   /** The development service account that the local function allows. */
@@ -166,7 +166,8 @@ public final class LocalRun implements AutoCloseable {
       Path config = Files.createTempFile("run-local-logging", ".properties");
       config.toFile().deleteOnExit();
       Files.writeString(
-          config, "handlers=java.util.logging.ConsoleHandler\n.level=WARNING\n",
+          config,
+          "handlers=java.util.logging.ConsoleHandler\n.level=WARNING\n",
           StandardCharsets.UTF_8);
       return config.toString();
     } catch (IOException e) {
@@ -186,9 +187,14 @@ public final class LocalRun implements AutoCloseable {
   private void printInstructions(PrintStream out) {
     out.println();
     out.println("invoker-guard is running locally:");
-    out.println("  function  " + url() + "/  (Functions Framework invoker, pid "
-        + invoker.process().pid() + ")");
-    out.println("  issuer    " + issuer.jwksUri() + "  (development issuer standing in for Google)");
+    out.println(
+        "  function  "
+            + url()
+            + "/  (Functions Framework invoker, pid "
+            + invoker.process().pid()
+            + ")");
+    out.println(
+        "  issuer    " + issuer.jwksUri() + "  (development issuer standing in for Google)");
     out.println("  allowed   " + ALLOWED_CALLER);
     out.println();
     out.println("Allowed caller, expect 200:");

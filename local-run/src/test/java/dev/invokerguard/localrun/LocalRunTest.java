@@ -29,7 +29,11 @@ class LocalRunTest {
     try (LocalRun run =
         LocalRun.start(port, false, new PrintStream(printed, true, StandardCharsets.UTF_8))) {
       List<String> commands =
-          printed.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("curl ")).toList();
+          printed
+              .toString(StandardCharsets.UTF_8)
+              .lines()
+              .filter(l -> l.startsWith("curl "))
+              .toList();
       assertThat(commands).hasSize(2);
 
       assertThat(runCurl(commands.get(0)).statusCode()).isEqualTo(200);

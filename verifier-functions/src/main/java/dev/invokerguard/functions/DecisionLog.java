@@ -51,8 +51,8 @@ final class DecisionLog {
   }
 
   /**
-   * A rejection. {@code detail} is the verifier's message, which by its contract holds no token
-   * or key material; it helps an operator see what was expected.
+   * A rejection. {@code detail} is the verifier's message, which by its contract holds no token or
+   * key material; it helps an operator see what was expected.
    */
   void denied(RequestFacts request, Reason reason, int status, String detail) {
     boolean unavailable = reason.category() == Reason.Category.UNAVAILABLE;
@@ -72,7 +72,10 @@ final class DecisionLog {
    */
   void verificationFailed(RequestFacts request, Class<?> exceptionClass, int status) {
     JsonObject line =
-        line("ERROR", "denied: verification failed with " + exceptionClass.getName(), request,
+        line(
+            "ERROR",
+            "denied: verification failed with " + exceptionClass.getName(),
+            request,
             status);
     line.addProperty("decision", "deny");
     line.addProperty("reason", "VERIFICATION_ERROR");
@@ -80,10 +83,14 @@ final class DecisionLog {
     sink.accept(GSON.toJson(line));
   }
 
-  /** The protected handler threw after the caller was allowed; not a decision, so no {@code decision}. */
+  /**
+   * The protected handler threw after the caller was allowed; not a decision, so no {@code
+   * decision}.
+   */
   void handlerFailed(RequestFacts request, VerifiedCaller caller, Class<?> exceptionClass) {
     JsonObject line =
-        line("ERROR", "the protected handler failed with " + exceptionClass.getName(), request, 500);
+        line(
+            "ERROR", "the protected handler failed with " + exceptionClass.getName(), request, 500);
     line.addProperty("caller", caller.principal());
     line.addProperty("exception", exceptionClass.getName());
     sink.accept(GSON.toJson(line));

@@ -37,26 +37,34 @@ import java.util.regex.Pattern;
  *       3600; also the {@code Retry-After} of a 503</td><td>10</td></tr>
  * </table>
  *
- * <p>{@code K_SERVICE} (set by Cloud Functions and Cloud Run) marks a run on Google Cloud;
- * {@code GOOGLE_CLOUD_PROJECT} or {@code GCP_PROJECT} names the project for log trace links.
+ * <p>{@code K_SERVICE} (set by Cloud Functions and Cloud Run) marks a run on Google Cloud; {@code
+ * GOOGLE_CLOUD_PROJECT} or {@code GCP_PROJECT} names the project for log trace links.
  */
 public final class GuardConfig {
   /** Comma-separated service-account emails or numeric unique IDs. Required. */
   public static final String ALLOWED_INVOKERS = "ALLOWED_INVOKERS";
+
   /** Comma-separated audiences the token's {@code aud} must name. Required. */
   public static final String EXPECTED_AUDIENCES = "EXPECTED_AUDIENCES";
+
   /** The JWKS URL; Google's by default and the only one accepted on Google Cloud. */
   public static final String JWKS_URL = "JWKS_URL";
+
   /** Comma-separated accepted issuers; Google's two by default and on Google Cloud. */
   public static final String TOKEN_ISSUERS = "TOKEN_ISSUERS";
+
   /** Allowed clock skew in whole seconds, 0 to 300; default 60. */
   public static final String CLOCK_SKEW_SECONDS = "CLOCK_SKEW_SECONDS";
+
   /** {@code true} to accept tokens whose signature Google removed; default {@code false}. */
   public static final String TRUST_PLATFORM_VERIFIED_TOKENS = "TRUST_PLATFORM_VERIFIED_TOKENS";
+
   /** Connect and read timeout of one key fetch in seconds, 1 to 60; default 5. */
   public static final String KEY_FETCH_TIMEOUT_SECONDS = "KEY_FETCH_TIMEOUT_SECONDS";
+
   /** Minimum seconds between two key fetches, 1 to 3600; default 10. */
   public static final String KEY_REFETCH_INTERVAL_SECONDS = "KEY_REFETCH_INTERVAL_SECONDS";
+
   /** Set by the platform on Google Cloud (Cloud Functions 2nd gen, Cloud Run). */
   public static final String K_SERVICE = "K_SERVICE";
 
@@ -82,7 +90,11 @@ public final class GuardConfig {
     this.issuers = issuers(env, onGoogleCloud);
     this.clockSkew =
         Duration.ofSeconds(
-            seconds(env, CLOCK_SKEW_SECONDS, CallerVerifier.DEFAULT_CLOCK_SKEW.getSeconds(), 0,
+            seconds(
+                env,
+                CLOCK_SKEW_SECONDS,
+                CallerVerifier.DEFAULT_CLOCK_SKEW.getSeconds(),
+                0,
                 CallerVerifier.MAX_CLOCK_SKEW.getSeconds()));
     this.trustPlatformVerifiedTokens = bool(env, TRUST_PLATFORM_VERIFIED_TOKENS);
     this.keyFetchTimeout = Duration.ofSeconds(seconds(env, KEY_FETCH_TIMEOUT_SECONDS, 5, 1, 60));
@@ -164,7 +176,10 @@ public final class GuardConfig {
     return keyRefetchInterval;
   }
 
-  /** The Google Cloud project, for trace links in logs, from {@code GOOGLE_CLOUD_PROJECT} or {@code GCP_PROJECT}. */
+  /**
+   * The Google Cloud project, for trace links in logs, from {@code GOOGLE_CLOUD_PROJECT} or {@code
+   * GCP_PROJECT}.
+   */
   public Optional<String> project() {
     return Optional.ofNullable(project);
   }
@@ -252,8 +267,8 @@ public final class GuardConfig {
   }
 
   /**
-   * A comma-separated list; spaces around items are ignored, an empty item is an error (a typo
-   * such as a doubled comma must not pass silently).
+   * A comma-separated list; spaces around items are ignored, an empty item is an error (a typo such
+   * as a doubled comma must not pass silently).
    *
    * @param defaults the value when the variable is unset, or {@code null} when it is required
    */
@@ -328,7 +343,8 @@ public final class GuardConfig {
 
   /** Quotes a configuration value for a one-line message: shortened, control characters removed. */
   private static String shown(String value) {
-    String cut = value.length() > MAX_ENTRY_SHOWN ? value.substring(0, MAX_ENTRY_SHOWN) + "..." : value;
+    String cut =
+        value.length() > MAX_ENTRY_SHOWN ? value.substring(0, MAX_ENTRY_SHOWN) + "..." : value;
     return "'" + cut.replaceAll("\\p{Cntrl}", "?") + "'";
   }
 }

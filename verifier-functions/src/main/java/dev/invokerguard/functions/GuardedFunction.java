@@ -58,7 +58,10 @@ import java.util.Optional;
  * }</pre>
  */
 public final class GuardedFunction implements HttpFunction {
-  /** The {@code Retry-After} of a 503 when none is configured: the verifier's default refetch interval. */
+  /**
+   * The {@code Retry-After} of a 503 when none is configured: the verifier's default refetch
+   * interval.
+   */
   public static final Duration DEFAULT_RETRY_AFTER = Duration.ofSeconds(10);
 
   static final String JSON = "application/json";
@@ -66,7 +69,8 @@ public final class GuardedFunction implements HttpFunction {
   /** The verification step; {@link CallerVerifier#verify} in production. */
   @FunctionalInterface
   interface Verification {
-    VerifiedCaller verify(Map<String, ? extends List<String>> headers) throws CallerRejectedException;
+    VerifiedCaller verify(Map<String, ? extends List<String>> headers)
+        throws CallerRejectedException;
   }
 
   private final Verification verification;
@@ -93,7 +97,9 @@ public final class GuardedFunction implements HttpFunction {
             .or(() -> Optional.ofNullable(System.getenv("GCP_PROJECT")))
             .filter(p -> !p.isBlank());
     return new GuardedFunction(
-        verifier::verify, handler, new DecisionLog(project, System.out::println),
+        verifier::verify,
+        handler,
+        new DecisionLog(project, System.out::println),
         DEFAULT_RETRY_AFTER);
   }
 
@@ -114,11 +120,11 @@ public final class GuardedFunction implements HttpFunction {
 
   /**
    * Protects {@code handler} as the environment says ({@link GuardConfig}). Call it from the
-   * function's constructor, so that a bad configuration stops the function at start-up: the
-   * invoker then never serves a request.
+   * function's constructor, so that a bad configuration stops the function at start-up: the invoker
+   * then never serves a request.
    *
-   * @throws InvalidConfigurationException naming the variable at fault; its message is also
-   *     printed as one line on stderr
+   * @throws InvalidConfigurationException naming the variable at fault; its message is also printed
+   *     as one line on stderr
    */
   public static GuardedFunction fromEnvironment(ProtectedHandler handler) {
     GuardConfig config;
@@ -135,7 +141,8 @@ public final class GuardedFunction implements HttpFunction {
   public void service(HttpRequest request, HttpResponse response) throws IOException {
     Map<String, List<String>> headers = request.getHeaders();
     DecisionLog.RequestFacts facts =
-        new DecisionLog.RequestFacts(request.getMethod(), request.getPath(), TraceContext.of(headers));
+        new DecisionLog.RequestFacts(
+            request.getMethod(), request.getPath(), TraceContext.of(headers));
     VerifiedCaller caller;
     try {
       caller = verification.verify(headers);

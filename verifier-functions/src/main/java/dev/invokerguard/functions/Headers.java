@@ -13,7 +13,9 @@ final class Headers {
     String found = null;
     int count = 0;
     for (Map.Entry<String, ? extends List<String>> entry : headers.entrySet()) {
-      if (entry.getKey() != null && entry.getKey().equalsIgnoreCase(name) && entry.getValue() != null) {
+      if (entry.getKey() != null
+          && entry.getKey().equalsIgnoreCase(name)
+          && entry.getValue() != null) {
         for (String value : entry.getValue()) {
           found = value;
           count++;

@@ -16,8 +16,8 @@ public interface ProtectedHandler {
    * @param caller who is calling; holding one is proof the checks ran
    * @param request the request, as the Functions Framework gives it
    * @param response the response to write
-   * @throws Exception anything; the guard answers 500 {@code {"error":"internal"}} without
-   *     details and logs the exception's class
+   * @throws Exception anything; the guard answers 500 {@code {"error":"internal"}} without details
+   *     and logs the exception's class
    */
   void service(VerifiedCaller caller, HttpRequest request, HttpResponse response) throws Exception;
 }

@@ -29,8 +29,7 @@ public final class FakeHttp {
     private final String path;
     private byte[] body = new byte[0];
     private String contentType;
-    private final Map<String, List<String>> headers =
-        new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+    private final Map<String, List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
 
     public Request(String method, String path) {
       this.method = method;

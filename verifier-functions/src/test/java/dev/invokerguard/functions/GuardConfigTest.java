@@ -46,7 +46,8 @@ class GuardConfigTest {
 
     assertThat(config.allowlist().emails()).containsExactly(ALICE);
     assertThat(config.audiences()).containsExactly(AUDIENCE);
-    assertThat(config.jwksUri()).isEqualTo(URI.create("https://www.googleapis.com/oauth2/v3/certs"));
+    assertThat(config.jwksUri())
+        .isEqualTo(URI.create("https://www.googleapis.com/oauth2/v3/certs"));
     assertThat(config.issuers())
         .containsExactly("https://accounts.google.com", "accounts.google.com")
         .inOrder();
@@ -60,7 +61,9 @@ class GuardConfigTest {
   @Test
   void fromEnvironment_everyVariableSet_readsEach() {
     Map<String, String> env = new HashMap<>();
-    env.put("ALLOWED_INVOKERS", " " + ALICE + " , 112233445566778899001 ,Bob@Other.iam.gserviceaccount.com");
+    env.put(
+        "ALLOWED_INVOKERS",
+        " " + ALICE + " , 112233445566778899001 ,Bob@Other.iam.gserviceaccount.com");
     env.put("EXPECTED_AUDIENCES", "https://a.example/fn , https://b.example/fn");
     env.put("JWKS_URL", "http://127.0.0.1:8123/oauth2/v3/certs");
     env.put("TOKEN_ISSUERS", "https://issuer.test");
@@ -151,7 +154,8 @@ class GuardConfigTest {
   @ParameterizedTest
   @ValueSource(strings = {"", AUDIENCE + ",", "https://a.example/x y", "https://a\u0007"})
   void expectedAudiences_emptyOrMalformed_refused(String value) {
-    assertThat(refused(with("EXPECTED_AUDIENCES", value)).variable()).isEqualTo("EXPECTED_AUDIENCES");
+    assertThat(refused(with("EXPECTED_AUDIENCES", value)).variable())
+        .isEqualTo("EXPECTED_AUDIENCES");
   }
 
   @ParameterizedTest
@@ -203,7 +207,8 @@ class GuardConfigTest {
 
   @Test
   void tokenIssuers_onGoogleCloudNotGoogles_refused() {
-    Map<String, String> env = with("TOKEN_ISSUERS", "https://accounts.google.com,https://evil.test");
+    Map<String, String> env =
+        with("TOKEN_ISSUERS", "https://accounts.google.com,https://evil.test");
     env.put("K_SERVICE", "api");
 
     InvalidConfigurationException e = refused(env);

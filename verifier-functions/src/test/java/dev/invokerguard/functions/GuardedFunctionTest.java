@@ -23,8 +23,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The HTTP contract of {@link GuardedFunction}. Rejections are driven through the verification
- * seam with every {@link Reason}; allowed calls go through a real {@link CallerVerifier} with a
+ * The HTTP contract of {@link GuardedFunction}. Rejections are driven through the verification seam
+ * with every {@link Reason}; allowed calls go through a real {@link CallerVerifier} with a
  * platform-verified token (signature removed by the platform), which needs no key endpoint.
  */
 class GuardedFunctionTest {
@@ -71,7 +71,9 @@ class GuardedFunctionTest {
   private GuardedFunction guard(
       GuardedFunction.Verification verification, ProtectedHandler handler) {
     return new GuardedFunction(
-        verification, handler, new DecisionLog(Optional.of("host-project"), logLines::add),
+        verification,
+        handler,
+        new DecisionLog(Optional.of("host-project"), logLines::add),
         Duration.ofSeconds(7));
   }
 
@@ -249,7 +251,8 @@ class GuardedFunctionTest {
 
     function.service(
         new FakeHttp.Request("GET", "/")
-            .header("X-Serverless-Authorization", "Bearer " + platformVerifiedToken(ALICE, AUDIENCE))
+            .header(
+                "X-Serverless-Authorization", "Bearer " + platformVerifiedToken(ALICE, AUDIENCE))
             .header("Authorization", "Bearer garbage"),
         response);
 

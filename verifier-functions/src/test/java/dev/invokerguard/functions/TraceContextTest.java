@@ -21,7 +21,8 @@ class TraceContextTest {
 
   @Test
   void cloudTrace_largestSpan_convertedUnsigned() {
-    Optional<TraceContext> trace = TraceContext.parseCloudTrace(TRACE + "/18446744073709551615;o=0");
+    Optional<TraceContext> trace =
+        TraceContext.parseCloudTrace(TRACE + "/18446744073709551615;o=0");
 
     assertThat(trace).hasValue(new TraceContext(TRACE, "ffffffffffffffff", false));
   }
@@ -58,7 +59,8 @@ class TraceContextTest {
 
   @Test
   void traceparent_notSampled_flagRead() {
-    assertThat(TraceContext.parseTraceparent("00-" + TRACE + "-00f067aa0ba902b7-00").get().sampled())
+    assertThat(
+            TraceContext.parseTraceparent("00-" + TRACE + "-00f067aa0ba902b7-00").get().sampled())
         .isFalse();
   }
 

@@ -27,8 +27,8 @@ import java.util.concurrent.TimeoutException;
  * give it a classpath, a main class, arguments and an environment.
  *
  * <p>The child's environment starts empty but for {@code PATH}, {@code HOME}, {@code TMPDIR} and
- * the locale, so that nothing from the parent's environment leaks into what a test configures.
- * Its stdout and stderr go to files ({@link #stdout()}, {@link #stderr()}) or, with {@link
+ * the locale, so that nothing from the parent's environment leaks into what a test configures. Its
+ * stdout and stderr go to files ({@link #stdout()}, {@link #stderr()}) or, with {@link
  * Builder#inheritOutput()}, to the parent's. {@link #close()} stops it.
  */
 public final class ChildJvm implements AutoCloseable {
@@ -92,8 +92,13 @@ public final class ChildJvm implements AutoCloseable {
     while (true) {
       if (!process.isAlive()) {
         throw new IllegalStateException(
-            description + " exited with " + process.exitValue() + " before listening on port "
-                + port + "\n" + tail());
+            description
+                + " exited with "
+                + process.exitValue()
+                + " before listening on port "
+                + port
+                + "\n"
+                + tail());
       }
       try (Socket socket = new Socket()) {
         socket.connect(
