@@ -39,6 +39,8 @@ class ConfigRefusalIT {
         "CLOCK_SKEW_SECONDS|sixty|CLOCK_SKEW_SECONDS: must be a whole number of seconds",
         "CLOCK_SKEW_SECONDS|600|CLOCK_SKEW_SECONDS: must be between 0 and 300",
         "TRUST_PLATFORM_VERIFIED_TOKENS|yes|TRUST_PLATFORM_VERIFIED_TOKENS: must be exactly",
+        "TRUST_PLATFORM_VERIFIED_TOKENS|true|TRUST_PLATFORM_VERIFIED_TOKENS: 'true' is accepted"
+            + " only on Google Cloud",
         "KEY_FETCH_TIMEOUT_SECONDS|0|KEY_FETCH_TIMEOUT_SECONDS: must be between 1 and 60",
         "KEY_REFETCH_INTERVAL_SECONDS|-1|KEY_REFETCH_INTERVAL_SECONDS: must be a whole number",
       })

@@ -97,6 +97,15 @@ public final class GuardConfig {
                 0,
                 CallerVerifier.MAX_CLOCK_SKEW.getSeconds()));
     this.trustPlatformVerifiedTokens = bool(env, TRUST_PLATFORM_VERIFIED_TOKENS);
+    if (trustPlatformVerifiedTokens && !onGoogleCloud) {
+      // Off Google Cloud no front end checked the signature that was removed: anyone could
+      // write such a token. Refusing here keeps a production setting from opening a local run.
+      throw new InvalidConfigurationException(
+          TRUST_PLATFORM_VERIFIED_TOKENS,
+          "'true' is accepted only on Google Cloud ("
+              + K_SERVICE
+              + " set), where Google's front end checks the signature it removes");
+    }
     this.keyFetchTimeout = Duration.ofSeconds(seconds(env, KEY_FETCH_TIMEOUT_SECONDS, 5, 1, 60));
     this.keyRefetchInterval =
         Duration.ofSeconds(seconds(env, KEY_REFETCH_INTERVAL_SECONDS, 10, 1, 3600));

@@ -68,7 +68,7 @@ class GuardConfigTest {
     env.put("JWKS_URL", "http://127.0.0.1:8123/oauth2/v3/certs");
     env.put("TOKEN_ISSUERS", "https://issuer.test");
     env.put("CLOCK_SKEW_SECONDS", "0");
-    env.put("TRUST_PLATFORM_VERIFIED_TOKENS", "true");
+    env.put("TRUST_PLATFORM_VERIFIED_TOKENS", "false");
     env.put("KEY_FETCH_TIMEOUT_SECONDS", "2");
     env.put("KEY_REFETCH_INTERVAL_SECONDS", "1");
     env.put("GOOGLE_CLOUD_PROJECT", "host-project");
@@ -84,7 +84,7 @@ class GuardConfigTest {
     assertThat(config.jwksUri()).isEqualTo(URI.create("http://127.0.0.1:8123/oauth2/v3/certs"));
     assertThat(config.issuers()).containsExactly("https://issuer.test");
     assertThat(config.clockSkew()).isEqualTo(Duration.ZERO);
-    assertThat(config.trustPlatformVerifiedTokens()).isTrue();
+    assertThat(config.trustPlatformVerifiedTokens()).isFalse();
     assertThat(config.keyFetchTimeout()).isEqualTo(Duration.ofSeconds(2));
     assertThat(config.keyRefetchInterval()).isEqualTo(Duration.ofSeconds(1));
     assertThat(config.project()).hasValue("host-project");
@@ -243,6 +243,21 @@ class GuardConfigTest {
     InvalidConfigurationException e = refused(with("TRUST_PLATFORM_VERIFIED_TOKENS", value));
 
     assertThat(e.getMessage()).contains("must be exactly 'true' or 'false'");
+  }
+
+  @Test
+  void trustPlatformVerifiedTokens_trueOnGoogleCloud_isTrue() {
+    Map<String, String> env = with("TRUST_PLATFORM_VERIFIED_TOKENS", "true");
+    env.put("K_SERVICE", "api");
+
+    assertThat(GuardConfig.fromEnvironment(env).trustPlatformVerifiedTokens()).isTrue();
+  }
+
+  @Test
+  void trustPlatformVerifiedTokens_trueOffGoogleCloud_refused() {
+    InvalidConfigurationException e = refused(with("TRUST_PLATFORM_VERIFIED_TOKENS", "true"));
+
+    assertThat(e.getMessage()).contains("accepted only on Google Cloud");
   }
 
   @Test
