@@ -26,12 +26,19 @@ final class LoopbackServer implements AutoCloseable {
 
   private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
 
+  private final String name;
   private final HttpServer server;
   private final ExecutorService executor;
   private final CountDownLatch closed = new CountDownLatch(1);
 
   LoopbackServer(String name) {
-    InetSocketAddress loopback = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+    this(name, 0);
+  }
+
+  /** Binds {@code port} on 127.0.0.1, or a free port when {@code port} is 0. */
+  LoopbackServer(String name, int port) {
+    this.name = name;
+    InetSocketAddress loopback = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
     try {
       server = HttpServer.create(loopback, 0);
     } catch (IOException e) {
@@ -54,9 +61,17 @@ final class LoopbackServer implements AutoCloseable {
         exchange -> {
           try (exchange) {
             handler.handle(exchange);
-          } catch (IOException | RuntimeException e) {
+          } catch (IOException e) {
             // The client went away (timeout, closed connection) or the server is closing: nothing
             // to answer to, and a stack trace here would only be noise in the test output.
+          } catch (RuntimeException e) {
+            // A bug in the stand-in: say so in the answer, so the test fails with a clue instead
+            // of a dropped connection (fails if the headers already went out; nothing to add then).
+            try {
+              sendText(exchange, 500, name + " failed: " + e.getClass().getSimpleName());
+            } catch (IOException | RuntimeException ignored) {
+              // Headers already sent or client gone.
+            }
           }
         });
   }

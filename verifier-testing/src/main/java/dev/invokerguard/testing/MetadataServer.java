@@ -74,11 +74,11 @@ public final class MetadataServer implements AutoCloseable {
   private int dropsLeft;
   private Duration delay = Duration.ZERO;
 
-  MetadataServer(TestIssuer issuer, String serviceAccountEmail) {
+  MetadataServer(TestIssuer issuer, String serviceAccountEmail, int port) {
     this.issuer = issuer;
     this.serviceAccountEmail = Objects.requireNonNull(serviceAccountEmail, "serviceAccountEmail");
     this.projectId = projectOf(serviceAccountEmail);
-    this.server = new LoopbackServer("metadata-server");
+    this.server = new LoopbackServer("metadata-server", port);
     server.handle("/", this::handle);
     server.start();
   }

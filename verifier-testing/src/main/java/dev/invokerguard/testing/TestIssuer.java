@@ -74,8 +74,17 @@ public final class TestIssuer implements AutoCloseable {
       }
     }
     this.jwks = new JwksEndpoint(builder.maxAgeSeconds);
-    this.server = new LoopbackServer("test-issuer");
-    server.handle(JWKS_PATH, exchange -> jwks.handle(exchange, this::jwksBytes, server));
+    this.server = new LoopbackServer("test-issuer", builder.port);
+    server.handle(
+        "/",
+        exchange -> {
+          // Contexts match by prefix; only the exact path is the key endpoint.
+          if (exchange.getRequestURI().getPath().equals(JWKS_PATH)) {
+            jwks.handle(exchange, this::jwksBytes, server);
+          } else {
+            LoopbackServer.sendText(exchange, 404, "Not found");
+          }
+        });
     server.start();
   }
 
@@ -104,8 +113,21 @@ public final class TestIssuer implements AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private int keyCount = 2;
     private long maxAgeSeconds = 3600;
+    private int port;
 
     private Builder() {}
+
+    /**
+     * Sets the loopback port of the key endpoint (default 0: a free port). Tests keep the default;
+     * a fixed port is for a documented local run.
+     *
+     * @param port a port number, or 0
+     * @return this builder
+     */
+    public Builder port(int port) {
+      this.port = port;
+      return this;
+    }
 
     /**
      * Sets the {@code iss} claim of minted tokens (default {@value TestIssuer#GOOGLE_ISSUER}).
@@ -163,6 +185,9 @@ public final class TestIssuer implements AutoCloseable {
     public TestIssuer start() {
       if (keyCount < 1) {
         throw new IllegalStateException("keyCount must be at least 1, was " + keyCount);
+      }
+      if (port < 0 || port > 65535) {
+        throw new IllegalStateException("port out of range: " + port);
       }
       if (maxAgeSeconds < 0) {
         throw new IllegalStateException("maxAgeSeconds must not be negative: " + maxAgeSeconds);
@@ -336,7 +361,22 @@ public final class TestIssuer implements AutoCloseable {
    * @return the running metadata server
    */
   public MetadataServer startMetadataServer(String serviceAccountEmail) {
-    MetadataServer metadata = new MetadataServer(this, serviceAccountEmail);
+    return startMetadataServer(serviceAccountEmail, 0);
+  }
+
+  /**
+   * Like {@link #startMetadataServer(String)}, on a fixed loopback port, for a documented local
+   * run; tests use the free-port variant.
+   *
+   * @param serviceAccountEmail the account the metadata server speaks for
+   * @param port a port number, or 0 for a free port
+   * @return the running metadata server
+   */
+  public MetadataServer startMetadataServer(String serviceAccountEmail, int port) {
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("port out of range: " + port);
+    }
+    MetadataServer metadata = new MetadataServer(this, serviceAccountEmail, port);
     metadataServers.add(metadata);
     return metadata;
   }

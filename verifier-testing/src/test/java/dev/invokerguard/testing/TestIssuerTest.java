@@ -122,6 +122,15 @@ class TestIssuerTest {
   }
 
   @Test
+  void jwksEndpoint_otherPaths_notFound() throws Exception {
+    var base = issuer.jwksUri();
+
+    assertThat(Jwt.get(base.resolve("/oauth2/v3/certs/extra")).statusCode()).isEqualTo(404);
+    assertThat(Jwt.get(base.resolve("/oauth2/v1/certs")).statusCode()).isEqualTo(404);
+    assertThat(issuer.jwks().requestCount()).isEqualTo(0);
+  }
+
+  @Test
   void jwks_servesGoogleMemberSetWithoutPadding() throws Exception {
     JsonArray keys =
         JsonParser.parseString(Jwt.get(issuer.jwksUri()).body())

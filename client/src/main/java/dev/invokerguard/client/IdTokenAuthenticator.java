@@ -1,0 +1,412 @@
+package dev.invokerguard.client;
+
+import com.google.api.client.http.HttpRequestInitializer;
+import com.google.api.client.util.BackOff;
+import com.google.api.client.util.ExponentialBackOff;
+import com.google.api.client.util.Sleeper;
+import com.google.auth.oauth2.ComputeEngineCredentials;
+import com.google.auth.oauth2.GoogleCredentials;
+import com.google.auth.oauth2.IdTokenCredentials;
+import com.google.auth.oauth2.IdTokenProvider;
+import com.google.auth.oauth2.ImpersonatedCredentials;
+import com.google.auth.oauth2.UserCredentials;
+import java.io.IOException;
+import java.net.http.HttpRequest;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.UnaryOperator;
+
+/**
+ * Adds a Google-signed ID token for one audience to outgoing requests, as {@code Authorization:
+ * Bearer <token>} (RFC 6750 section 2.1). This is the one call a Java client needs to call a
+ * function protected by invoker-guard:
+ *
+ * <pre>{@code
+ * IdTokenAuthenticator auth = IdTokenAuthenticator.forAudience("https://REGION-PROJECT.cloudfunctions.net/fn");
+ * HttpRequest request = auth.authorize(HttpRequest.newBuilder(uri)).GET().build();
+ * }</pre>
+ *
+ * <p>Tokens come from Application Default Credentials through google-auth-library's {@link
+ * IdTokenCredentials}, so the same code works unchanged on GKE with Workload Identity, on Compute
+ * Engine and Cloud Run (the metadata server, asked for {@code format=full} so that the token
+ * carries {@code email}), with a service-account key file ({@code GOOGLE_APPLICATION_CREDENTIALS})
+ * and with service-account impersonation (asked to include {@code email}).
+ *
+ * <p>Tokens are cached by google-auth-library and refreshed before they expire (a few minutes ahead
+ * of {@code exp}); a request never fetches a token of its own, which matters because the metadata
+ * server rate-limits. google-auth-library does not retry ID-token fetches, so this class retries a
+ * token source that is not ready yet (connection refused or dropped, as a metadata server while a
+ * pod starts), rate-limits (429) or fails (5xx), with exponential backoff, until the {@linkplain
+ * Builder#retryDeadline deadline}; other failures are reported at once. Every failure is an {@link
+ * IdTokenException} that names the {@link CredentialSource} it tried and what to fix; no message
+ * ever contains a token.
+ *
+ * <p>Credentials are looked up on first use, not at construction, so that building an authenticator
+ * never blocks. Thread-safe; share one instance per audience.
+ */
+public final class IdTokenAuthenticator {
+
+  /** The default overall time allowed for retrying a metadata server that is not ready. */
+  public static final Duration DEFAULT_RETRY_DEADLINE = Duration.ofSeconds(30);
+
+  private static final Duration MAX_RETRY_DEADLINE = Duration.ofMinutes(10);
+
+  /**
+   * FORMAT_FULL makes the metadata server put {@code email} into the token; INCLUDE_EMAIL does the
+   * same for impersonation. Key-file tokens carry {@code email} anyway. Without it the verifier
+   * could only match the numeric unique ID.
+   */
+  private static final List<IdTokenProvider.Option> OPTIONS =
+      List.of(IdTokenProvider.Option.FORMAT_FULL, IdTokenProvider.Option.INCLUDE_EMAIL);
+
+  private static final String CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS";
+
+  /** Loads credentials; the default is Application Default Credentials. */
+  interface CredentialsLoader {
+    GoogleCredentials load() throws IOException;
+  }
+
+  /** The credentials found, and the token cache built on them. */
+  private record Resolved(CredentialSource source, IdTokenCredentials idTokens) {}
+
+  private final String audience;
+  private final CredentialsLoader loader;
+  private final CredentialSource declaredSource;
+  private final Clock clock;
+  private final Duration retryDeadline;
+  private final Sleeper sleeper;
+  private final UnaryOperator<String> environment;
+
+  // Guarded by "this". Set once credentials were found; a failed lookup is tried again next time.
+  private Resolved resolved;
+
+  private IdTokenAuthenticator(Builder builder) {
+    this.audience = builder.audience;
+    this.loader = builder.loader;
+    this.declaredSource = builder.declaredSource;
+    this.clock = builder.clock;
+    this.retryDeadline = builder.retryDeadline;
+    this.sleeper = builder.sleeper;
+    this.environment = builder.environment;
+  }
+
+  /**
+   * Returns an authenticator for {@code audience} over Application Default Credentials, with the
+   * default retry deadline.
+   *
+   * @param audience the {@code aud} the tokens are minted for: the URL of the function, as the
+   *     function's {@code EXPECTED_AUDIENCES} lists it
+   * @return the authenticator; credentials are looked up on first use
+   * @throws IllegalStateException when the audience is empty or contains whitespace
+   */
+  public static IdTokenAuthenticator forAudience(String audience) {
+    return builder().audience(audience).build();
+  }
+
+  /**
+   * Returns a builder, for explicit credentials, another retry deadline or a test clock.
+   *
+   * @return a new builder
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Options for an {@link IdTokenAuthenticator}; only the audience is required. */
+  public static final class Builder {
+    private String audience;
+    private CredentialsLoader loader = GoogleCredentials::getApplicationDefault;
+    private CredentialSource declaredSource;
+    private Clock clock = Clock.systemUTC();
+    private Duration retryDeadline = DEFAULT_RETRY_DEADLINE;
+    private Sleeper sleeper = Sleeper.DEFAULT;
+    private UnaryOperator<String> environment = System::getenv;
+
+    private Builder() {}
+
+    /**
+     * Sets the audience tokens are minted for (required).
+     *
+     * @param audience the {@code aud} claim, usually the URL of the function
+     * @return this builder
+     */
+    public Builder audience(String audience) {
+      this.audience = Objects.requireNonNull(audience, "audience");
+      return this;
+    }
+
+    /**
+     * Uses these credentials instead of Application Default Credentials. They must be able to mint
+     * ID tokens ({@link IdTokenProvider}): {@link ComputeEngineCredentials}, a service account's
+     * key, or {@link ImpersonatedCredentials}.
+     *
+     * @param credentials the credentials
+     * @return this builder
+     */
+    public Builder credentials(GoogleCredentials credentials) {
+      Objects.requireNonNull(credentials, "credentials");
+      this.loader = () -> credentials;
+      this.declaredSource = null;
+      return this;
+    }
+
+    /** For tests: credentials whose type does not tell their source. */
+    Builder credentials(GoogleCredentials credentials, CredentialSource source) {
+      credentials(credentials);
+      this.declaredSource = Objects.requireNonNull(source, "source");
+      return this;
+    }
+
+    /** For tests: how credentials are found (the default is Application Default Credentials). */
+    Builder credentialsLoader(CredentialsLoader loader) {
+      this.loader = Objects.requireNonNull(loader, "loader");
+      return this;
+    }
+
+    /**
+     * Sets the clock the retry deadline is measured with (default the system clock); for tests.
+     *
+     * @param clock the clock
+     * @return this builder
+     */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Sets how long a token source that is not ready, rate-limits or fails is retried before giving
+     * up (default {@link #DEFAULT_RETRY_DEADLINE}, at most ten minutes; zero tries once).
+     *
+     * @param deadline the overall time for one token fetch, retries included
+     * @return this builder
+     */
+    public Builder retryDeadline(Duration deadline) {
+      this.retryDeadline = Objects.requireNonNull(deadline, "deadline");
+      return this;
+    }
+
+    /** For tests: how the backoff waits. */
+    Builder sleeper(Sleeper sleeper) {
+      this.sleeper = Objects.requireNonNull(sleeper, "sleeper");
+      return this;
+    }
+
+    /** For tests: the process environment. */
+    Builder environment(UnaryOperator<String> environment) {
+      this.environment = Objects.requireNonNull(environment, "environment");
+      return this;
+    }
+
+    /**
+     * Builds the authenticator; it looks credentials up on first use.
+     *
+     * @return the authenticator
+     * @throws IllegalStateException when the audience is missing, empty or contains whitespace, or
+     *     the deadline is negative or longer than ten minutes
+     */
+    public IdTokenAuthenticator build() {
+      if (audience == null || audience.isEmpty()) {
+        throw new IllegalStateException("an audience is required (the URL of the function)");
+      }
+      if (!audience.codePoints().noneMatch(c -> Character.isWhitespace(c) || c < 0x20)) {
+        throw new IllegalStateException("the audience must not contain whitespace");
+      }
+      if (retryDeadline.isNegative() || retryDeadline.compareTo(MAX_RETRY_DEADLINE) > 0) {
+        throw new IllegalStateException(
+            "retryDeadline must be between 0 and " + MAX_RETRY_DEADLINE + ", was " + retryDeadline);
+      }
+      return new IdTokenAuthenticator(this);
+    }
+  }
+
+  /** Returns the audience tokens are minted for. */
+  public String audience() {
+    return audience;
+  }
+
+  /**
+   * Returns where tokens come from, looking the credentials up if that was not done yet.
+   *
+   * @return the credential source in use
+   * @throws IdTokenException when no usable credentials are found
+   */
+  public CredentialSource credentialSource() throws IdTokenException {
+    return resolve().source();
+  }
+
+  /**
+   * Returns the value for an {@code Authorization} header, {@code "Bearer <ID token>"}, for any
+   * HTTP client. The token comes from the cache while it is valid for a few more minutes; the
+   * result should be used at once and not stored.
+   *
+   * @return the header value
+   * @throws IdTokenException when no token could be obtained; the message says from where and what
+   *     to fix
+   */
+  public String authorizationHeaderValue() throws IdTokenException {
+    Resolved credentials = resolve();
+    // google-auth-library (1.57) retries access-token refreshes and IAM signBlob, but none of its
+    // ID-token fetches: not the metadata server's identity endpoint, not the key file's token
+    // endpoint, not IAM generateIdToken for impersonation. So every source is retried here.
+    Instant start = clock.instant();
+    Instant deadline = start.plus(retryDeadline);
+    BackOff backOff = newBackOff();
+    int attempts = 0;
+    while (true) {
+      attempts++;
+      try {
+        return bearer(credentials);
+      } catch (IOException | RuntimeException e) {
+        if (!Failures.isTransient(e)) {
+          throw failure(credentials.source(), "the request failed", e);
+        }
+        Duration left = Duration.between(clock.instant(), deadline);
+        long waitMillis = nextBackOffMillis(backOff);
+        if (left.isNegative() || left.isZero() || waitMillis == BackOff.STOP) {
+          throw failure(
+              credentials.source(),
+              "still failing after "
+                  + attempts
+                  + (attempts == 1 ? " attempt" : " attempts")
+                  + " in "
+                  + Duration.between(start, clock.instant()).toMillis()
+                  + " ms (retry deadline "
+                  + retryDeadline.toMillis()
+                  + " ms)",
+              e);
+        }
+        pause(Math.min(waitMillis, left.toMillis()), credentials.source(), e);
+      }
+    }
+  }
+
+  /**
+   * Sets {@code Authorization: Bearer <ID token>} on a {@link java.net.http} request.
+   *
+   * @param request the request being built
+   * @return the same builder, for chaining
+   * @throws IdTokenException when no token could be obtained
+   */
+  public HttpRequest.Builder authorize(HttpRequest.Builder request) throws IdTokenException {
+    return request.setHeader("Authorization", authorizationHeaderValue());
+  }
+
+  /**
+   * Returns an initializer for google-http-client that sets {@code Authorization: Bearer <ID
+   * token>} on every request built with it, with the same caching, retries and errors as {@link
+   * #authorizationHeaderValue()}.
+   *
+   * @return the initializer
+   */
+  public HttpRequestInitializer httpRequestInitializer() {
+    return request -> request.getHeaders().setAuthorization(authorizationHeaderValue());
+  }
+
+  @Override
+  public String toString() {
+    return "IdTokenAuthenticator{audience=" + audience + "}";
+  }
+
+  private String bearer(Resolved credentials) throws IOException {
+    // The cached path of google-auth-library: fetches only when the token is missing or about to
+    // expire, and lets one refresh serve concurrent callers.
+    Map<String, List<String>> metadata = credentials.idTokens().getRequestMetadata();
+    List<String> values = metadata.get("Authorization");
+    if (values == null || values.isEmpty() || !values.get(0).startsWith("Bearer ")) {
+      throw new IOException("google-auth-library returned no Bearer Authorization value");
+    }
+    return values.get(0);
+  }
+
+  private synchronized Resolved resolve() throws IdTokenException {
+    if (resolved != null) {
+      return resolved;
+    }
+    GoogleCredentials credentials;
+    try {
+      credentials = loader.load();
+    } catch (IOException | RuntimeException e) {
+      String file = environment.apply(CREDENTIALS_ENV);
+      boolean fromFile = file != null && !file.isEmpty();
+      throw failure(
+          fromFile ? CredentialSource.KEY_FILE : CredentialSource.NONE_FOUND,
+          "no usable credentials were found",
+          e);
+    }
+    CredentialSource source = declaredSource != null ? declaredSource : sourceOf(credentials);
+    if (source == CredentialSource.UNSUPPORTED
+        || !(credentials instanceof IdTokenProvider provider)) {
+      throw failure(
+          CredentialSource.UNSUPPORTED, "found " + credentials.getClass().getSimpleName(), null);
+    }
+    IdTokenCredentials idTokens =
+        IdTokenCredentials.newBuilder()
+            .setIdTokenProvider(provider)
+            .setTargetAudience(audience)
+            .setOptions(OPTIONS)
+            .build();
+    resolved = new Resolved(source, idTokens);
+    return resolved;
+  }
+
+  static CredentialSource sourceOf(GoogleCredentials credentials) {
+    // An end-user login can return an ID token, but for the OAuth client as audience and for a
+    // person, not a service account: the function would refuse it, so refuse it here, clearly.
+    if (!(credentials instanceof IdTokenProvider) || credentials instanceof UserCredentials) {
+      return CredentialSource.UNSUPPORTED;
+    }
+    if (credentials instanceof ComputeEngineCredentials) {
+      return CredentialSource.METADATA_SERVER;
+    }
+    if (credentials instanceof ImpersonatedCredentials) {
+      return CredentialSource.IMPERSONATION;
+    }
+    // ServiceAccountCredentials, from GOOGLE_APPLICATION_CREDENTIALS (or the gcloud well-known
+    // file when it holds a key).
+    return CredentialSource.KEY_FILE;
+  }
+
+  private IdTokenException failure(CredentialSource source, String what, Throwable cause) {
+    String where = null;
+    if (source == CredentialSource.METADATA_SERVER) {
+      where = ComputeEngineCredentials.getMetadataServerUrl();
+    } else if (source == CredentialSource.KEY_FILE) {
+      where = environment.apply(CREDENTIALS_ENV);
+    }
+    return Failures.failure(source, where, audience, what, cause);
+  }
+
+  private static BackOff newBackOff() {
+    return new ExponentialBackOff.Builder()
+        .setInitialIntervalMillis(200)
+        .setMultiplier(2.0)
+        .setMaxIntervalMillis(5_000)
+        .setRandomizationFactor(0.2)
+        // The deadline is enforced by the caller's clock; this only shapes the intervals.
+        .setMaxElapsedTimeMillis(Integer.MAX_VALUE)
+        .build();
+  }
+
+  private static long nextBackOffMillis(BackOff backOff) {
+    try {
+      return backOff.nextBackOffMillis();
+    } catch (IOException e) {
+      return BackOff.STOP;
+    }
+  }
+
+  private void pause(long millis, CredentialSource source, Throwable lastFailure)
+      throws IdTokenException {
+    try {
+      sleeper.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw failure(source, "interrupted while waiting to retry", lastFailure);
+    }
+  }
+}

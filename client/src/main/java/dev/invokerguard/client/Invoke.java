@@ -1,0 +1,250 @@
+package dev.invokerguard.client;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Function;
+
+/**
+ * The {@code invoke} command: calls a protected function with an ID token from Application Default
+ * Credentials and prints the status line and the body.
+ *
+ * <pre>
+ * java -jar invoke.jar URL [--data JSON] [--audience AUD] [--header NAME:VALUE]...
+ * </pre>
+ *
+ * <p>Without {@code --data} it sends a GET; with it, a POST of the JSON with {@code Content-Type:
+ * application/json}. The audience defaults to the URL without its query and fragment (and without a
+ * bare trailing {@code /}). Exit codes: {@value #EXIT_OK} for a 2xx answer, {@value
+ * #EXIT_HTTP_ERROR} for any other status, {@value #EXIT_USAGE} for a usage error, {@value
+ * #EXIT_NO_CREDENTIALS} when no ID token could be obtained, {@value #EXIT_UNREACHABLE} when the URL
+ * could not be reached.
+ */
+public final class Invoke {
+
+  /** The function answered 2xx. */
+  public static final int EXIT_OK = 0;
+
+  /** The function answered with a status other than 2xx (4xx, 5xx, or an unfollowed 3xx). */
+  public static final int EXIT_HTTP_ERROR = 1;
+
+  /** The command line was wrong. */
+  public static final int EXIT_USAGE = 2;
+
+  /** No ID token could be obtained: the message on stderr names the source and the fix. */
+  public static final int EXIT_NO_CREDENTIALS = 3;
+
+  /** The URL could not be reached (connection refused, timeout, name not resolved). */
+  public static final int EXIT_UNREACHABLE = 4;
+
+  static final String USAGE =
+      """
+      Usage: java -jar invoke.jar URL [--data JSON] [--audience AUD] [--header NAME:VALUE]...
+
+      Calls URL with "Authorization: Bearer <ID token>" from Application Default Credentials
+      (metadata server on GKE/GCE, GOOGLE_APPLICATION_CREDENTIALS key file, or impersonation),
+      then prints the status line and the response body.
+
+        --data JSON           POST this JSON (Content-Type: application/json); default is GET
+        --audience AUD        the token's audience; default: URL without query, fragment
+                              and a bare trailing "/"
+        --header NAME:VALUE   an extra request header (repeatable)
+        --help                this text
+
+      Exit codes: 0 on 2xx, 1 on any other HTTP status, 2 on a usage error,
+      3 when no ID token could be obtained, 4 when the URL could not be reached.
+      """;
+
+  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(70);
+
+  private final Function<String, IdTokenAuthenticator> authenticators;
+  private final HttpClient http;
+
+  Invoke(Function<String, IdTokenAuthenticator> authenticators, HttpClient http) {
+    this.authenticators = authenticators;
+    this.http = http;
+  }
+
+  /**
+   * Runs the command and exits the JVM with its exit code.
+   *
+   * @param args the command line
+   */
+  public static void main(String[] args) {
+    HttpClient http =
+        HttpClient.newBuilder()
+            .connectTimeout(CONNECT_TIMEOUT)
+            // Redirects are not followed: the token is for this URL's audience only.
+            .followRedirects(HttpClient.Redirect.NEVER)
+            .build();
+    int code =
+        new Invoke(IdTokenAuthenticator::forAudience, http).run(args, System.out, System.err);
+    System.out.flush();
+    System.exit(code);
+  }
+
+  /** The parsed command line. */
+  record Arguments(URI url, String data, String audience, List<String[]> headers) {}
+
+  /** A command line that cannot be run; the message says why. */
+  static final class UsageException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    UsageException(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  int run(String[] args, PrintStream out, PrintStream err) {
+    if (args.length == 0 || List.of(args).contains("--help") || List.of(args).contains("-h")) {
+      (args.length == 0 ? err : out).print(USAGE);
+      return args.length == 0 ? EXIT_USAGE : EXIT_OK;
+    }
+    Arguments arguments;
+    try {
+      arguments = parse(args);
+    } catch (UsageException e) {
+      err.println("invoke: " + e.getMessage());
+      err.println("Run with --help for usage.");
+      return EXIT_USAGE;
+    }
+    HttpRequest.Builder request = HttpRequest.newBuilder(arguments.url()).timeout(REQUEST_TIMEOUT);
+    for (String[] header : arguments.headers()) {
+      try {
+        request.header(header[0], header[1]);
+      } catch (IllegalArgumentException e) {
+        err.println("invoke: header " + header[0] + " cannot be set: " + e.getMessage());
+        return EXIT_USAGE;
+      }
+    }
+    if (arguments.data() != null) {
+      request
+          .header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString(arguments.data(), StandardCharsets.UTF_8));
+    }
+    try {
+      authenticators.apply(arguments.audience()).authorize(request);
+    } catch (IdTokenException e) {
+      err.println("invoke: " + e.getMessage());
+      return EXIT_NO_CREDENTIALS;
+    }
+    HttpResponse<String> response;
+    try {
+      response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    } catch (IOException e) {
+      err.println("invoke: could not reach " + arguments.url() + ": " + Failures.detail(e));
+      return EXIT_UNREACHABLE;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      err.println("invoke: interrupted");
+      return EXIT_UNREACHABLE;
+    }
+    out.println(statusLine(response));
+    String body = response.body();
+    if (!body.isEmpty()) {
+      out.print(body);
+      if (!body.endsWith("\n")) {
+        out.println();
+      }
+    }
+    int status = response.statusCode();
+    return status >= 200 && status < 300 ? EXIT_OK : EXIT_HTTP_ERROR;
+  }
+
+  static Arguments parse(String[] args) throws UsageException {
+    String url = null;
+    String data = null;
+    String audience = null;
+    List<String[]> headers = new ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      switch (arg) {
+        case "--data" -> data = value(args, ++i, arg);
+        case "--audience" -> audience = value(args, ++i, arg);
+        case "--header" -> headers.add(header(value(args, ++i, arg)));
+        default -> {
+          if (arg.startsWith("-")) {
+            throw new UsageException("unknown option " + arg);
+          }
+          if (url != null) {
+            throw new UsageException("more than one URL: " + url + " and " + arg);
+          }
+          url = arg;
+        }
+      }
+    }
+    if (url == null) {
+      throw new UsageException("a URL is required");
+    }
+    URI uri = parseUrl(url);
+    String effectiveAudience = audience != null ? audience : defaultAudience(uri);
+    if (effectiveAudience.isEmpty()) {
+      throw new UsageException("--audience must not be empty");
+    }
+    return new Arguments(uri, data, effectiveAudience, List.copyOf(headers));
+  }
+
+  /**
+   * The audience a function checks is its URL; the query and fragment are not part of it. The path
+   * is kept, as a Cloud Functions URL names the function in its path, except a bare "/": {@code
+   * http://host/} and {@code http://host} are the same URL (RFC 3986 section 6.2.3), and functions
+   * list the form without the slash.
+   */
+  static String defaultAudience(URI url) {
+    // Raw parts, as typed: re-encoding would change the string the function compares with.
+    String path = url.getRawPath() == null || url.getRawPath().equals("/") ? "" : url.getRawPath();
+    return url.getScheme() + "://" + url.getRawAuthority() + path;
+  }
+
+  private static URI parseUrl(String url) throws UsageException {
+    URI uri;
+    try {
+      uri = new URI(url);
+    } catch (URISyntaxException e) {
+      throw new UsageException("not a URL: " + url);
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (!(scheme.equals("http") || scheme.equals("https")) || uri.getRawAuthority() == null) {
+      throw new UsageException("not an http(s) URL: " + url);
+    }
+    if (uri.getRawUserInfo() != null) {
+      throw new UsageException("user info in the URL is not supported: " + url);
+    }
+    return uri;
+  }
+
+  private static String value(String[] args, int index, String option) throws UsageException {
+    if (index >= args.length) {
+      throw new UsageException(option + " needs a value");
+    }
+    return args[index];
+  }
+
+  private static String[] header(String spec) throws UsageException {
+    int colon = spec.indexOf(':');
+    if (colon <= 0) {
+      throw new UsageException("--header must be NAME:VALUE, was " + spec);
+    }
+    String name = spec.substring(0, colon).trim();
+    String value = spec.substring(colon + 1).trim();
+    if (name.equalsIgnoreCase("Authorization")) {
+      throw new UsageException("--header Authorization is not allowed: invoke sets it");
+    }
+    return new String[] {name, value};
+  }
+
+  private static String statusLine(HttpResponse<?> response) {
+    String version = response.version() == HttpClient.Version.HTTP_2 ? "HTTP/2" : "HTTP/1.1";
+    return version + " " + response.statusCode();
+  }
+}

@@ -1,0 +1,197 @@
+package dev.invokerguard.client;
+
+import static com.google.common.truth.Truth.assertThat;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.invokerguard.testing.TestIssuer;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class InvokeTest {
+
+  private static final String ACCOUNT = "cli@proj-3.iam.gserviceaccount.com";
+
+  private TestIssuer issuer;
+  private RecordingServer target;
+  private final List<String> audiences = new ArrayList<>();
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  @BeforeEach
+  void start() throws IOException {
+    issuer = TestIssuer.start();
+    target = new RecordingServer();
+  }
+
+  @AfterEach
+  void stop() {
+    target.close();
+    issuer.close();
+  }
+
+  /** The CLI with credentials that mint a token for whatever audience it asks for. */
+  private int invoke(String... args) {
+    Invoke invoke =
+        new Invoke(
+            audience -> {
+              audiences.add(audience);
+              return IdTokenAuthenticator.builder()
+                  .audience(audience)
+                  .credentials(
+                      new ScriptedCredentials().thenToken(issuer.mint(ACCOUNT, audience)),
+                      CredentialSource.METADATA_SERVER)
+                  .build();
+            },
+            HttpClient.newHttpClient());
+    return invoke.run(
+        args,
+        new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+  }
+
+  private String out() {
+    return out.toString(StandardCharsets.UTF_8);
+  }
+
+  private String err() {
+    return err.toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void invoke_2xx_printsStatusAndBody_exitsZero() {
+    target.answer(200, "{\"caller\":\"" + ACCOUNT + "\"}");
+
+    int code = invoke(target.uri("/fn").toString());
+
+    assertThat(code).isEqualTo(Invoke.EXIT_OK);
+    assertThat(out()).isEqualTo("HTTP/1.1 200\n{\"caller\":\"" + ACCOUNT + "\"}\n");
+    RecordingServer.Request request = target.requests().get(0);
+    assertThat(request.method()).isEqualTo("GET");
+    assertThat(request.authorization()).startsWith("Bearer ey");
+  }
+
+  @Test
+  void invoke_403_printsStatusAndBody_exitsOne() {
+    target.answer(403, "{\"error\":\"forbidden\"}");
+
+    int code = invoke(target.uri("/fn").toString());
+
+    assertThat(code).isEqualTo(Invoke.EXIT_HTTP_ERROR);
+    assertThat(out()).startsWith("HTTP/1.1 403\n{\"error\":\"forbidden\"}");
+  }
+
+  @Test
+  void invoke_500_exitsOne() {
+    target.answer(500, "");
+
+    assertThat(invoke(target.uri("/").toString())).isEqualTo(Invoke.EXIT_HTTP_ERROR);
+    assertThat(out()).isEqualTo("HTTP/1.1 500\n");
+  }
+
+  @Test
+  void invoke_defaultAudience_isUrlWithoutQueryAndFragment() {
+    URI url = target.uri("/fn/items?x=1&y=2#top");
+
+    invoke(url.toString());
+
+    assertThat(audiences).containsExactly(target.uri("/fn/items").toString());
+    assertThat(target.requests().get(0).uri()).isEqualTo("/fn/items?x=1&y=2");
+  }
+
+  @Test
+  void invoke_defaultAudience_dropsBareTrailingSlash() {
+    invoke(target.uri("/?q=1").toString());
+    invoke(target.uri("").toString());
+
+    assertThat(audiences).containsExactly(target.uri("").toString(), target.uri("").toString());
+  }
+
+  @Test
+  void invoke_explicitAudience_isUsed() {
+    invoke(target.uri("/fn").toString(), "--audience", "https://fn.example");
+
+    assertThat(audiences).containsExactly("https://fn.example");
+  }
+
+  @Test
+  void invoke_data_postsJsonWithExtraHeaders() {
+    invoke(target.uri("/fn").toString(), "--data", "{\"a\":1}", "--header", "X-Extra: yes");
+
+    RecordingServer.Request request = target.requests().get(0);
+    assertThat(request.method()).isEqualTo("POST");
+    assertThat(request.contentType()).isEqualTo("application/json");
+    assertThat(request.body()).isEqualTo("{\"a\":1}");
+    assertThat(request.extra()).isEqualTo("yes");
+  }
+
+  @Test
+  void invoke_noCredentials_exitsThreeWithSourceAndFix_sendsNothing() {
+    Invoke invoke =
+        new Invoke(
+            audience ->
+                IdTokenAuthenticator.builder()
+                    .audience(audience)
+                    .credentialsLoader(
+                        () -> {
+                          throw new IOException(
+                              "The Application Default Credentials are not available.");
+                        })
+                    .environment(name -> null)
+                    .build(),
+            HttpClient.newHttpClient());
+
+    int code =
+        invoke.run(
+            new String[] {target.uri("/fn").toString()},
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8));
+
+    assertThat(code).isEqualTo(Invoke.EXIT_NO_CREDENTIALS);
+    assertThat(err()).contains("none were found");
+    assertThat(err()).contains("To fix:");
+    assertThat(out()).isEmpty();
+    assertThat(target.requests()).isEmpty();
+  }
+
+  @Test
+  void invoke_unreachable_exitsFour() throws IOException {
+    URI url = target.uri("/fn");
+    target.close();
+
+    assertThat(invoke(url.toString())).isEqualTo(Invoke.EXIT_UNREACHABLE);
+    assertThat(err()).contains("could not reach");
+  }
+
+  @Test
+  void invoke_help_printsUsage_exitsZero() {
+    assertThat(invoke("--help")).isEqualTo(Invoke.EXIT_OK);
+    assertThat(out()).contains("Usage: java -jar invoke.jar URL");
+  }
+
+  @Test
+  void invoke_badCommandLines_exitTwo() {
+    assertThat(invoke()).isEqualTo(Invoke.EXIT_USAGE);
+    assertThat(invoke("ftp://x/")).isEqualTo(Invoke.EXIT_USAGE);
+    assertThat(invoke("http://x/", "--data")).isEqualTo(Invoke.EXIT_USAGE);
+    assertThat(invoke("http://x/", "--frobnicate")).isEqualTo(Invoke.EXIT_USAGE);
+    assertThat(invoke("http://x/", "--header", "Authorization: Bearer mine"))
+        .isEqualTo(Invoke.EXIT_USAGE);
+    assertThat(invoke("http://x/", "--header", "no-colon")).isEqualTo(Invoke.EXIT_USAGE);
+    assertThat(audiences).isEmpty();
+  }
+
+  @Test
+  void parse_twoUrls_refused() {
+    assertThrows(
+        Invoke.UsageException.class, () -> Invoke.parse(new String[] {"http://a/", "http://b/"}));
+  }
+}

@@ -1,0 +1,72 @@
+package dev.invokerguard.client;
+
+import static com.google.common.truth.Truth.assertThat;
+import static com.google.common.truth.Truth.assertWithMessage;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.invokerguard.testing.TestIssuer;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The real google-auth-library key-file path ({@code GOOGLE_APPLICATION_CREDENTIALS} to a
+ * service-account key, a signed JWT-bearer grant to the key's {@code token_uri}), in a child JVM,
+ * against a loopback token endpoint.
+ */
+class KeyFilePathTest {
+
+  private static final String ACCOUNT = "batch-job@proj-key.iam.gserviceaccount.com";
+  private static final String AUDIENCE = "https://europe-west1-proj-key.cloudfunctions.net/fn";
+
+  @TempDir Path dir;
+  private TestIssuer issuer;
+  private KeyFileTokenEndpoint endpoint;
+
+  @BeforeEach
+  void start() throws Exception {
+    issuer = TestIssuer.start();
+    endpoint = new KeyFileTokenEndpoint(issuer, ACCOUNT);
+  }
+
+  @AfterEach
+  void stop() {
+    endpoint.close();
+    issuer.close();
+  }
+
+  private ChildJvm.Result probe(int count) throws Exception {
+    Path keyFile = endpoint.writeKeyFile(dir);
+    return ChildJvm.run(
+        ChildJvm.mainClass(ClientProbe.class, AUDIENCE, Integer.toString(count), "10000"),
+        dir,
+        Map.of("GOOGLE_APPLICATION_CREDENTIALS", keyFile.toString(), "NO_GCE_CHECK", "true"));
+  }
+
+  @Test
+  void keyFile_tokenCarriesEmailForTheAudience_fetchedOnce() throws Exception {
+    ChildJvm.Result result = probe(20);
+
+    assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(0);
+    assertThat(result.values().get("source")).isEqualTo("KEY_FILE");
+    JsonObject claims = JsonParser.parseString(result.values().get("claims")).getAsJsonObject();
+    assertThat(claims.get("email").getAsString()).isEqualTo(ACCOUNT);
+    assertThat(claims.get("aud").getAsString()).isEqualTo(AUDIENCE);
+    assertThat(endpoint.requestCount()).isEqualTo(1);
+  }
+
+  @Test
+  void keyFile_tokenEndpointUnavailable_retriedThenSucceeds() throws Exception {
+    // google-auth-library does not retry ID-token requests itself: the authenticator does.
+    endpoint.failNext(2);
+
+    ChildJvm.Result result = probe(1);
+
+    assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(0);
+    assertThat(endpoint.requestCount()).isEqualTo(3);
+  }
+}

@@ -1,0 +1,124 @@
+package dev.invokerguard.verifier;
+
+import java.security.interfaces.RSAPublicKey;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * Remembers tokens whose RS256 signature this verifier checked, so that a client reusing one token
+ * for its hour costs a hash lookup instead of an RSA verification.
+ *
+ * <p>What an entry stands for is narrow on purpose: "this exact string is a well-formed JWS whose
+ * signature verified with the key that {@code kid} named, and these are its claims". It is keyed by
+ * the whole token, never by a part of it (keyed by the signature alone, a token with a swapped
+ * payload would hit). Everything that can change between two requests is judged again on a hit by
+ * {@link CallerVerifier}: the key is looked up again and compared, the claims (time with the skew,
+ * issuer, audience) are re-checked against the current instant, and the allowlist is evaluated. So a
+ * hit never changes a decision; it only skips decoding, JSON parsing and the signature check.
+ *
+ * <p>Bounded by entry count: at most {@code maxEntries} (plus the puts in flight at that instant).
+ * Tokens longer than {@link #MAX_CACHED_TOKEN_CHARS} are never cached, so the heap held is at most
+ * about {@code maxEntries * (MAX_CACHED_TOKEN_CHARS + ~700 bytes)}; Google's ID tokens are about 1
+ * KiB, so about 1.7 KiB an entry in practice (measured in BENCHMARKS.md). Eviction is first in,
+ * first out through a ring of slots: O(1), lock-free, and since every Google ID token lives one
+ * hour from issue, the oldest insertion is close to the soonest expiry. An entry is never returned
+ * at or past its {@code exp} plus the skew; such an entry is dropped when met.
+ *
+ * <p>Thread-safe. The hit path is one {@link ConcurrentHashMap#get} and a comparison, without a
+ * lock.
+ */
+final class VerifiedTokenCache {
+  /**
+   * Tokens longer than this are verified every time and never cached, so that the configured
+   * entry count also bounds the memory. Google's ID tokens are about 1 KiB.
+   */
+  static final int MAX_CACHED_TOKEN_CHARS = 4096;
+
+  /** A cache that holds nothing: every lookup misses and every put is ignored. */
+  static final VerifiedTokenCache DISABLED = new VerifiedTokenCache(0);
+
+  /** What a successful verification established about one token. */
+  record Entry(
+      String token, String kid, RSAPublicKey key, JoseJson.Claims claims, long usableUntilSecond) {
+    Entry {
+      Objects.requireNonNull(token, "token");
+      Objects.requireNonNull(kid, "kid");
+      Objects.requireNonNull(key, "key");
+      Objects.requireNonNull(claims, "claims");
+    }
+  }
+
+  private final int maxEntries;
+  private final ConcurrentHashMap<String, Entry> entries;
+  // Slot i holds the entry inserted i-th modulo maxEntries; reusing a slot evicts its occupant.
+  private final AtomicReferenceArray<Entry> ring;
+  private final AtomicLong insertions = new AtomicLong();
+
+  /**
+   * @param maxEntries the most entries held; 0 disables the cache
+   */
+  VerifiedTokenCache(int maxEntries) {
+    if (maxEntries < 0) {
+      throw new IllegalArgumentException("maxEntries must be >= 0, got " + maxEntries);
+    }
+    this.maxEntries = maxEntries;
+    // Sized so that the table never resizes under its bound (default load factor 0.75).
+    this.entries = new ConcurrentHashMap<>(maxEntries == 0 ? 1 : maxEntries + maxEntries / 3 + 1);
+    this.ring = new AtomicReferenceArray<>(maxEntries);
+  }
+
+  /** The configured bound; 0 when disabled. */
+  int maxEntries() {
+    return maxEntries;
+  }
+
+  /** The number of entries held now (may include expired entries not yet met or evicted). */
+  int size() {
+    return entries.size();
+  }
+
+  /**
+   * Returns the entry for exactly this token, or {@code null} when there is none or it is at or
+   * past its {@code exp} plus the skew (then it is also dropped).
+   */
+  Entry get(String token, Instant now) {
+    if (maxEntries == 0) {
+      return null;
+    }
+    Entry entry = entries.get(token);
+    if (entry == null) {
+      return null;
+    }
+    if (now.getEpochSecond() >= entry.usableUntilSecond()) {
+      entries.remove(token, entry);
+      return null;
+    }
+    return entry;
+  }
+
+  /**
+   * Remembers a token after every check passed. Called only then: a rejection is never cached.
+   *
+   * @param skewSeconds the verifier's clock skew: the entry is usable until {@code exp + skew}, the
+   *     same instant at which the claim check starts saying {@link Reason#EXPIRED}
+   */
+  void put(String token, String kid, RSAPublicKey key, JoseJson.Claims claims, long skewSeconds) {
+    if (maxEntries == 0 || token.length() > MAX_CACHED_TOKEN_CHARS || claims.exp() == null) {
+      return;
+    }
+    Entry entry = new Entry(token, kid, key, claims, claims.exp() + skewSeconds);
+    if (entries.putIfAbsent(token, entry) != null) {
+      return; // another thread verified the same token at the same time; one entry is enough
+    }
+    int slot = (int) Math.floorMod(insertions.getAndIncrement(), (long) maxEntries);
+    Entry evicted = ring.getAndSet(slot, entry);
+    if (evicted != null) {
+      // Removes exactly the entry that held this slot; a later entry for the same token (after
+      // the old one expired and was dropped) owns another slot and stays.
+      entries.remove(evicted.token(), evicted);
+    }
+  }
+}
