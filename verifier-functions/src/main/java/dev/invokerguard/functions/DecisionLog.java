@@ -5,8 +5,10 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import dev.invokerguard.verifier.Reason;
 import dev.invokerguard.verifier.VerifiedCaller;
+import java.net.URI;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
 
 /**
@@ -93,6 +95,26 @@ final class DecisionLog {
             "ERROR", "the protected handler failed with " + exceptionClass.getName(), request, 500);
     line.addProperty("caller", caller.principal());
     line.addProperty("exception", exceptionClass.getName());
+    sink.accept(GSON.toJson(line));
+  }
+
+  /**
+   * The start-up key fetch failed; requests get 503 until a later fetch succeeds. Only the
+   * exception's class is written (unwrapped from the future's wrapper), with the key URL.
+   */
+  void keysNotLoadedAtStartup(URI jwksUri, Throwable failure) {
+    Throwable cause =
+        failure instanceof CompletionException && failure.getCause() != null
+            ? failure.getCause()
+            : failure;
+    JsonObject line = new JsonObject();
+    line.addProperty("severity", "WARNING");
+    line.addProperty(
+        "message",
+        "signing keys could not be loaded at start-up from "
+            + jwksUri
+            + "; requests get 503 until a fetch succeeds");
+    line.addProperty("exception", cause.getClass().getName());
     sink.accept(GSON.toJson(line));
   }
 

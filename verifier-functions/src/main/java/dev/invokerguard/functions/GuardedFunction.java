@@ -109,13 +109,22 @@ public final class GuardedFunction implements HttpFunction {
    * usually finds them loaded.
    */
   public static GuardedFunction protect(GuardConfig config, ProtectedHandler handler) {
+    return protect(config, handler, new DecisionLog(config.project(), System.out::println));
+  }
+
+  static GuardedFunction protect(GuardConfig config, ProtectedHandler handler, DecisionLog log) {
     CallerVerifier verifier = config.newVerifier();
-    verifier.prefetchKeys(); // not joined: a slow key endpoint must not hold up start-up
-    return new GuardedFunction(
-        verifier::verify,
-        handler,
-        new DecisionLog(config.project(), System.out::println),
-        config.keyRefetchInterval());
+    // Not joined: a slow key endpoint must not hold up start-up. A failure is logged once so that
+    // an operator sees why the first requests get 503; the key cache keeps retrying.
+    verifier
+        .prefetchKeys()
+        .whenComplete(
+            (loaded, failure) -> {
+              if (failure != null) {
+                log.keysNotLoadedAtStartup(config.jwksUri(), failure);
+              }
+            });
+    return new GuardedFunction(verifier::verify, handler, log, config.keyRefetchInterval());
   }
 
   /**

@@ -322,6 +322,37 @@ class GuardedFunctionTest {
   }
 
   @Test
+  void protect_keyEndpointDownAtStartup_logsOneWarningWithoutBlocking() throws Exception {
+    GuardConfig config =
+        GuardConfig.fromEnvironment(
+            java.util.Map.of(
+                "ALLOWED_INVOKERS", ALICE,
+                "EXPECTED_AUDIENCES", AUDIENCE,
+                // Port 1 on loopback: nothing listens, the fetch fails at once.
+                "JWKS_URL", "http://127.0.0.1:1/oauth2/v3/certs",
+                "KEY_FETCH_TIMEOUT_SECONDS", "1"));
+    List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.concurrent.CountDownLatch logged = new java.util.concurrent.CountDownLatch(1);
+
+    GuardedFunction.protect(
+        config,
+        greeting(new AtomicReference<>()),
+        new DecisionLog(
+            Optional.empty(),
+            line -> {
+              lines.add(line);
+              logged.countDown();
+            }));
+
+    assertThat(logged.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(lines).hasSize(1);
+    JsonObject line = JsonParser.parseString(lines.get(0)).getAsJsonObject();
+    assertThat(line.get("severity").getAsString()).isEqualTo("WARNING");
+    assertThat(line.get("message").getAsString()).contains("http://127.0.0.1:1/oauth2/v3/certs");
+    assertThat(line.has("decision")).isFalse();
+  }
+
+  @Test
   void service_longPath_shortenedInLog() throws Exception {
     GuardedFunction function = guard(verifier::verify, greeting(new AtomicReference<>()));
 
