@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.regex.Pattern;
 
 /**
  * Verifies the Google-signed ID token that a caller forwards, and checks the caller against a
@@ -75,6 +76,10 @@ public final class CallerVerifier implements AutoCloseable {
   /** The literal Google puts in place of a signature it removed after checking it. */
   static final String SIGNATURE_REMOVED_BY_GOOGLE = "SIGNATURE_REMOVED_BY_GOOGLE";
 
+  /** Characters replaced in quoted values; see {@link #quoted(String)}. */
+  private static final Pattern UNSAFE_IN_MESSAGE =
+      Pattern.compile("[\\p{Cc}\\p{Cf}\\p{Cs}\\p{Zl}\\p{Zp}]");
+
   private final Set<String> audiences;
   private final Set<String> issuers;
   private final ServiceAccountAllowlist allowlist;
@@ -130,8 +135,11 @@ public final class CallerVerifier implements AutoCloseable {
     }
     int firstDot = token.indexOf('.');
     int secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1);
-    if (secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) {
-      throw reject(Reason.MALFORMED_TOKEN, "expected a compact JWS of three parts");
+    if (firstDot <= 0
+        || secondDot <= firstDot + 1
+        || secondDot == token.length() - 1
+        || token.indexOf('.', secondDot + 1) >= 0) {
+      throw reject(Reason.MALFORMED_TOKEN, "expected a compact JWS of three non-empty parts");
     }
     // Verified-token cache (see VerifiedTokenCache): a hit stands only for "this exact string's
     // signature verified with the key its kid named". The key is looked up again, and claims and
@@ -322,10 +330,15 @@ public final class CallerVerifier implements AutoCloseable {
     return new CallerRejectedException(reason, message);
   }
 
-  /** Quotes an attacker-chosen value for a message: shortened, control characters removed. */
+  /**
+   * Quotes an attacker-chosen value for a message: shortened, and every character that could
+   * forge or hide a log line replaced. {@code \p{Cntrl}} alone is ASCII only; C1 controls (such as
+   * U+0085, a line break to some log readers), line and paragraph separators, format characters
+   * (bidirectional overrides) and the lone surrogate a cut can leave are replaced too.
+   */
   private static String quoted(String value) {
     String shown = value.length() > 80 ? value.substring(0, 80) + "..." : value;
-    return "'" + shown.replaceAll("\\p{Cntrl}", "?") + "'";
+    return "'" + UNSAFE_IN_MESSAGE.matcher(shown).replaceAll("?") + "'";
   }
 
   /**

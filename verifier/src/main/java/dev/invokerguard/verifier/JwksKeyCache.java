@@ -1,23 +1,431 @@
 package dev.invokerguard.verifier;
 
+import com.google.api.client.http.GenericUrl;
+import com.google.api.client.http.HttpRequest;
+import com.google.api.client.http.HttpRequestFactory;
+import com.google.api.client.http.HttpResponse;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.System.Logger.Level;
 import java.security.interfaces.RSAPublicKey;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 
-/** PLACEHOLDER, replaced by the keycache branch. */
+/**
+ * The signer's key set (a JWKS, RFC 7517), fetched over HTTP and cached by the freshness the
+ * response states. Package-private: the verifier is the only user.
+ *
+ * <h2>Fetching</h2>
+ *
+ * One {@code GET} of {@link KeyCacheConfig#jwksUri()} through the configured google-http-client
+ * transport, with connect and read timeouts of {@link KeyCacheConfig#fetchTimeout()}, no retries,
+ * no redirects and no request or content logging. Only {@code 200} is a success. The body is
+ * capped at {@link KeyCacheConfig#maxBodyBytes()}: a larger {@code Content-Length} is refused
+ * before reading, and reading stops as soon as the cap is passed, so no more than the cap is ever
+ * buffered. Reading also stops at twice the fetch timeout in all, so a server that drips one byte
+ * per read timeout cannot hold the fetch open. The body is parsed by {@link JwksParser} (strict
+ * JSON; RSA keys for RS256 signatures only; a bad set is refused whole). Keys are built once per
+ * fetch, never per request.
+ *
+ * <h2>Freshness</h2>
+ *
+ * The lifetime is {@code max-age} minus {@code Age} (RFC 9111 section 4.2.3), or {@link
+ * KeyCacheConfig#defaultTtl()} without one, clamped to {@code [minRefetchInterval, 24 h]} (see
+ * {@link CacheFreshness}). {@code expiresAt = fetchedAt + ttl}, where {@code fetchedAt} is read
+ * from {@link KeyCacheConfig#clock()} when the request is sent (so the response's time in transit
+ * counts against its lifetime, as in section 4.2.3); {@code refreshAt = expiresAt - min(refreshAhead,
+ * ttl / 2)}.
+ *
+ * <h2>Answering {@link #key(String, Instant)}</h2>
+ *
+ * A key set is usable while {@code now < expiresAt + maxStaleness}. With a usable set:
+ *
+ * <ul>
+ *   <li>from {@code refreshAt} on, a background fetch is started (rate limit permitting) and the
+ *       request is answered from the current set at once: once keys are loaded, no request waits
+ *       for a routine refresh;
+ *   <li>a known {@code kid} is answered at once;
+ *   <li>an unknown {@code kid} may mean the signer rotated: if a fetch is under way, or the rate
+ *       limit lets one start, the request waits for it (at most {@code fetchTimeout}) and looks
+ *       once more; otherwise it is {@link Reason#UNKNOWN_KEY_ID} at once.
+ * </ul>
+ *
+ * Without a usable set, the request starts or joins a fetch and waits at most {@code
+ * fetchTimeout}; if there is still no usable set, it is {@link Reason#KEYS_UNAVAILABLE} (503, not
+ * a 401 that would blame the caller).
+ *
+ * <h2>Limits on fetching</h2>
+ *
+ * <ul>
+ *   <li>Single flight: at most one fetch is in progress; every caller that needs one waits on the
+ *       same future and never starts its own. Waiting callers give up after {@code fetchTimeout}
+ *       but the fetch itself is not abandoned and a new one is not started while it runs, so a
+ *       hanging server cannot make fetches pile up.
+ *   <li>Rate limit: at most one fetch <em>starts</em> per {@link
+ *       KeyCacheConfig#minRefetchInterval()}, whatever triggers it (unknown {@code kid},
+ *       refresh-ahead, retry after a failure, {@link #prefetch()}); the very first fetch is always
+ *       allowed. A flood of tokens with made-up {@code kid}s therefore costs the signer at most one
+ *       request per interval.
+ *   <li>Fetches run on one daemon thread owned by this cache ({@value #THREAD_NAME}), stopped by
+ *       {@link #close()}.
+ * </ul>
+ *
+ * <h2>Failures</h2>
+ *
+ * A failed fetch (network error, timeout, status other than 200, oversized body, invalid JSON, no
+ * usable key, ...) changes nothing: the last good set keeps being used up to {@code maxStaleness}
+ * past its expiry, and the next fetch is tried at the next request after the rate limit allows it.
+ * Every fetch is logged in one line through {@link System.Logger} (success: URL, status, key count
+ * and lifetime; failure: URL and the status, the refusal, or the exception class), never with the
+ * body or key material.
+ *
+ * <h2>Threads and time</h2>
+ *
+ * The key set is an immutable snapshot in an atomic reference; readers never lock. The fetch state
+ * (the future of the fetch under way, the start time of the last fetch) is guarded by one lock
+ * held only briefly, never across I/O. {@code now} is the caller's instant, read once per request,
+ * so every decision for one request sees one time.
+ */
 final class JwksKeyCache implements KeySource {
-  JwksKeyCache(KeyCacheConfig config) {}
+  static final String THREAD_NAME = "invoker-guard-jwks";
+
+  /** Upper bound of a key set's lifetime, whatever {@code max-age} says. */
+  static final Duration MAX_TTL = Duration.ofHours(24);
+
+  private static final System.Logger LOG = System.getLogger(JwksKeyCache.class.getName());
+
+  private final KeyCacheConfig config;
+  private final HttpRequestFactory requestFactory;
+  private final ExecutorService executor;
+  private final AtomicReference<KeySet> current = new AtomicReference<>();
+
+  private final Object lock = new Object();
+  // Guarded by lock.
+  private CompletableFuture<KeySet> inFlight;
+  private Instant lastFetchStart;
+  private boolean closed;
+
+  /**
+   * A cache that has fetched nothing yet; the first {@link #key} or {@link #prefetch()} fetches.
+   *
+   * @throws IllegalArgumentException if a duration or the body cap is out of range
+   */
+  JwksKeyCache(KeyCacheConfig config) {
+    this.config = Objects.requireNonNull(config, "config");
+    requirePositive(config.fetchTimeout(), "fetchTimeout");
+    if (config.fetchTimeout().toMillis() > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("fetchTimeout is too long: " + config.fetchTimeout());
+    }
+    requirePositive(config.defaultTtl(), "defaultTtl");
+    requireNotNegative(config.maxStaleness(), "maxStaleness");
+    requireNotNegative(config.minRefetchInterval(), "minRefetchInterval");
+    requireNotNegative(config.refreshAhead(), "refreshAhead");
+    if (config.maxBodyBytes() <= 0) {
+      throw new IllegalArgumentException("maxBodyBytes must be positive: " + config.maxBodyBytes());
+    }
+    this.requestFactory = config.transport().createRequestFactory();
+    this.executor =
+        Executors.newSingleThreadExecutor(
+            runnable -> {
+              Thread thread = new Thread(runnable, THREAD_NAME);
+              thread.setDaemon(true); // never keeps the JVM alive
+              return thread;
+            });
+  }
 
   @Override
   public RSAPublicKey key(String kid, Instant now) throws CallerRejectedException {
-    throw new CallerRejectedException(Reason.KEYS_UNAVAILABLE, "placeholder");
+    Objects.requireNonNull(kid, "kid");
+    Objects.requireNonNull(now, "now");
+    KeySet set = current.get();
+    if (set != null && set.usableAt(now, config.maxStaleness())) {
+      if (!now.isBefore(set.refreshAt())) {
+        fetchUnderWayOrStart(now); // refresh ahead (or retry while stale); never waited for
+      }
+      RSAPublicKey key = set.keys().get(kid);
+      if (key != null) {
+        return key;
+      }
+      CompletableFuture<KeySet> fetch = fetchUnderWayOrStart(now);
+      if (fetch == null) {
+        throw unknownKeyId();
+      }
+      await(fetch);
+    } else {
+      CompletableFuture<KeySet> fetch = fetchUnderWayOrStart(now);
+      if (fetch != null) {
+        await(fetch);
+      }
+    }
+    // One more look after the fetch (or after waiting as long as allowed); no second fetch.
+    set = current.get();
+    if (set == null || !set.usableAt(now, config.maxStaleness())) {
+      throw new CallerRejectedException(
+          Reason.KEYS_UNAVAILABLE, "no usable signing key set could be loaded");
+    }
+    RSAPublicKey key = set.keys().get(kid);
+    if (key == null) {
+      throw unknownKeyId();
+    }
+    return key;
   }
 
   @Override
   public CompletableFuture<Void> prefetch() {
-    return CompletableFuture.completedFuture(null);
+    Instant now = config.clock().instant();
+    CompletableFuture<KeySet> fetch = fetchUnderWayOrStart(now);
+    if (fetch == null) {
+      KeySet set = current.get();
+      return set != null && set.usableAt(now, config.maxStaleness())
+          ? CompletableFuture.completedFuture(null)
+          : CompletableFuture.failedFuture(
+              new CallerRejectedException(
+                  Reason.KEYS_UNAVAILABLE, "no key set loaded and no fetch may start yet"));
+    }
+    // A dependent future: completing it from outside cannot complete the fetch's own future.
+    return fetch.thenApply(ignored -> null);
   }
 
   @Override
-  public void close() {}
+  public void close() {
+    CompletableFuture<KeySet> fetch;
+    synchronized (lock) {
+      closed = true;
+      fetch = inFlight;
+    }
+    executor.shutdownNow();
+    if (fetch != null) {
+      // Wake waiting callers now rather than at their timeout.
+      fetch.completeExceptionally(new CancellationException("key cache closed"));
+    }
+  }
+
+  /**
+   * The fetch under way, or a newly started one if the rate limit allows, or {@code null}.
+   */
+  private CompletableFuture<KeySet> fetchUnderWayOrStart(Instant now) {
+    CompletableFuture<KeySet> fetch;
+    synchronized (lock) {
+      if (closed) {
+        return null;
+      }
+      if (inFlight != null) {
+        return inFlight;
+      }
+      if (!rateLimitAllows(now)) {
+        return null;
+      }
+      lastFetchStart = now;
+      fetch = new CompletableFuture<>();
+      inFlight = fetch;
+    }
+    try {
+      executor.execute(() -> runFetch(fetch));
+    } catch (RejectedExecutionException e) { // closed in the meantime
+      finish(fetch, null, e);
+    }
+    return fetch;
+  }
+
+  // Guarded by lock.
+  private boolean rateLimitAllows(Instant now) {
+    if (lastFetchStart == null) {
+      return true; // the very first fetch
+    }
+    Duration interval = config.minRefetchInterval();
+    if (!now.isBefore(lastFetchStart.plus(interval))) {
+      return true;
+    }
+    // The clock stepped back by more than an interval (e.g. a correction): waiting for it to
+    // catch up could lock fetching out for as long as the step.
+    return now.isBefore(lastFetchStart.minus(interval));
+  }
+
+  private void runFetch(CompletableFuture<KeySet> fetch) {
+    KeySet fetched = null;
+    Throwable failure = null;
+    try {
+      fetched = fetch();
+      current.set(fetched);
+      LOG.log(
+          Level.INFO,
+          "JWKS fetched from {0}: HTTP 200, {1} keys, fresh for {2}",
+          config.jwksUri(),
+          fetched.keys().size(),
+          fetched.ttl());
+    } catch (KeyFetchException e) {
+      failure = e;
+      logFailure(e.getMessage());
+    } catch (Exception e) {
+      failure = e;
+      logFailure(e.getClass().getName()); // exception messages may quote anything; the class won't
+    } catch (Throwable t) { // an Error: still release the waiters, then let it propagate
+      finish(fetch, null, t);
+      throw t;
+    }
+    finish(fetch, fetched, failure);
+  }
+
+  private void finish(CompletableFuture<KeySet> fetch, KeySet fetched, Throwable failure) {
+    synchronized (lock) {
+      if (inFlight == fetch) {
+        inFlight = null;
+      }
+    }
+    // Completed after inFlight is cleared, so a woken waiter never joins a finished fetch.
+    if (fetched != null) {
+      fetch.complete(fetched);
+    } else {
+      fetch.completeExceptionally(failure);
+    }
+  }
+
+  private void logFailure(String what) {
+    KeySet set = current.get();
+    LOG.log(
+        Level.WARNING,
+        "JWKS fetch from {0} failed: {1}; {2}",
+        config.jwksUri(),
+        what,
+        set == null
+            ? "no key set loaded"
+            : "keeping " + set.keys().size() + " keys, usable until "
+                + set.expiresAt().plus(config.maxStaleness()));
+  }
+
+  private KeySet fetch() throws IOException, KeyFetchException {
+    Instant fetchedAt = config.clock().instant();
+    Duration timeout = config.fetchTimeout();
+    long deadline = System.nanoTime() + timeout.multipliedBy(2).toNanos();
+    int timeoutMillis = (int) Math.max(timeout.toMillis(), 1);
+    HttpRequest request = requestFactory.buildGetRequest(new GenericUrl(config.jwksUri()));
+    request
+        .setConnectTimeout(timeoutMillis)
+        .setReadTimeout(timeoutMillis)
+        .setThrowExceptionOnExecuteError(false)
+        .setNumberOfRetries(0)
+        .setUnsuccessfulResponseHandler(null)
+        .setIOExceptionHandler(null)
+        .setFollowRedirects(false)
+        .setLoggingEnabled(false)
+        .setCurlLoggingEnabled(false);
+    request.getHeaders().setAccept("application/json");
+    HttpResponse response = request.execute();
+    try {
+      int status = response.getStatusCode();
+      if (status != 200) {
+        throw new KeyFetchException("HTTP " + status);
+      }
+      Long length = response.getHeaders().getContentLength();
+      if (length != null && length > config.maxBodyBytes()) {
+        throw new KeyFetchException(
+            "HTTP 200 with Content-Length over the cap of " + config.maxBodyBytes() + " bytes");
+      }
+      byte[] body = readCapped(response.getContent(), deadline);
+      Map<String, RSAPublicKey> keys = JwksParser.parse(body);
+      Duration ttl =
+          CacheFreshness.ttl(
+              response.getHeaders().getHeaderStringValues("cache-control"),
+              response.getHeaders().getHeaderStringValues("age"),
+              config.defaultTtl(),
+              config.minRefetchInterval(),
+              MAX_TTL);
+      return KeySet.of(keys, fetchedAt, ttl, config.refreshAhead());
+    } finally {
+      // Closes the connection without reading the rest of a refused body.
+      response.disconnect();
+    }
+  }
+
+  /** Reads at most {@code maxBodyBytes}; more, or past the deadline, is a failed fetch. */
+  private byte[] readCapped(InputStream content, long deadline)
+      throws IOException, KeyFetchException {
+    if (content == null) {
+      return new byte[0];
+    }
+    int cap = config.maxBodyBytes();
+    try (InputStream in = content) {
+      ByteArrayOutputStream out = new ByteArrayOutputStream(Math.min(cap, 16 * 1024));
+      byte[] buffer = new byte[8 * 1024];
+      int n;
+      while ((n = in.read(buffer, 0, (int) Math.min(buffer.length, cap + 1L - out.size()))) > 0) {
+        out.write(buffer, 0, n);
+        if (out.size() > cap) {
+          throw new KeyFetchException("HTTP 200 with a body over the cap of " + cap + " bytes");
+        }
+        if (System.nanoTime() - deadline > 0) {
+          throw new KeyFetchException("HTTP 200 with a body too slow to arrive");
+        }
+      }
+      return out.toByteArray();
+    }
+  }
+
+  private static CallerRejectedException unknownKeyId() {
+    return new CallerRejectedException(
+        Reason.UNKNOWN_KEY_ID, "the token's kid is not in the signer's key set");
+  }
+
+  /** Waits at most {@code fetchTimeout}; the outcome is read from {@link #current} afterwards. */
+  private void await(CompletableFuture<KeySet> fetch) {
+    try {
+      fetch.get(config.fetchTimeout().toNanos(), TimeUnit.NANOSECONDS);
+    } catch (ExecutionException | TimeoutException | CancellationException e) {
+      // The fetch failed or is slow: the caller decides from whatever key set there is.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static void requirePositive(Duration d, String name) {
+    if (d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException(name + " must be positive: " + d);
+    }
+  }
+
+  private static void requireNotNegative(Duration d, String name) {
+    if (d.isNegative()) {
+      throw new IllegalArgumentException(name + " must not be negative: " + d);
+    }
+  }
+
+  /**
+   * One fetched key set: immutable, swapped whole.
+   *
+   * @param keys usable keys by {@code kid}, never empty
+   * @param fetchedAt when the request was sent
+   * @param ttl the freshness lifetime
+   * @param expiresAt {@code fetchedAt + ttl}
+   * @param refreshAt when a background refresh starts
+   */
+  record KeySet(
+      Map<String, RSAPublicKey> keys,
+      Instant fetchedAt,
+      Duration ttl,
+      Instant expiresAt,
+      Instant refreshAt) {
+    static KeySet of(
+        Map<String, RSAPublicKey> keys, Instant fetchedAt, Duration ttl, Duration refreshAhead) {
+      Instant expiresAt = fetchedAt.plus(ttl);
+      // Refreshing more than half a lifetime early would fetch more often than the signer asks.
+      Duration ahead = refreshAhead.compareTo(ttl.dividedBy(2)) < 0 ? refreshAhead : ttl.dividedBy(2);
+      return new KeySet(Map.copyOf(keys), fetchedAt, ttl, expiresAt, expiresAt.minus(ahead));
+    }
+
+    boolean usableAt(Instant now, Duration maxStaleness) {
+      return now.isBefore(expiresAt.plus(maxStaleness));
+    }
+  }
 }

@@ -1,0 +1,201 @@
+package dev.invokerguard.verifier;
+
+import com.google.gson.Strictness;
+import com.google.gson.stream.JsonReader;
+import com.google.gson.stream.JsonToken;
+import java.io.IOException;
+import java.io.StringReader;
+import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.NoSuchAlgorithmException;
+import java.security.interfaces.RSAPublicKey;
+import java.security.spec.RSAPublicKeySpec;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Turns a JWK Set (RFC 7517 section 5) into the RS256 verification keys it holds, by key id.
+ *
+ * <p>The whole body is refused (so that the cache keeps its previous key set) when it is not
+ * strict UTF-8 JSON (RFC 8259, gson in strict mode, nothing after the value), is not an object
+ * with a {@code "keys"} array of objects, repeats a member name (RFC 7517 section 4 lets a parser
+ * reject that), has a JWK without {@code kty} (RFC 7517 section 4.1), gives a known member the
+ * wrong type, has a usable key whose {@code n} or {@code e} is not strict base64url (RFC 7515
+ * section 2) in its shortest form (RFC 7518 section 6.3.1), whose modulus is shorter than 2048
+ * bits or whose exponent is not odd and at least 3, names two usable keys with one {@code kid}, or
+ * holds no usable key at all. A half-valid set is a sign that something is wrong upstream; keeping
+ * the last good set is safer than guessing.
+ *
+ * <p>A key is usable when {@code kty} is {@code RSA}, {@code use} is absent or {@code sig}
+ * (section 4.2), {@code alg} is absent or {@code RS256} (section 4.4) and it has a {@code kid}
+ * (tokens name their key; the verifier never tries every key). Other keys (EC, encryption keys,
+ * other algorithms) are skipped, not refused: a set may legitimately carry them.
+ */
+final class JwksParser {
+  /** NIST SP 800-57 and RFC 7518 section 3.3 ("a key of size 2048 bits or larger MUST be used"). */
+  static final int MIN_MODULUS_BITS = 2048;
+
+  private static final Set<String> STRING_MEMBERS = Set.of("kty", "kid", "use", "alg", "n", "e");
+  private static final BigInteger THREE = BigInteger.valueOf(3);
+
+  private JwksParser() {}
+
+  /**
+   * The usable keys of {@code body}, by {@code kid}; never empty.
+   *
+   * @throws KeyFetchException when the body is refused (see the class comment)
+   */
+  static Map<String, RSAPublicKey> parse(byte[] body) throws KeyFetchException {
+    KeyFactory factory;
+    try {
+      // One factory per key set: KeyFactory is not thread-safe, and keys are built once per
+      // fetch, never per request.
+      factory = KeyFactory.getInstance("RSA");
+    } catch (NoSuchAlgorithmException e) {
+      throw new KeyFetchException("no RSA KeyFactory in this JDK", e);
+    }
+    Map<String, RSAPublicKey> keys = new LinkedHashMap<>();
+    try (JsonReader reader = new JsonReader(new StringReader(utf8(body)))) {
+      reader.setStrictness(Strictness.STRICT);
+      expect(reader, JsonToken.BEGIN_OBJECT, "the JWKS is not a JSON object");
+      reader.beginObject();
+      Set<String> names = new HashSet<>();
+      while (reader.hasNext()) {
+        String name = reader.nextName();
+        if (!names.add(name)) {
+          throw new KeyFetchException("the JWKS repeats a member name");
+        }
+        if (name.equals("keys")) {
+          expect(reader, JsonToken.BEGIN_ARRAY, "the JWKS \"keys\" member is not an array");
+          reader.beginArray();
+          while (reader.hasNext()) {
+            readKey(reader, factory, keys);
+          }
+          reader.endArray();
+        } else {
+          reader.skipValue();
+        }
+      }
+      reader.endObject();
+      expect(reader, JsonToken.END_DOCUMENT, "data after the JWKS object");
+      if (!names.contains("keys")) {
+        throw new KeyFetchException("the JWKS has no \"keys\" member");
+      }
+    } catch (IOException | IllegalStateException e) {
+      // MalformedJsonException is an IOException; gson throws IllegalStateException for a token
+      // of the wrong kind and for nesting beyond its limit.
+      throw new KeyFetchException("the body is not valid JSON", e);
+    }
+    if (keys.isEmpty()) {
+      throw new KeyFetchException("the JWKS holds no usable RS256 key");
+    }
+    return Map.copyOf(keys);
+  }
+
+  private static void readKey(
+      JsonReader reader, KeyFactory factory, Map<String, RSAPublicKey> keys)
+      throws IOException, KeyFetchException {
+    expect(reader, JsonToken.BEGIN_OBJECT, "a JWKS entry is not a JSON object");
+    Map<String, String> members = new HashMap<>();
+    Set<String> names = new HashSet<>();
+    reader.beginObject();
+    while (reader.hasNext()) {
+      String name = reader.nextName();
+      if (!names.add(name)) {
+        throw new KeyFetchException("a JWK repeats a member name");
+      }
+      if (STRING_MEMBERS.contains(name)) {
+        // peek first: gson's nextString() would quietly turn a number into a string.
+        expect(reader, JsonToken.STRING, "a JWK member that must be a string is not one");
+        members.put(name, reader.nextString());
+      } else {
+        reader.skipValue();
+      }
+    }
+    reader.endObject();
+
+    String kty = members.get("kty");
+    if (kty == null) {
+      throw new KeyFetchException("a JWK has no \"kty\"");
+    }
+    String use = members.get("use");
+    String alg = members.get("alg");
+    String kid = members.get("kid");
+    if (!kty.equals("RSA")
+        || (use != null && !use.equals("sig"))
+        || (alg != null && !alg.equals("RS256"))
+        || kid == null) {
+      return; // not a key this verifier uses
+    }
+    RSAPublicKey key = rsaKey(factory, members.get("n"), members.get("e"));
+    if (keys.putIfAbsent(kid, key) != null) {
+      // RFC 7517 section 4.5: kids SHOULD be distinct; two usable keys under one kid would make
+      // the choice of key depend on the order of the set.
+      throw new KeyFetchException("two usable keys share one \"kid\"");
+    }
+  }
+
+  private static RSAPublicKey rsaKey(KeyFactory factory, String n, String e)
+      throws KeyFetchException {
+    if (n == null || e == null) {
+      throw new KeyFetchException("an RSA JWK lacks \"n\" or \"e\"");
+    }
+    BigInteger modulus = unsignedMinimal(n);
+    BigInteger exponent = unsignedMinimal(e);
+    if (modulus.bitLength() < MIN_MODULUS_BITS) {
+      throw new KeyFetchException("an RSA modulus is shorter than " + MIN_MODULUS_BITS + " bits");
+    }
+    if (!exponent.testBit(0) || exponent.compareTo(THREE) < 0) {
+      throw new KeyFetchException("an RSA exponent is not odd and at least 3");
+    }
+    try {
+      return (RSAPublicKey) factory.generatePublic(new RSAPublicKeySpec(modulus, exponent));
+    } catch (GeneralSecurityException | ClassCastException ex) {
+      throw new KeyFetchException("an RSA JWK is not a valid public key", ex);
+    }
+  }
+
+  /** RFC 7518 section 6.3.1.1: Base64urlUInt, with the minimum number of octets. */
+  private static BigInteger unsignedMinimal(String base64url) throws KeyFetchException {
+    byte[] octets;
+    try {
+      octets = Base64Url.decode(base64url, 0, base64url.length());
+    } catch (IllegalArgumentException ex) {
+      throw new KeyFetchException("an RSA JWK member is not strict base64url");
+    }
+    if (octets[0] == 0) {
+      throw new KeyFetchException("an RSA JWK member has a leading zero octet");
+    }
+    return new BigInteger(1, octets);
+  }
+
+  private static String utf8(byte[] body) throws KeyFetchException {
+    try {
+      // RFC 8259 section 8.1: JSON exchanged between systems is UTF-8; malformed bytes are refused
+      // rather than replaced, so two different bodies never read as the same text.
+      return StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(ByteBuffer.wrap(body))
+          .toString();
+    } catch (CharacterCodingException e) {
+      throw new KeyFetchException("the body is not UTF-8");
+    }
+  }
+
+  private static void expect(JsonReader reader, JsonToken token, String message)
+      throws IOException, KeyFetchException {
+    if (reader.peek() != token) {
+      throw new KeyFetchException(message);
+    }
+  }
+}

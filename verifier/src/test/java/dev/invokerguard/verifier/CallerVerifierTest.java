@@ -1,0 +1,603 @@
+package dev.invokerguard.verifier;
+
+import static com.google.common.truth.Truth.assertThat;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.invokerguard.testing.MutableClock;
+import dev.invokerguard.testing.TestIssuer;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyPairGenerator;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The token pipeline end to end: real keys, a real JWKS server on loopback, a controlled clock. */
+class CallerVerifierTest {
+  static final String AUDIENCE = "https://europe-west1-host-project.cloudfunctions.net/internal-api";
+  static final String RUN_AUDIENCE = "https://internal-api-abc123-ew.a.run.app";
+  static final String CLIENT = "api-client@client-project.iam.gserviceaccount.com";
+  static final String STRANGER = "stranger@other-project.iam.gserviceaccount.com";
+  static final Instant NOW = Instant.parse("2026-11-28T12:00:00Z");
+
+  private MutableClock clock;
+  private TestIssuer issuer;
+  private CallerVerifier verifier;
+
+  @BeforeEach
+  void setUp() {
+    clock = new MutableClock(NOW);
+    issuer = TestIssuer.builder().clock(clock).start();
+    verifier = verifierBuilder().build();
+  }
+
+  @AfterEach
+  void tearDown() {
+    verifier.close();
+    issuer.close();
+  }
+
+  private CallerVerifier.Builder verifierBuilder() {
+    return CallerVerifier.builder()
+        .expectedAudiences(AUDIENCE, RUN_AUDIENCE)
+        .allowlist(ServiceAccountAllowlist.parse(CLIENT))
+        .clock(clock)
+        .jwksUri(issuer.jwksUri())
+        .keyFetchTimeout(Duration.ofSeconds(2));
+  }
+
+  private static Map<String, List<String>> bearer(String token) {
+    return Map.of("Authorization", List.of("Bearer " + token));
+  }
+
+  private Reason rejection(Map<String, List<String>> headers) {
+    return assertThrows(CallerRejectedException.class, () -> verifier.verify(headers)).reason();
+  }
+
+  private Reason rejection(String token) {
+    return rejection(bearer(token));
+  }
+
+  // ---- the happy path ----
+
+  @Test
+  void verify_allowedCaller_returnsVerifiedCallerWithClaims() throws Exception {
+    VerifiedCaller caller = verifier.verify(bearer(issuer.mint(CLIENT, AUDIENCE)));
+
+    assertThat(caller.email()).hasValue(CLIENT);
+    assertThat(caller.principal()).isEqualTo(CLIENT);
+    assertThat(caller.subject()).isEqualTo(TestIssuer.uniqueIdOf(CLIENT));
+    assertThat(caller.audience()).isEqualTo(AUDIENCE);
+    assertThat(caller.issuer()).isEqualTo("https://accounts.google.com");
+    assertThat(caller.issuedAt()).isEqualTo(NOW);
+    assertThat(caller.expiresAt()).isEqualTo(NOW.plusSeconds(3600));
+    assertThat(caller.signatureCheck()).isEqualTo(VerifiedCaller.SignatureCheck.VERIFIED);
+  }
+
+  @Test
+  void verify_secondAudienceAndLegacyIssuer_accepted() throws Exception {
+    String token = issuer.token().email(CLIENT).audience(RUN_AUDIENCE).issuer("accounts.google.com").build();
+    assertThat(verifier.verify(bearer(token)).audience()).isEqualTo(RUN_AUDIENCE);
+  }
+
+  @Test
+  void verify_audienceArrayNamingAnExpectedAudience_accepted() throws Exception {
+    String token = issuer.token().email(CLIENT).audiences("https://elsewhere.example", AUDIENCE).build();
+    assertThat(verifier.verify(bearer(token)).audience()).isEqualTo(AUDIENCE);
+  }
+
+  @Test
+  void verifyToken_withoutHeaders_sameChecks() throws Exception {
+    assertThat(verifier.verifyToken(issuer.mint(CLIENT, AUDIENCE)).principal()).isEqualTo(CLIENT);
+    assertThat(
+            assertThrows(CallerRejectedException.class, () -> verifier.verifyToken(issuer.mint(STRANGER, AUDIENCE)))
+                .reason())
+        .isEqualTo(Reason.CALLER_NOT_ALLOWED);
+  }
+
+  // ---- which header, and its form ----
+
+  @Test
+  void verify_noCredentials_rejectedAsMissing() {
+    assertThat(rejection(Map.of("Content-Type", List.of("application/json"))))
+        .isEqualTo(Reason.MISSING_CREDENTIALS);
+    assertThat(Reason.MISSING_CREDENTIALS.category()).isEqualTo(Reason.Category.NO_CREDENTIALS);
+  }
+
+  @Test
+  void verify_headerNameAndSchemeInAnyCase_accepted() throws Exception {
+    Map<String, List<String>> headers = new HashMap<>();
+    headers.put("aUtHoRiZaTiOn", List.of("bEARER " + issuer.mint(CLIENT, AUDIENCE)));
+    assertThat(verifier.verify(headers).principal()).isEqualTo(CLIENT);
+  }
+
+  @Test
+  void verify_otherScheme_rejectedAsUnsupportedScheme() {
+    assertThat(rejection(Map.of("Authorization", List.of("Basic dXNlcjpwYXNz"))))
+        .isEqualTo(Reason.UNSUPPORTED_SCHEME);
+    assertThat(rejection(Map.of("Authorization", List.of("Bearer2 " + issuer.mint(CLIENT, AUDIENCE)))))
+        .isEqualTo(Reason.UNSUPPORTED_SCHEME);
+  }
+
+  @Test
+  void verify_emptyHeader_rejectedAsMissing() {
+    assertThat(rejection(Map.of("Authorization", List.of("")))).isEqualTo(Reason.MISSING_CREDENTIALS);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"Bearer", "Bearer    ", "Bearer a b", "Bearer a,b"})
+  void verify_malformedBearerValue_rejectedAsMalformedHeader(String value) {
+    assertThat(rejection(Map.of("Authorization", List.of(value)))).isEqualTo(Reason.MALFORMED_HEADER);
+  }
+
+  @Test
+  void verify_twoValues_rejectedAsMalformedHeader() {
+    String token = issuer.mint(CLIENT, AUDIENCE);
+    assertThat(rejection(Map.of("Authorization", List.of("Bearer " + token, "Bearer " + token))))
+        .isEqualTo(Reason.MALFORMED_HEADER);
+    Map<String, List<String>> twoSpellings = new HashMap<>();
+    twoSpellings.put("Authorization", List.of("Bearer " + token));
+    twoSpellings.put("authorization", List.of("Bearer " + token));
+    assertThat(rejection(twoSpellings)).isEqualTo(Reason.MALFORMED_HEADER);
+  }
+
+  @Test
+  void verify_headerOverSizeCap_rejectedAsMalformedHeader() {
+    String huge = "Bearer " + "a".repeat(16 * 1024);
+    assertThat(rejection(Map.of("Authorization", List.of(huge)))).isEqualTo(Reason.MALFORMED_HEADER);
+  }
+
+  @Test
+  void verify_serverlessHeaderPresent_judgedInsteadOfAuthorization() throws Exception {
+    String valid = issuer.mint(CLIENT, AUDIENCE);
+    Map<String, List<String>> validServerless =
+        Map.of(
+            "X-Serverless-Authorization", List.of("Bearer " + valid),
+            "Authorization", List.of("Bearer not-a-token"));
+    assertThat(verifier.verify(validServerless).principal()).isEqualTo(CLIENT);
+
+    Map<String, List<String>> badServerless =
+        Map.of(
+            "x-serverless-authorization", List.of("Bearer not-a-token"),
+            "Authorization", List.of("Bearer " + valid));
+    assertThat(rejection(badServerless)).isEqualTo(Reason.MALFORMED_TOKEN);
+
+    Map<String, List<String>> emptyServerless =
+        Map.of("X-Serverless-Authorization", List.of(""), "Authorization", List.of("Bearer " + valid));
+    assertThat(rejection(emptyServerless)).isEqualTo(Reason.MISSING_CREDENTIALS);
+  }
+
+  // ---- the compact JWS form ----
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "abc",
+        "abc.def",
+        "a.b.c.d",
+        "..",
+        "eyJhbGciOiJSUzI1NiJ9..sig",
+        "!!!.eyJ9.sig",
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ==.e30.c2ln"
+      })
+  void verify_notACompactJws_rejectedAsMalformed(String token) {
+    assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "[\"alg\",\"RS256\"]",
+        "{'alg':'RS256','kid':'k'}",
+        "{alg:\"RS256\"}",
+        "{\"alg\":\"RS256\",\"kid\":\"k\"} {}",
+        "{\"alg\":\"RS256\",\"kid\":\"k\",}",
+        "\"RS256\""
+      })
+  void verify_headerNotAStrictJsonObject_rejectedAsMalformed(String headerJson) {
+    String token = issuer.token().email(CLIENT).audience(AUDIENCE).rawHeaderJson(headerJson).build();
+    assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
+  }
+
+  @Test
+  void verify_duplicateHeaderMember_rejectedAsMalformed() {
+    String kid = issuer.activeKeyId();
+    String headerJson = "{\"alg\":\"none\",\"alg\":\"RS256\",\"kid\":\"" + kid + "\"}";
+    String token = issuer.token().email(CLIENT).audience(AUDIENCE).rawHeaderJson(headerJson).build();
+    assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
+  }
+
+  @Test
+  void verify_duplicateClaim_rejectedAsMalformed() {
+    long now = NOW.getEpochSecond();
+    String payload =
+        "{\"iss\":\"https://accounts.google.com\",\"aud\":\"https://evil.example\",\"aud\":\""
+            + AUDIENCE + "\",\"sub\":\"" + TestIssuer.uniqueIdOf(CLIENT) + "\",\"email\":\""
+            + CLIENT + "\",\"email_verified\":true,\"iat\":" + now + ",\"exp\":" + (now + 3600) + "}";
+    String token = issuer.token().rawPayloadJson(payload).build();
+    assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
+  }
+
+  @Test
+  void verify_payloadNotUtf8_rejectedAsMalformed() {
+    String token = issuer.mint(CLIENT, AUDIENCE);
+    String[] parts = token.split("\\.");
+    String badPayload =
+        Base64.getUrlEncoder().withoutPadding().encodeToString(new byte[] {'{', (byte) 0xC3, '}'});
+    assertThat(rejection(parts[0] + "." + badPayload + "." + parts[2]))
+        .isIn(List.of(Reason.MALFORMED_TOKEN, Reason.BAD_SIGNATURE));
+  }
+
+  // ---- the JOSE header (RFC 8725 section 3.1 and 2.1) ----
+
+  @Test
+  void verify_algNone_rejectedAsUnsupportedAlgorithm() {
+    String token = issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", "none").build();
+    String unsigned = token.substring(0, token.lastIndexOf('.') + 1);
+    assertThat(rejection(unsigned)).isEqualTo(Reason.MALFORMED_TOKEN);
+    String noneWithSignature = issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", "none").build();
+    assertThat(rejection(noneWithSignature)).isEqualTo(Reason.UNSUPPORTED_ALGORITHM);
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeHeader("alg").build()))
+        .isEqualTo(Reason.UNSUPPORTED_ALGORITHM);
+  }
+
+  @Test
+  void verify_hs256SignedWithThePublicKey_rejectedAsUnsupportedAlgorithm() throws Exception {
+    // The classic key-confusion attack: HMAC keyed with the RSA public key the verifier trusts.
+    String unsigned = issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", "HS256").build();
+    String signingInput = unsigned.substring(0, unsigned.lastIndexOf('.'));
+    Mac hmac = Mac.getInstance("HmacSHA256");
+    hmac.init(new SecretKeySpec(issuer.publicKey(issuer.activeKeyId()).getEncoded(), "HmacSHA256"));
+    String mac =
+        Base64.getUrlEncoder()
+            .withoutPadding()
+            .encodeToString(hmac.doFinal(signingInput.getBytes(StandardCharsets.US_ASCII)));
+    assertThat(rejection(signingInput + "." + mac)).isEqualTo(Reason.UNSUPPORTED_ALGORITHM);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"RS384", "RS512", "PS256", "ES256", "rs256", "RS256 ", "EdDSA"})
+  void verify_otherAlgorithm_rejectedAsUnsupportedAlgorithm(String alg) {
+    String token = issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", alg).build();
+    assertThat(rejection(token)).isEqualTo(Reason.UNSUPPORTED_ALGORITHM);
+  }
+
+  @Test
+  void verify_algNotAString_rejectedAsMalformed() {
+    String token = issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", 256).build();
+    assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
+  }
+
+  @Test
+  void verify_critHeader_rejectedAsCritical() {
+    String token =
+        issuer.token().email(CLIENT).audience(AUDIENCE).header("crit", List.of("exp")).header("exp", 1).build();
+    assertThat(rejection(token)).isEqualTo(Reason.CRITICAL_HEADER);
+  }
+
+  @Test
+  void verify_typOtherThanJwt_rejected_jwtInAnyCaseAccepted() throws Exception {
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).header("typ", "at+jwt").build()))
+        .isEqualTo(Reason.UNSUPPORTED_TYPE);
+    assertThat(verifier.verify(bearer(issuer.token().email(CLIENT).audience(AUDIENCE).header("typ", "jwt").build())))
+        .isNotNull();
+    assertThat(verifier.verify(bearer(issuer.token().email(CLIENT).audience(AUDIENCE).removeHeader("typ").build())))
+        .isNotNull();
+  }
+
+  @Test
+  void verify_noKid_rejectedAsMissingKeyId() {
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeHeader("kid").build()))
+        .isEqualTo(Reason.MISSING_KEY_ID);
+  }
+
+  // ---- the signature ----
+
+  @Test
+  void verify_unknownKid_rejectedAsUnknownKeyId() {
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).keyId("no-such-key").build()))
+        .isEqualTo(Reason.UNKNOWN_KEY_ID);
+  }
+
+  @Test
+  void verify_validSignatureFromAnotherKeyUnderAKnownKid_rejectedAsBadSignature() throws Exception {
+    KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
+    generator.initialize(2048);
+    String token =
+        issuer.token().email(CLIENT).audience(AUDIENCE).signWith(generator.generateKeyPair().getPrivate()).build();
+    assertThat(rejection(token)).isEqualTo(Reason.BAD_SIGNATURE);
+  }
+
+  @Test
+  void verify_signedWithAnotherPublishedKeyButNamingTheFirst_rejectedAsBadSignature() {
+    List<String> kids = issuer.keyIds();
+    assertThat(kids.size()).isAtLeast(2);
+    String token =
+        issuer.token().email(CLIENT).audience(AUDIENCE).signWithKey(kids.get(1)).keyId(kids.get(0)).build();
+    assertThat(rejection(token)).isEqualTo(Reason.BAD_SIGNATURE);
+  }
+
+  @Test
+  void verify_payloadSwappedAfterSigning_rejectedAsBadSignature() {
+    String[] mine = issuer.mint(STRANGER, AUDIENCE).split("\\.");
+    String[] theirs = issuer.mint(CLIENT, AUDIENCE).split("\\.");
+    assertThat(rejection(mine[0] + "." + theirs[1] + "." + mine[2])).isEqualTo(Reason.BAD_SIGNATURE);
+  }
+
+  @Test
+  void verify_truncatedSignature_rejected() {
+    String token = issuer.mint(CLIENT, AUDIENCE);
+    int dot = token.lastIndexOf('.');
+    byte[] signature = Base64.getUrlDecoder().decode(token.substring(dot + 1));
+    String shorter =
+        Base64.getUrlEncoder().withoutPadding().encodeToString(java.util.Arrays.copyOf(signature, 253));
+    assertThat(rejection(token.substring(0, dot + 1) + shorter)).isEqualTo(Reason.BAD_SIGNATURE);
+    assertThat(rejection(token.substring(0, token.length() - 1)))
+        .isIn(List.of(Reason.BAD_SIGNATURE, Reason.MALFORMED_TOKEN));
+    assertThat(rejection(token.substring(0, dot + 1))).isEqualTo(Reason.MALFORMED_TOKEN);
+  }
+
+  @Test
+  void verify_signatureRespelledWithNonCanonicalTrailingBits_rejected() {
+    String token = issuer.mint(CLIENT, AUDIENCE);
+    // A 256-byte signature is 342 base64url characters; the last carries 2 bits and 4 zero bits.
+    char last = token.charAt(token.length() - 1);
+    String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char respelled = alphabet.charAt(alphabet.indexOf(last) | 1);
+    assertThat(respelled).isNotEqualTo(last);
+    assertThat(rejection(token.substring(0, token.length() - 1) + respelled)).isEqualTo(Reason.MALFORMED_TOKEN);
+  }
+
+  @Test
+  void verify_signatureRemovedByGoogle_rejectedByDefault() {
+    String token = issuer.token().email(CLIENT).audience(AUDIENCE).signature("SIGNATURE_REMOVED_BY_GOOGLE").build();
+    assertThat(rejection(token)).isEqualTo(Reason.SIGNATURE_REMOVED);
+    assertThat(Reason.SIGNATURE_REMOVED.category()).isEqualTo(Reason.Category.INVALID_TOKEN);
+  }
+
+  @Test
+  void verify_signatureRemovedByGoogle_whenTrusted_claimsAndAllowlistStillChecked() throws Exception {
+    try (CallerVerifier trusting = verifierBuilder().trustPlatformVerifiedTokens().build()) {
+      String token = issuer.token().email(CLIENT).audience(AUDIENCE).signature("SIGNATURE_REMOVED_BY_GOOGLE").build();
+      VerifiedCaller caller = trusting.verify(bearer(token));
+      assertThat(caller.signatureCheck()).isEqualTo(VerifiedCaller.SignatureCheck.TRUSTED_PLATFORM);
+      assertThat(caller.principal()).isEqualTo(CLIENT);
+
+      String stranger = issuer.token().email(STRANGER).audience(AUDIENCE).signature("SIGNATURE_REMOVED_BY_GOOGLE").build();
+      assertThat(assertThrows(CallerRejectedException.class, () -> trusting.verify(bearer(stranger))).reason())
+          .isEqualTo(Reason.CALLER_NOT_ALLOWED);
+      String otherAudience =
+          issuer.token().email(CLIENT).audience("https://other.example").signature("SIGNATURE_REMOVED_BY_GOOGLE").build();
+      assertThat(assertThrows(CallerRejectedException.class, () -> trusting.verify(bearer(otherAudience))).reason())
+          .isEqualTo(Reason.WRONG_AUDIENCE);
+      String noneAlg =
+          issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", "none").signature("SIGNATURE_REMOVED_BY_GOOGLE").build();
+      assertThat(assertThrows(CallerRejectedException.class, () -> trusting.verify(bearer(noneAlg))).reason())
+          .isEqualTo(Reason.UNSUPPORTED_ALGORITHM);
+      // A signature that merely starts with the literal is an ordinary (bad) signature.
+      String lookalike = issuer.token().email(CLIENT).audience(AUDIENCE).signature("SIGNATURE_REMOVED_BY_GOOGLEx").build();
+      assertThat(assertThrows(CallerRejectedException.class, () -> trusting.verify(bearer(lookalike))).reason())
+          .isNotEqualTo(null);
+    }
+  }
+
+  // ---- claims (RFC 7519 section 4.1) ----
+
+  @Test
+  void verify_wrongIssuer_rejected() {
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).issuer("https://evil.example").build()))
+        .isEqualTo(Reason.WRONG_ISSUER);
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).issuer("https://accounts.google.com/").build()))
+        .isEqualTo(Reason.WRONG_ISSUER);
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("iss").build()))
+        .isEqualTo(Reason.INVALID_CLAIM);
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        AUDIENCE + "/",
+        AUDIENCE + "/admin",
+        "https://europe-west1-host-project.cloudfunctions.net/internal",
+        "HTTPS://europe-west1-host-project.cloudfunctions.net/internal-api",
+        " " + AUDIENCE,
+        "https://europe-west1-host-project.cloudfunctions.net/INTERNAL-API"
+      })
+  void verify_audienceNearMiss_rejectedAsWrongAudience(String audience) {
+    assertThat(rejection(issuer.token().email(CLIENT).audience(audience).build())).isEqualTo(Reason.WRONG_AUDIENCE);
+  }
+
+  @Test
+  void verify_audienceMissingEmptyOrNotString_rejectedAsInvalidClaim() {
+    assertThat(rejection(issuer.token().email(CLIENT).removeClaim("aud").build())).isEqualTo(Reason.INVALID_CLAIM);
+    assertThat(rejection(issuer.token().email(CLIENT).claim("aud", List.of()).build())).isEqualTo(Reason.INVALID_CLAIM);
+    assertThat(rejection(issuer.token().email(CLIENT).claim("aud", 42).build())).isEqualTo(Reason.INVALID_CLAIM);
+    assertThat(rejection(issuer.token().email(CLIENT).claim("aud", List.of(AUDIENCE, 42)).build()))
+        .isEqualTo(Reason.INVALID_CLAIM);
+  }
+
+  @Test
+  void verify_expiredBeyondSkew_rejectedAsExpired_withinSkewAccepted() throws Exception {
+    String token = issuer.token().email(CLIENT).audience(AUDIENCE).expiresAt(NOW.minusSeconds(59)).issuedAt(NOW.minusSeconds(3659)).build();
+    assertThat(verifier.verify(bearer(token))).isNotNull();
+    String expired = issuer.token().email(CLIENT).audience(AUDIENCE).expiresAt(NOW.minusSeconds(60)).issuedAt(NOW.minusSeconds(3660)).build();
+    assertThat(rejection(expired)).isEqualTo(Reason.EXPIRED);
+  }
+
+  @Test
+  void verify_tokenOutlivesItsHour_rejectedAsExpiredOnceTheClockMoves() throws Exception {
+    String token = issuer.mint(CLIENT, AUDIENCE);
+    assertThat(verifier.verify(bearer(token))).isNotNull();
+    clock.advance(Duration.ofMinutes(61));
+    assertThat(rejection(token)).isEqualTo(Reason.EXPIRED);
+  }
+
+  @Test
+  void verify_issuedInTheFutureBeyondSkew_rejected_withinSkewAccepted() throws Exception {
+    assertThat(verifier.verify(bearer(issuer.token().email(CLIENT).audience(AUDIENCE).issuedAt(NOW.plusSeconds(60)).build())))
+        .isNotNull();
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).issuedAt(NOW.plusSeconds(61)).build()))
+        .isEqualTo(Reason.ISSUED_IN_FUTURE);
+  }
+
+  @Test
+  void verify_notBeforeInTheFutureBeyondSkew_rejected_withinSkewAccepted() throws Exception {
+    assertThat(verifier.verify(bearer(issuer.token().email(CLIENT).audience(AUDIENCE).notBefore(NOW.plusSeconds(60)).build())))
+        .isNotNull();
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).notBefore(NOW.plusSeconds(61)).build()))
+        .isEqualTo(Reason.NOT_YET_VALID);
+  }
+
+  @Test
+  void verify_zeroSkew_expiryExact() throws Exception {
+    try (CallerVerifier strict = verifierBuilder().clockSkew(Duration.ZERO).build()) {
+      String atNow = issuer.token().email(CLIENT).audience(AUDIENCE).expiresAt(NOW).issuedAt(NOW.minusSeconds(3600)).build();
+      assertThat(assertThrows(CallerRejectedException.class, () -> strict.verify(bearer(atNow))).reason())
+          .isEqualTo(Reason.EXPIRED);
+      String oneLeft = issuer.token().email(CLIENT).audience(AUDIENCE).expiresAt(NOW.plusSeconds(1)).build();
+      assertThat(strict.verify(bearer(oneLeft))).isNotNull();
+    }
+  }
+
+  @Test
+  void verify_requiredTimesMissing_rejectedAsInvalidClaim() {
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("exp").build()))
+        .isEqualTo(Reason.INVALID_CLAIM);
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("iat").build()))
+        .isEqualTo(Reason.INVALID_CLAIM);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"exp", "iat", "nbf"})
+  void verify_nonNumericOrAbsurdTimes_rejectedAsInvalidClaim(String claim) {
+    for (Object value : List.<Object>of("1999999999", true, List.of(1), -1, 1e300, Map.of("t", 1))) {
+      String token = issuer.token().email(CLIENT).audience(AUDIENCE).claim(claim, value).build();
+      assertThat(rejection(token)).isEqualTo(Reason.INVALID_CLAIM);
+    }
+  }
+
+  @Test
+  void verify_fractionalExpiry_truncatedAndAccepted() throws Exception {
+    String token =
+        issuer.token().email(CLIENT).audience(AUDIENCE).claim("exp", NOW.getEpochSecond() + 600.75).build();
+    assertThat(verifier.verify(bearer(token)).expiresAt()).isEqualTo(NOW.plusSeconds(600));
+  }
+
+  @Test
+  void verify_noSubject_rejectedAsInvalidClaim() {
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("sub").build()))
+        .isEqualTo(Reason.INVALID_CLAIM);
+  }
+
+  // ---- the allowlist ----
+
+  @Test
+  void verify_stranger_rejectedAsNotAllowed() {
+    Reason reason = rejection(issuer.mint(STRANGER, AUDIENCE));
+    assertThat(reason).isEqualTo(Reason.CALLER_NOT_ALLOWED);
+    assertThat(reason.category()).isEqualTo(Reason.Category.FORBIDDEN);
+  }
+
+  @Test
+  void verify_emailNotVerified_rejectedAsEmailNotVerified() {
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).claim("email_verified", false).build()))
+        .isEqualTo(Reason.EMAIL_NOT_VERIFIED);
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("email_verified").build()))
+        .isEqualTo(Reason.EMAIL_NOT_VERIFIED);
+    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).claim("email_verified", "yes").build()))
+        .isEqualTo(Reason.EMAIL_NOT_VERIFIED);
+  }
+
+  @Test
+  void verify_emailVerifiedAsString_accepted() throws Exception {
+    String token = issuer.token().email(CLIENT).audience(AUDIENCE).claim("email_verified", "true").build();
+    assertThat(verifier.verify(bearer(token)).email()).hasValue(CLIENT);
+  }
+
+  @Test
+  void verify_tokenWithoutEmail_acceptedOnlyByUniqueId() throws Exception {
+    String standardFormat = issuer.token().email(CLIENT).audience(AUDIENCE).withoutEmail().build();
+    assertThat(rejection(standardFormat)).isEqualTo(Reason.CALLER_NOT_ALLOWED);
+
+    try (CallerVerifier byId =
+        verifierBuilder().allowlist(ServiceAccountAllowlist.parse(TestIssuer.uniqueIdOf(CLIENT))).build()) {
+      VerifiedCaller caller = byId.verify(bearer(standardFormat));
+      assertThat(caller.email()).isEmpty();
+      assertThat(caller.principal()).isEqualTo(TestIssuer.uniqueIdOf(CLIENT));
+    }
+  }
+
+  @Test
+  void verify_recreatedAccountWithSameEmail_notMatchedByOldUniqueId() {
+    // The account was deleted and recreated: same email, new numeric ID. An ID entry keeps it out.
+    try (CallerVerifier byId =
+        verifierBuilder().allowlist(ServiceAccountAllowlist.parse(TestIssuer.uniqueIdOf(CLIENT))).build()) {
+      String recreated = issuer.token().email(CLIENT).subject("999999999999999999999").audience(AUDIENCE).build();
+      assertThat(assertThrows(CallerRejectedException.class, () -> byId.verify(bearer(recreated))).reason())
+          .isEqualTo(Reason.CALLER_NOT_ALLOWED);
+    }
+  }
+
+  // ---- keys ----
+
+  @Test
+  void verify_keyEndpointDownFromTheStart_rejectedAsKeysUnavailable() {
+    issuer.jwks().respondWith(500, "{\"error\":\"down\"}");
+    Reason reason = rejection(issuer.mint(CLIENT, AUDIENCE));
+    assertThat(reason).isEqualTo(Reason.KEYS_UNAVAILABLE);
+    assertThat(reason.category()).isEqualTo(Reason.Category.UNAVAILABLE);
+  }
+
+  @Test
+  void verify_rotatedKey_acceptedOnceTheRefetchIntervalAllows() throws Exception {
+    assertThat(verifier.verify(bearer(issuer.mint(CLIENT, AUDIENCE)))).isNotNull();
+    issuer.rotate();
+    String signedWithNewKey = issuer.mint(CLIENT, AUDIENCE);
+    // Within 10 s of the last fetch an unknown kid is not worth another fetch (rate limit).
+    assertThat(rejection(signedWithNewKey)).isEqualTo(Reason.UNKNOWN_KEY_ID);
+    clock.advance(Duration.ofSeconds(10));
+    assertThat(verifier.verify(bearer(signedWithNewKey))).isNotNull();
+    assertThat(issuer.jwks().requestCount()).isEqualTo(2);
+  }
+
+  // ---- the builder is strict ----
+
+  @Test
+  void build_withoutAudience_refusedNamingIt() {
+    IllegalStateException e =
+        assertThrows(
+            IllegalStateException.class,
+            () -> CallerVerifier.builder().allowlist(ServiceAccountAllowlist.parse(CLIENT)).build());
+    assertThat(e).hasMessageThat().contains("audience");
+  }
+
+  @Test
+  void build_withoutAllowlist_refusedNamingIt() {
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> CallerVerifier.builder().expectedAudiences(AUDIENCE).build());
+    assertThat(e).hasMessageThat().contains("allowlist");
+  }
+
+  @Test
+  void builder_rejectsUnsafeSettings() {
+    CallerVerifier.Builder builder = CallerVerifier.builder();
+    assertThrows(IllegalArgumentException.class, () -> builder.clockSkew(Duration.ofMinutes(6)));
+    assertThrows(IllegalArgumentException.class, () -> builder.clockSkew(Duration.ofSeconds(-1)));
+    assertThrows(IllegalArgumentException.class, () -> builder.expectedAudiences(""));
+    assertThrows(IllegalArgumentException.class, () -> builder.expectedAudiences(" " + AUDIENCE));
+    assertThrows(IllegalArgumentException.class, () -> builder.issuers());
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> builder.jwksUri(java.net.URI.create("http://keys.example/certs")));
+    builder.jwksUri(java.net.URI.create("http://127.0.0.1:9/certs")); // loopback: tests, local runs
+  }
+}
