@@ -73,9 +73,12 @@ final class Failures {
       text += " (caused by " + describe(root) + ")";
     }
     text = JWT.matcher(text.replaceAll("\\s+", " ").trim()).replaceAll("[token removed]");
+    while (text.endsWith(".")) {
+      text = text.substring(0, text.length() - 1); // the caller ends the sentence
+    }
     return text.length() <= MAX_DETAIL_LENGTH
         ? text
-        : text.substring(0, MAX_DETAIL_LENGTH - 3) + "...";
+        : text.substring(0, MAX_DETAIL_LENGTH - 6) + " [...]";
   }
 
   private static String describe(Throwable t) {

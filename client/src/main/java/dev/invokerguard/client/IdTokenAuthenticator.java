@@ -335,7 +335,7 @@ public final class IdTokenAuthenticator {
       boolean fromFile = file != null && !file.isEmpty();
       throw failure(
           fromFile ? CredentialSource.KEY_FILE : CredentialSource.NONE_FOUND,
-          "no usable credentials were found",
+          "the lookup failed",
           e);
     }
     CredentialSource source = declaredSource != null ? declaredSource : sourceOf(credentials);

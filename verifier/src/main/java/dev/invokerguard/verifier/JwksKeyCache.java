@@ -116,6 +116,7 @@ final class JwksKeyCache implements KeySource {
   private CompletableFuture<KeySet> inFlight;
   private Instant lastFetchStart;
   private boolean closed;
+  private int fetchesStarted;
 
   /**
    * A cache that has fetched nothing yet; the first {@link #key} or {@link #prefetch()} fetches.
@@ -213,6 +214,29 @@ final class JwksKeyCache implements KeySource {
   }
 
   /**
+   * How many fetches were started so far. Starting is synchronous (the request is sent later, on
+   * the fetch thread), so tests can tell "no fetch was started" without waiting for something
+   * not to happen.
+   */
+  int fetchesStarted() {
+    synchronized (lock) {
+      return fetchesStarted;
+    }
+  }
+
+  /** Whether a fetch is in progress. For tests. */
+  boolean fetchInProgress() {
+    synchronized (lock) {
+      return inFlight != null;
+    }
+  }
+
+  /** The key set in use, or {@code null} before the first successful fetch. For tests. */
+  KeySet currentKeySet() {
+    return current.get();
+  }
+
+  /**
    * The fetch under way, or a newly started one if the rate limit allows, or {@code null}.
    */
   private CompletableFuture<KeySet> fetchUnderWayOrStart(Instant now) {
@@ -228,6 +252,7 @@ final class JwksKeyCache implements KeySource {
         return null;
       }
       lastFetchStart = now;
+      fetchesStarted++;
       fetch = new CompletableFuture<>();
       inFlight = fetch;
     }

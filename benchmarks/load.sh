@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# Whole-function throughput and cold start, protected vs unprotected, in one run.
+#
+# Starts the real Functions Framework invoker (the jar Cloud Functions runs) twice over: (a) the
+# deployable protected function (function/target/deploy/function.jar) with a key endpoint and a
+# token from the local Google stand-ins (LocalGoogle, loopback only), and (b) the unprotected
+# HelloFunction (benchmarks/target/benchmarks-*-hello.jar). Same invoker, same JVM options.
+#
+#  1. Cold start: process start to the first 200, each function COLD_STARTS times, alternating,
+#     median reported. The protected function's first 200 includes its key fetch.
+#  2. Throughput: wrk on 127.0.0.1 with one reused valid token (the common case: a client reuses
+#     its token for an hour), after a warm-up; two rounds alternating, the mean of the rounds.
+#
+# Installs nothing: it says what is missing. Prints one "ratio" line per figure at the end.
+#
+# usage: benchmarks/load.sh [--no-build] [--duration SECONDS] [--warmup SECONDS]
+#                           [--connections N] [--threads N] [--cold-starts N]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DURATION=10
+WARMUP=5
+CONNECTIONS=16
+THREADS=2
+COLD_STARTS=5
+BUILD=true
+JAVA_OPTS=(-Xmx256m)
+CALLER="load-client@client-project.iam.gserviceaccount.com"
+AUDIENCE="https://load-test.example/internal-api"
+START_DEADLINE_SECONDS=60
+
+die() {
+  echo "load.sh: $*" >&2
+  exit 2
+}
+
+positive() {
+  [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 wants a positive integer, got '$2'"
+  printf '%s' "$2"
+}
+
+while (($# > 0)); do
+  case "$1" in
+    --no-build) BUILD=false ;;
+    --duration) DURATION=$(positive "$1" "${2:-}"); shift ;;
+    --warmup) WARMUP=$(positive "$1" "${2:-}"); shift ;;
+    --connections) CONNECTIONS=$(positive "$1" "${2:-}"); shift ;;
+    --threads) THREADS=$(positive "$1" "${2:-}"); shift ;;
+    --cold-starts) COLD_STARTS=$(positive "$1" "${2:-}"); shift ;;
+    -h | --help)
+      sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+  shift
+done
+
+missing=()
+for tool in java curl wrk awk sort; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]} > 0)); then
+  die "missing: ${missing[*]}. On Debian: apt-get install ${missing[*]/java/default-jdk-headless}. Nothing was installed."
+fi
+
+cd "$ROOT"
+if [[ "$BUILD" == true ]]; then
+  echo "== building the function and the benchmarks (mvn package, tests skipped)"
+  mvn -q -pl function,benchmarks -am package -DskipTests
+fi
+INVOKER_JAR="benchmarks/target/load/invoker.jar"
+FUNCTION_JAR="function/target/deploy/function.jar"
+BENCHMARKS_JAR="benchmarks/target/benchmarks.jar"
+HELLO_JAR=$(compgen -G "benchmarks/target/benchmarks-*-hello.jar" | head -n 1 || true)
+for jar in "$INVOKER_JAR" "$FUNCTION_JAR" "$BENCHMARKS_JAR" "$HELLO_JAR"; do
+  [[ -n "$jar" && -f "$jar" ]] || die "missing build output '${jar:-benchmarks-*-hello.jar}': run without --no-build"
+done
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now_ms() {
+  local ns
+  ns=$(date +%s%N)
+  printf '%s' $((ns / 1000000))
+}
+
+free_port() {
+  local port
+  for _ in $(seq 1 100); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      printf '%s' "$port"
+      return 0
+    fi
+  done
+  die "no free port found on 127.0.0.1"
+}
+
+stop() {
+  local pid=$1 p
+  local kept=()
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for p in "${PIDS[@]}"; do
+    [[ "$p" == "$pid" ]] || kept+=("$p")
+  done
+  PIDS=("${kept[@]}")
+}
+
+# The local Google stand-ins: a key endpoint and a metadata server that issues the caller's tokens.
+echo "== starting the local key endpoint and metadata server (loopback)"
+java -cp "$BENCHMARKS_JAR" dev.invokerguard.testing.LocalGoogle --account "$CALLER" \
+  >"$WORK/google.out" 2>"$WORK/google.err" &
+PIDS+=($!)
+deadline=$(($(now_ms) + START_DEADLINE_SECONDS * 1000))
+until grep -qx ready "$WORK/google.out"; do
+  kill -0 "${PIDS[0]}" 2>/dev/null || die "LocalGoogle exited: $(cat "$WORK/google.err")"
+  (($(now_ms) < deadline)) || die "LocalGoogle not ready in ${START_DEADLINE_SECONDS}s"
+  sleep 0.05
+done
+JWKS_URI=$(awk '$1 == "jwks-uri" { print $2 }' "$WORK/google.out")
+METADATA_HOST=$(awk '$1 == "metadata-host" { print $3 }' "$WORK/google.out")
+TOKEN=$(curl -fsS -H "Metadata-Flavor: Google" \
+  "http://$METADATA_HOST/computeMetadata/v1/instance/service-accounts/default/identity?audience=$AUDIENCE&format=full")
+[[ "$TOKEN" == *.*.* ]] || die "the metadata stand-in returned no token"
+
+# start_function NAME JAR TARGET PORT: starts the invoker; its pid is left in STARTED_PID.
+# (Not a command substitution: the child must stay this shell's, for cleanup on any exit.)
+start_function() {
+  local name=$1 jar=$2 target=$3 port=$4
+  env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
+    ALLOWED_INVOKERS="$CALLER" EXPECTED_AUDIENCES="$AUDIENCE" JWKS_URL="$JWKS_URI" \
+    java "${JAVA_OPTS[@]}" -jar "$INVOKER_JAR" --classpath "$jar" --target "$target" --port "$port" \
+    >>"$WORK/$name.log" 2>&1 &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+}
+
+status_of() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+    -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$1/" || true
+}
+
+# await_200 PID PORT NAME: polls until the function answers 200, with a deadline.
+await_200() {
+  local pid=$1 port=$2 name=$3 deadline
+  deadline=$(($(now_ms) + START_DEADLINE_SECONDS * 1000))
+  until [[ "$(status_of "$port")" == 200 ]]; do
+    kill -0 "$pid" 2>/dev/null || die "$name exited before answering 200: $(tail -n 5 "$WORK/$name.log")"
+    (($(now_ms) < deadline)) || die "$name did not answer 200 within ${START_DEADLINE_SECONDS}s"
+    sleep 0.01
+  done
+}
+
+# cold_start NAME JAR TARGET: milliseconds from process start to the first 200, in COLD_MS.
+cold_start() {
+  local name=$1 jar=$2 target=$3 port started
+  port=$(free_port)
+  started=$(now_ms)
+  start_function "$name" "$jar" "$target" "$port"
+  await_200 "$STARTED_PID" "$port" "$name"
+  COLD_MS=$(($(now_ms) - started))
+  stop "$STARTED_PID"
+}
+
+median() {
+  sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+PROTECTED=(protected "$FUNCTION_JAR" dev.invokerguard.function.ProtectedFunction)
+HELLO=(hello "$HELLO_JAR" dev.invokerguard.benchmarks.HelloFunction)
+
+echo "== cold start: process start to first 200, $COLD_STARTS times each, alternating"
+: >"$WORK/cold-protected" && : >"$WORK/cold-hello"
+for i in $(seq 1 "$COLD_STARTS"); do
+  cold_start "${PROTECTED[@]}"
+  p=$COLD_MS
+  cold_start "${HELLO[@]}"
+  h=$COLD_MS
+  echo "   round $i: protected ${p} ms, hello ${h} ms"
+  echo "$p" >>"$WORK/cold-protected"
+  echo "$h" >>"$WORK/cold-hello"
+done
+COLD_PROTECTED=$(median <"$WORK/cold-protected")
+COLD_HELLO=$(median <"$WORK/cold-hello")
+
+# requests_per_second PORT SECONDS: one wrk run; fails if any answer was not 2xx.
+requests_per_second() {
+  local port=$1 seconds=$2 out
+  out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "${seconds}s" \
+    -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/")
+  if grep -q "Non-2xx" <<<"$out"; then
+    die "wrk saw non-2xx answers on port $port:"$'\n'"$out"
+  fi
+  awk '$1 == "Requests/sec:" { print $2 }' <<<"$out"
+}
+
+echo "== throughput: wrk -t$THREADS -c$CONNECTIONS, ${WARMUP}s warm-up then ${DURATION}s, two rounds"
+PROTECTED_PORT=$(free_port)
+start_function "${PROTECTED[@]}" "$PROTECTED_PORT"
+await_200 "$STARTED_PID" "$PROTECTED_PORT" protected
+HELLO_PORT=$(free_port)
+start_function "${HELLO[@]}" "$HELLO_PORT"
+await_200 "$STARTED_PID" "$HELLO_PORT" hello
+requests_per_second "$PROTECTED_PORT" "$WARMUP" >/dev/null
+requests_per_second "$HELLO_PORT" "$WARMUP" >/dev/null
+: >"$WORK/rps-protected" && : >"$WORK/rps-hello"
+for round in 1 2; do
+  p=$(requests_per_second "$PROTECTED_PORT" "$DURATION")
+  h=$(requests_per_second "$HELLO_PORT" "$DURATION")
+  echo "   round $round: protected $p req/s, hello $h req/s"
+  echo "$p" >>"$WORK/rps-protected"
+  echo "$h" >>"$WORK/rps-hello"
+done
+RPS_PROTECTED=$(awk '{ s += $1 } END { printf "%.0f", s / NR }' "$WORK/rps-protected")
+RPS_HELLO=$(awk '{ s += $1 } END { printf "%.0f", s / NR }' "$WORK/rps-hello")
+
+echo "== results (ratios are protected / unprotected, same invoker, same run)"
+echo "throughput protected=${RPS_PROTECTED} req/s hello=${RPS_HELLO} req/s"
+echo "cold-start-median protected=${COLD_PROTECTED} ms hello=${COLD_HELLO} ms"
+awk -v p="$RPS_PROTECTED" -v h="$RPS_HELLO" \
+  'BEGIN { printf "ratio throughput protected/unprotected = %.2f (target >= 0.90)\n", p / h }'
+awk -v p="$COLD_PROTECTED" -v h="$COLD_HELLO" \
+  'BEGIN { printf "ratio cold-start protected/unprotected = %.2f (target <= 1.15)\n", p / h }'

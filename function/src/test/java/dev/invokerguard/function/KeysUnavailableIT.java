@@ -1,0 +1,75 @@
+package dev.invokerguard.function;
+
+import static com.google.common.truth.Truth.assertThat;
+
+import com.google.gson.JsonParser;
+import dev.invokerguard.testing.ChildJvm;
+import dev.invokerguard.testing.TestIssuer;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The key endpoint fails from the very start: the function answers 503 with {@code Retry-After}
+ * (never a 401 that blames the caller), and serves again, without a restart, once it recovers.
+ */
+class KeysUnavailableIT {
+  private static final String ALICE = "alice@caller-project.iam.gserviceaccount.com";
+
+  @Test
+  void keyEndpointFailingFromStart_503WithRetryAfter_thenRecovers() throws Exception {
+    try (TestIssuer issuer = TestIssuer.start()) {
+      issuer.jwks().respondWith(500, "{\"error\":\"backend\"}");
+      int port = ChildJvm.freePort();
+      String audience = RunningFunction.audience(port);
+      try (RunningFunction function =
+          RunningFunction.start(
+              port,
+              Map.of(
+                  "ALLOWED_INVOKERS",
+                  ALICE,
+                  "EXPECTED_AUDIENCES",
+                  audience,
+                  "JWKS_URL",
+                  issuer.jwksUri().toString(),
+                  "TOKEN_ISSUERS",
+                  issuer.issuer(),
+                  "KEY_FETCH_TIMEOUT_SECONDS",
+                  "1",
+                  "KEY_REFETCH_INTERVAL_SECONDS",
+                  "1"))) {
+        String token = issuer.mint(ALICE, audience);
+
+        HttpResponse<String> unavailable =
+            function.send(function.get("/").header("Authorization", "Bearer " + token));
+
+        assertThat(unavailable.statusCode()).isEqualTo(503);
+        assertThat(unavailable.headers().firstValue("Retry-After")).hasValue("1");
+        assertThat(
+                JsonParser.parseString(unavailable.body())
+                    .getAsJsonObject()
+                    .get("error")
+                    .getAsString())
+            .isEqualTo("unavailable");
+        assertThat(unavailable.headers().firstValue("WWW-Authenticate")).isEmpty();
+        assertThat(function.jvm.stdout()).contains("\"reason\":\"KEYS_UNAVAILABLE\"");
+
+        issuer.jwks().respondNormally();
+        Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
+        int status = 503;
+        while (status == 503 && Instant.now().isBefore(deadline)) {
+          status =
+              function
+                  .send(function.get("/").header("Authorization", "Bearer " + token))
+                  .statusCode();
+          if (status == 503 && function.jvm.exitedWithin(Duration.ofMillis(200))) {
+            break;
+          }
+        }
+        assertThat(status).isEqualTo(200);
+      }
+    }
+  }
+}

@@ -1,0 +1,129 @@
+package dev.invokerguard.function;
+
+import static com.google.common.truth.Truth.assertThat;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.invokerguard.functions.FakeHttp;
+import dev.invokerguard.testing.MutableClock;
+import dev.invokerguard.testing.TestIssuer;
+import dev.invokerguard.verifier.CallerVerifier;
+import dev.invokerguard.verifier.ServiceAccountAllowlist;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link ProtectedFunction} through its test constructor, with a verifier that trusts the
+ * platform's signature check (so no key endpoint is involved) and a fixed clock. The real invoker
+ * and real signatures are in {@code ProtectedFunctionIT}.
+ */
+class ProtectedFunctionTest {
+  private static final String ALICE = "alice@caller-project.iam.gserviceaccount.com";
+  private static final String AUDIENCE = "https://fn.example/api";
+  private static final Instant NOW = Instant.parse("2026-11-28T18:00:00Z");
+
+  private final TestIssuer issuer = TestIssuer.builder().clock(new MutableClock(NOW)).start();
+  private final CallerVerifier verifier =
+      CallerVerifier.builder()
+          .expectedAudiences(AUDIENCE)
+          .allowlist(ServiceAccountAllowlist.of(List.of(ALICE)))
+          .trustPlatformVerifiedTokens()
+          .clock(new MutableClock(NOW))
+          .build();
+  private final ProtectedFunction function = new ProtectedFunction(verifier, new MutableClock(NOW));
+
+  @AfterEach
+  void close() {
+    verifier.close();
+    issuer.close();
+  }
+
+  private String platformVerifiedToken(String email) {
+    return issuer
+        .token()
+        .email(email)
+        .audience(AUDIENCE)
+        .signature("SIGNATURE_REMOVED_BY_GOOGLE")
+        .build();
+  }
+
+  @Test
+  void get_allowedCaller_answersCallerAndServerTimeFromClock() throws Exception {
+    FakeHttp.Response response = new FakeHttp.Response();
+
+    function.service(
+        new FakeHttp.Request("GET", "/")
+            .header("Authorization", "Bearer " + platformVerifiedToken(ALICE)),
+        response);
+
+    assertThat(response.status()).isEqualTo(200);
+    JsonObject body = JsonParser.parseString(response.bodyText()).getAsJsonObject();
+    assertThat(body.get("caller").getAsString()).isEqualTo(ALICE);
+    assertThat(body.get("signatureCheck").getAsString()).isEqualTo("TRUSTED_PLATFORM");
+    assertThat(body.get("serverTime").getAsString()).isEqualTo("2026-11-28T18:00:00Z");
+  }
+
+  @Test
+  void post_keysListedSortedAndCapped() throws Exception {
+    StringBuilder json = new StringBuilder("{");
+    for (int i = 0; i < 80; i++) {
+      json.append(i == 0 ? "" : ",").append("\"k").append(100 + i).append("\":0");
+    }
+    json.append("}");
+    FakeHttp.Response response = new FakeHttp.Response();
+
+    function.service(
+        new FakeHttp.Request("POST", "/")
+            .header("Authorization", "Bearer " + platformVerifiedToken(ALICE))
+            .body("application/json", json.toString().getBytes(StandardCharsets.UTF_8)),
+        response);
+
+    assertThat(response.status()).isEqualTo(200);
+    JsonObject received =
+        JsonParser.parseString(response.bodyText()).getAsJsonObject().getAsJsonObject("received");
+    assertThat(received.getAsJsonArray("keys").size()).isEqualTo(SampleApi.MAX_KEYS_LISTED);
+    assertThat(received.getAsJsonArray("keys").get(0).getAsString()).isEqualTo("k100");
+  }
+
+  @Test
+  void post_bodyExactlyAtCap_accepted_oneMoreByte_413() throws Exception {
+    String prefix = "{\"k\":\"";
+    String suffix = "\"}";
+    String atCap =
+        prefix + "x".repeat(SampleApi.MAX_BODY_BYTES - prefix.length() - suffix.length()) + suffix;
+    FakeHttp.Response ok = new FakeHttp.Response();
+    FakeHttp.Response tooLarge = new FakeHttp.Response();
+
+    function.service(
+        new FakeHttp.Request("POST", "/")
+            .header("Authorization", "Bearer " + platformVerifiedToken(ALICE))
+            .body("application/json", atCap.getBytes(StandardCharsets.UTF_8)),
+        ok);
+    function.service(
+        new FakeHttp.Request("POST", "/")
+            .header("Authorization", "Bearer " + platformVerifiedToken(ALICE))
+            .body("application/json", (atCap + " ").getBytes(StandardCharsets.UTF_8)),
+        tooLarge);
+
+    assertThat(ok.status()).isEqualTo(200);
+    assertThat(tooLarge.status()).isEqualTo(413);
+  }
+
+  @Test
+  void get_stranger_neverReachesTheApi() throws Exception {
+    FakeHttp.Response response = new FakeHttp.Response();
+
+    function.service(
+        new FakeHttp.Request("GET", "/")
+            .header(
+                "Authorization",
+                "Bearer " + platformVerifiedToken("stranger@other.iam.gserviceaccount.com")),
+        response);
+
+    assertThat(response.status()).isEqualTo(403);
+    assertThat(response.bodyText()).doesNotContain("caller");
+  }
+}

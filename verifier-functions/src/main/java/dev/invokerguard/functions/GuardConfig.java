@@ -1,0 +1,359 @@
+package dev.invokerguard.functions;
+
+import dev.invokerguard.verifier.CallerVerifier;
+import dev.invokerguard.verifier.ServiceAccountAllowlist;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * The guard's configuration, read once at start-up from environment variables. Strict: a missing
+ * required variable, an empty list item, a value that does not parse, or (on Google Cloud) a
+ * non-Google key endpoint or issuer is an {@link InvalidConfigurationException} naming the
+ * variable. Nothing falls back to open.
+ *
+ * <table>
+ *   <caption>Variables</caption>
+ *   <tr><th>variable</th><th>meaning</th><th>default</th></tr>
+ *   <tr><td>{@code ALLOWED_INVOKERS}</td><td>comma-separated service-account emails or numeric
+ *       unique IDs</td><td>required</td></tr>
+ *   <tr><td>{@code EXPECTED_AUDIENCES}</td><td>comma-separated audiences (the function's
+ *       URLs)</td><td>required</td></tr>
+ *   <tr><td>{@code JWKS_URL}</td><td>where signing keys are fetched</td><td>Google's</td></tr>
+ *   <tr><td>{@code TOKEN_ISSUERS}</td><td>comma-separated accepted issuers</td><td>Google's
+ *       two</td></tr>
+ *   <tr><td>{@code CLOCK_SKEW_SECONDS}</td><td>allowed clock skew, 0 to 300</td><td>60</td></tr>
+ *   <tr><td>{@code TRUST_PLATFORM_VERIFIED_TOKENS}</td><td>{@code true} or {@code
+ *       false}</td><td>false</td></tr>
+ *   <tr><td>{@code KEY_FETCH_TIMEOUT_SECONDS}</td><td>timeout of one key fetch, 1 to
+ *       60</td><td>5</td></tr>
+ *   <tr><td>{@code KEY_REFETCH_INTERVAL_SECONDS}</td><td>at most one key fetch per interval, 1 to
+ *       3600; also the {@code Retry-After} of a 503</td><td>10</td></tr>
+ * </table>
+ *
+ * <p>{@code K_SERVICE} (set by Cloud Functions and Cloud Run) marks a run on Google Cloud; {@code
+ * GOOGLE_CLOUD_PROJECT} or {@code GCP_PROJECT} names the project for log trace links.
+ */
+public final class GuardConfig {
+  /** Comma-separated service-account emails or numeric unique IDs. Required. */
+  public static final String ALLOWED_INVOKERS = "ALLOWED_INVOKERS";
+
+  /** Comma-separated audiences the token's {@code aud} must name. Required. */
+  public static final String EXPECTED_AUDIENCES = "EXPECTED_AUDIENCES";
+
+  /** The JWKS URL; Google's by default and the only one accepted on Google Cloud. */
+  public static final String JWKS_URL = "JWKS_URL";
+
+  /** Comma-separated accepted issuers; Google's two by default and on Google Cloud. */
+  public static final String TOKEN_ISSUERS = "TOKEN_ISSUERS";
+
+  /** Allowed clock skew in whole seconds, 0 to 300; default 60. */
+  public static final String CLOCK_SKEW_SECONDS = "CLOCK_SKEW_SECONDS";
+
+  /** {@code true} to accept tokens whose signature Google removed; default {@code false}. */
+  public static final String TRUST_PLATFORM_VERIFIED_TOKENS = "TRUST_PLATFORM_VERIFIED_TOKENS";
+
+  /** Connect and read timeout of one key fetch in seconds, 1 to 60; default 5. */
+  public static final String KEY_FETCH_TIMEOUT_SECONDS = "KEY_FETCH_TIMEOUT_SECONDS";
+
+  /** Minimum seconds between two key fetches, 1 to 3600; default 10. */
+  public static final String KEY_REFETCH_INTERVAL_SECONDS = "KEY_REFETCH_INTERVAL_SECONDS";
+
+  /** Set by the platform on Google Cloud (Cloud Functions 2nd gen, Cloud Run). */
+  public static final String K_SERVICE = "K_SERVICE";
+
+  private static final Pattern DIGITS = Pattern.compile("[0-9]{1,9}");
+  private static final Pattern CONTROL_OR_SPACE = Pattern.compile("[\\p{Cntrl}\\s]");
+  private static final int MAX_ENTRY_SHOWN = 60;
+
+  private final ServiceAccountAllowlist allowlist;
+  private final List<String> audiences;
+  private final URI jwksUri;
+  private final List<String> issuers;
+  private final Duration clockSkew;
+  private final boolean trustPlatformVerifiedTokens;
+  private final Duration keyFetchTimeout;
+  private final Duration keyRefetchInterval;
+  private final String project;
+
+  private GuardConfig(Map<String, String> env) {
+    boolean onGoogleCloud = env.containsKey(K_SERVICE);
+    this.allowlist = allowlist(env);
+    this.audiences = list(env, EXPECTED_AUDIENCES, null);
+    this.jwksUri = jwksUri(env, onGoogleCloud);
+    this.issuers = issuers(env, onGoogleCloud);
+    this.clockSkew =
+        Duration.ofSeconds(
+            seconds(
+                env,
+                CLOCK_SKEW_SECONDS,
+                CallerVerifier.DEFAULT_CLOCK_SKEW.getSeconds(),
+                0,
+                CallerVerifier.MAX_CLOCK_SKEW.getSeconds()));
+    this.trustPlatformVerifiedTokens = bool(env, TRUST_PLATFORM_VERIFIED_TOKENS);
+    if (trustPlatformVerifiedTokens && !onGoogleCloud) {
+      // Off Google Cloud no front end checked the signature that was removed: anyone could
+      // write such a token. Refusing here keeps a production setting from opening a local run.
+      throw new InvalidConfigurationException(
+          TRUST_PLATFORM_VERIFIED_TOKENS,
+          "'true' is accepted only on Google Cloud ("
+              + K_SERVICE
+              + " set), where Google's front end checks the signature it removes");
+    }
+    this.keyFetchTimeout = Duration.ofSeconds(seconds(env, KEY_FETCH_TIMEOUT_SECONDS, 5, 1, 60));
+    this.keyRefetchInterval =
+        Duration.ofSeconds(seconds(env, KEY_REFETCH_INTERVAL_SECONDS, 10, 1, 3600));
+    this.project = project(env);
+  }
+
+  /**
+   * Reads the configuration from environment variables, e.g. {@code
+   * GuardConfig.fromEnvironment(System.getenv())}.
+   *
+   * @throws InvalidConfigurationException naming the first variable at fault
+   */
+  public static GuardConfig fromEnvironment(Map<String, String> env) {
+    return new GuardConfig(Objects.requireNonNull(env, "env"));
+  }
+
+  /**
+   * Builds the verifier this configuration describes. It fetches no key yet: call {@link
+   * CallerVerifier#prefetchKeys()} (as {@link GuardedFunction#fromEnvironment} does).
+   */
+  public CallerVerifier newVerifier() {
+    CallerVerifier.Builder builder =
+        CallerVerifier.builder()
+            .allowlist(allowlist)
+            .expectedAudiences(audiences)
+            .jwksUri(jwksUri)
+            .issuers(issuers.toArray(String[]::new))
+            .clockSkew(clockSkew)
+            .keyFetchTimeout(keyFetchTimeout)
+            .minKeyRefetchInterval(keyRefetchInterval);
+    if (trustPlatformVerifiedTokens) {
+      builder.trustPlatformVerifiedTokens();
+    }
+    return builder.build();
+  }
+
+  /** The allowlist of {@code ALLOWED_INVOKERS}. */
+  public ServiceAccountAllowlist allowlist() {
+    return allowlist;
+  }
+
+  /** The audiences of {@code EXPECTED_AUDIENCES}, in order. */
+  public List<String> audiences() {
+    return audiences;
+  }
+
+  /** {@code JWKS_URL}, or Google's. */
+  public URI jwksUri() {
+    return jwksUri;
+  }
+
+  /** {@code TOKEN_ISSUERS}, or Google's two. */
+  public List<String> issuers() {
+    return issuers;
+  }
+
+  /** {@code CLOCK_SKEW_SECONDS}. */
+  public Duration clockSkew() {
+    return clockSkew;
+  }
+
+  /** {@code TRUST_PLATFORM_VERIFIED_TOKENS}. */
+  public boolean trustPlatformVerifiedTokens() {
+    return trustPlatformVerifiedTokens;
+  }
+
+  /** {@code KEY_FETCH_TIMEOUT_SECONDS}. */
+  public Duration keyFetchTimeout() {
+    return keyFetchTimeout;
+  }
+
+  /**
+   * {@code KEY_REFETCH_INTERVAL_SECONDS}: no key fetch starts sooner after the last one, so it is
+   * also the {@code Retry-After} of a 503 (RFC 9110 section 10.2.3).
+   */
+  public Duration keyRefetchInterval() {
+    return keyRefetchInterval;
+  }
+
+  /**
+   * The Google Cloud project, for trace links in logs, from {@code GOOGLE_CLOUD_PROJECT} or {@code
+   * GCP_PROJECT}.
+   */
+  public Optional<String> project() {
+    return Optional.ofNullable(project);
+  }
+
+  @Override
+  public String toString() {
+    return "GuardConfig{allowlist="
+        + allowlist
+        + ", audiences="
+        + audiences
+        + ", jwksUri="
+        + jwksUri
+        + ", issuers="
+        + issuers
+        + ", clockSkew="
+        + clockSkew
+        + ", trustPlatformVerifiedTokens="
+        + trustPlatformVerifiedTokens
+        + "}";
+  }
+
+  private static ServiceAccountAllowlist allowlist(Map<String, String> env) {
+    List<String> entries = list(env, ALLOWED_INVOKERS, null);
+    for (String entry : entries) {
+      // Judge each entry alone so the message names the one at fault; the rule lives in
+      // ServiceAccountAllowlist only.
+      try {
+        ServiceAccountAllowlist.of(List.of(entry));
+      } catch (IllegalArgumentException e) {
+        throw new InvalidConfigurationException(
+            ALLOWED_INVOKERS,
+            "entry " + shown(entry) + " is not a service-account email or numeric unique ID");
+      }
+    }
+    return ServiceAccountAllowlist.of(entries);
+  }
+
+  private static URI jwksUri(Map<String, String> env, boolean onGoogleCloud) {
+    String value = env.get(JWKS_URL);
+    if (value == null) {
+      return CallerVerifier.GOOGLE_JWKS_URI;
+    }
+    URI uri;
+    try {
+      uri = new URI(value);
+    } catch (URISyntaxException e) {
+      throw new InvalidConfigurationException(JWKS_URL, shown(value) + " is not a URL");
+    }
+    if (onGoogleCloud && !uri.equals(CallerVerifier.GOOGLE_JWKS_URI)) {
+      throw new InvalidConfigurationException(
+          JWKS_URL,
+          "only Google's key set "
+              + CallerVerifier.GOOGLE_JWKS_URI
+              + " is accepted on Google Cloud ("
+              + K_SERVICE
+              + " is set), got "
+              + shown(value));
+    }
+    try {
+      CallerVerifier.builder().jwksUri(uri); // the verifier's own rule: https, or http on loopback
+    } catch (IllegalArgumentException e) {
+      throw new InvalidConfigurationException(
+          JWKS_URL, "must be an https URL (or http on loopback), got " + shown(value));
+    }
+    return uri;
+  }
+
+  private static List<String> issuers(Map<String, String> env, boolean onGoogleCloud) {
+    List<String> issuers = list(env, TOKEN_ISSUERS, CallerVerifier.GOOGLE_ISSUERS);
+    if (onGoogleCloud) {
+      for (String issuer : issuers) {
+        if (!CallerVerifier.GOOGLE_ISSUERS.contains(issuer)) {
+          throw new InvalidConfigurationException(
+              TOKEN_ISSUERS,
+              "only Google's issuers "
+                  + CallerVerifier.GOOGLE_ISSUERS
+                  + " are accepted on Google Cloud ("
+                  + K_SERVICE
+                  + " is set), got "
+                  + shown(issuer));
+        }
+      }
+    }
+    return issuers;
+  }
+
+  /**
+   * A comma-separated list; spaces around items are ignored, an empty item is an error (a typo such
+   * as a doubled comma must not pass silently).
+   *
+   * @param defaults the value when the variable is unset, or {@code null} when it is required
+   */
+  private static List<String> list(Map<String, String> env, String name, List<String> defaults) {
+    String value = env.get(name);
+    if (value == null) {
+      if (defaults == null) {
+        throw new InvalidConfigurationException(name, "is required but not set");
+      }
+      return defaults;
+    }
+    if (value.isBlank()) {
+      throw new InvalidConfigurationException(name, "is empty; give at least one entry");
+    }
+    List<String> items = new ArrayList<>();
+    for (String raw : value.split(",", -1)) {
+      String item = raw.strip();
+      if (item.isEmpty()) {
+        throw new InvalidConfigurationException(
+            name, "has an empty entry (two commas in a row, or a comma at either end)");
+      }
+      if (CONTROL_OR_SPACE.matcher(item).find()) {
+        throw new InvalidConfigurationException(
+            name, "entry " + shown(item) + " contains spaces or control characters");
+      }
+      if (!items.contains(item)) {
+        items.add(item);
+      }
+    }
+    return List.copyOf(items);
+  }
+
+  private static long seconds(
+      Map<String, String> env, String name, long defaultValue, long min, long max) {
+    String value = env.get(name);
+    if (value == null) {
+      return defaultValue;
+    }
+    if (!DIGITS.matcher(value).matches()) {
+      throw new InvalidConfigurationException(
+          name, "must be a whole number of seconds, got " + shown(value));
+    }
+    long seconds = Long.parseLong(value);
+    if (seconds < min || seconds > max) {
+      throw new InvalidConfigurationException(
+          name, "must be between " + min + " and " + max + " seconds, got " + seconds);
+    }
+    return seconds;
+  }
+
+  private static boolean bool(Map<String, String> env, String name) {
+    String value = env.get(name);
+    if (value == null || value.equals("false")) {
+      return false;
+    }
+    if (value.equals("true")) {
+      return true;
+    }
+    throw new InvalidConfigurationException(
+        name, "must be exactly 'true' or 'false', got " + shown(value));
+  }
+
+  private static String project(Map<String, String> env) {
+    for (String name : List.of("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT")) {
+      String value = env.get(name);
+      if (value != null && !value.isBlank()) {
+        return value.strip();
+      }
+    }
+    return null;
+  }
+
+  /** Quotes a configuration value for a one-line message: shortened, control characters removed. */
+  private static String shown(String value) {
+    String cut =
+        value.length() > MAX_ENTRY_SHOWN ? value.substring(0, MAX_ENTRY_SHOWN) + "..." : value;
+    return "'" + cut.replaceAll("\\p{Cntrl}", "?") + "'";
+  }
+}

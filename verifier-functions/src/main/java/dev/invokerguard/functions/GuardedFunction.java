@@ -1,0 +1,224 @@
+package dev.invokerguard.functions;
+
+import com.google.cloud.functions.HttpFunction;
+import com.google.cloud.functions.HttpRequest;
+import com.google.cloud.functions.HttpResponse;
+import com.google.gson.JsonObject;
+import dev.invokerguard.verifier.CallerRejectedException;
+import dev.invokerguard.verifier.CallerVerifier;
+import dev.invokerguard.verifier.Reason;
+import dev.invokerguard.verifier.VerifiedCaller;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * An {@link HttpFunction} that lets a request reach its {@link ProtectedHandler} only when the
+ * caller's Google ID token verifies and the caller is allowlisted. The answer to a rejection is
+ * derived from {@link Reason#category()} alone:
+ *
+ * <table>
+ *   <caption>HTTP contract</caption>
+ *   <tr><th>category</th><th>status</th><th>headers</th><th>body</th></tr>
+ *   <tr><td>{@code NO_CREDENTIALS}</td><td>401</td><td>{@code WWW-Authenticate: Bearer}</td>
+ *       <td>{@code {"error":"unauthorized"}}</td></tr>
+ *   <tr><td>{@code INVALID_TOKEN}</td><td>401</td><td>{@code WWW-Authenticate: Bearer
+ *       error="invalid_token"}</td><td>{@code {"error":"invalid_token"}}</td></tr>
+ *   <tr><td>{@code FORBIDDEN}</td><td>403</td><td></td><td>{@code {"error":"forbidden"}}</td></tr>
+ *   <tr><td>{@code UNAVAILABLE}</td><td>503</td><td>{@code Retry-After}</td>
+ *       <td>{@code {"error":"unavailable"}}</td></tr>
+ * </table>
+ *
+ * <p>(RFC 6750 section 3 for the 401 challenges and their error code; RFC 9110 section 10.2.3 for
+ * {@code Retry-After}.) A body never says which check failed or who is allowed. An unexpected
+ * exception while verifying fails closed with the 503; an exception from the handler is a 500
+ * {@code {"error":"internal"}}. Neither puts a stack trace in a response. Every decision is logged
+ * as one JSON line on stdout (see {@code docs/FUNCTION.md}).
+ *
+ * <p>Typical use, in a function's class:
+ *
+ * <pre>{@code
+ * public final class MyFunction implements HttpFunction {
+ *   private final HttpFunction guarded = GuardedFunction.fromEnvironment(this::handle);
+ *
+ *   public void service(HttpRequest request, HttpResponse response) throws Exception {
+ *     guarded.service(request, response);
+ *   }
+ *
+ *   private void handle(VerifiedCaller caller, HttpRequest request, HttpResponse response)
+ *       throws IOException {
+ *     response.getWriter().write("hello " + caller.principal());
+ *   }
+ * }
+ * }</pre>
+ */
+public final class GuardedFunction implements HttpFunction {
+  /**
+   * The {@code Retry-After} of a 503 when none is configured: the verifier's default refetch
+   * interval.
+   */
+  public static final Duration DEFAULT_RETRY_AFTER = Duration.ofSeconds(10);
+
+  static final String JSON = "application/json";
+
+  /** The verification step; {@link CallerVerifier#verify} in production. */
+  @FunctionalInterface
+  interface Verification {
+    VerifiedCaller verify(Map<String, ? extends List<String>> headers)
+        throws CallerRejectedException;
+  }
+
+  private final Verification verification;
+  private final ProtectedHandler handler;
+  private final DecisionLog log;
+  private final long retryAfterSeconds;
+
+  GuardedFunction(
+      Verification verification, ProtectedHandler handler, DecisionLog log, Duration retryAfter) {
+    this.verification = Objects.requireNonNull(verification, "verification");
+    this.handler = Objects.requireNonNull(handler, "handler");
+    this.log = Objects.requireNonNull(log, "log");
+    this.retryAfterSeconds = Math.max(1, retryAfter.toSeconds());
+  }
+
+  /**
+   * Protects {@code handler} with {@code verifier}. Decision logs go to stdout, with trace links
+   * when {@code GOOGLE_CLOUD_PROJECT} or {@code GCP_PROJECT} names the project.
+   */
+  public static GuardedFunction protect(CallerVerifier verifier, ProtectedHandler handler) {
+    Objects.requireNonNull(verifier, "verifier");
+    Optional<String> project =
+        Optional.ofNullable(System.getenv("GOOGLE_CLOUD_PROJECT"))
+            .or(() -> Optional.ofNullable(System.getenv("GCP_PROJECT")))
+            .filter(p -> !p.isBlank());
+    return new GuardedFunction(
+        verifier::verify,
+        handler,
+        new DecisionLog(project, System.out::println),
+        DEFAULT_RETRY_AFTER);
+  }
+
+  /**
+   * Protects {@code handler} as {@code config} says: builds the verifier and starts fetching the
+   * signing keys in the background, so that start-up does not wait for them and the first request
+   * usually finds them loaded.
+   */
+  public static GuardedFunction protect(GuardConfig config, ProtectedHandler handler) {
+    return protect(config, handler, new DecisionLog(config.project(), System.out::println));
+  }
+
+  static GuardedFunction protect(GuardConfig config, ProtectedHandler handler, DecisionLog log) {
+    CallerVerifier verifier = config.newVerifier();
+    // Not joined: a slow key endpoint must not hold up start-up. A failure is logged once so that
+    // an operator sees why the first requests get 503; the key cache keeps retrying.
+    verifier
+        .prefetchKeys()
+        .whenComplete(
+            (loaded, failure) -> {
+              if (failure != null) {
+                log.keysNotLoadedAtStartup(config.jwksUri(), failure);
+              }
+            });
+    return new GuardedFunction(verifier::verify, handler, log, config.keyRefetchInterval());
+  }
+
+  /**
+   * Protects {@code handler} as the environment says ({@link GuardConfig}). Call it from the
+   * function's constructor, so that a bad configuration stops the function at start-up: the invoker
+   * then never serves a request.
+   *
+   * @throws InvalidConfigurationException naming the variable at fault; its message is also printed
+   *     as one line on stderr
+   */
+  public static GuardedFunction fromEnvironment(ProtectedHandler handler) {
+    GuardConfig config;
+    try {
+      config = GuardConfig.fromEnvironment(System.getenv());
+    } catch (InvalidConfigurationException e) {
+      System.err.println("invoker-guard: invalid configuration: " + e.getMessage());
+      throw e;
+    }
+    return protect(config, handler);
+  }
+
+  @Override
+  public void service(HttpRequest request, HttpResponse response) throws IOException {
+    Map<String, List<String>> headers = request.getHeaders();
+    DecisionLog.RequestFacts facts =
+        new DecisionLog.RequestFacts(
+            request.getMethod(), request.getPath(), TraceContext.of(headers));
+    VerifiedCaller caller;
+    try {
+      caller = verification.verify(headers);
+    } catch (CallerRejectedException e) {
+      // Logged before answering, so the line exists by the time the caller has the answer.
+      log.denied(facts, e.reason(), status(e.reason().category()), e.getMessage());
+      reject(response, e.reason().category());
+      return;
+    } catch (RuntimeException e) {
+      // A bug or an unforeseen input in verification: fail closed, as if keys were unavailable.
+      log.verificationFailed(facts, e.getClass(), status(Reason.Category.UNAVAILABLE));
+      reject(response, Reason.Category.UNAVAILABLE);
+      return;
+    }
+    log.allowed(facts, caller);
+    try {
+      handler.service(caller, request, response);
+    } catch (Exception e) {
+      log.handlerFailed(facts, caller, e.getClass());
+      try {
+        writeError(response, 500, "internal");
+      } catch (IOException | RuntimeException ignored) {
+        // The handler already committed or wrote the response; nothing more can be said safely.
+      }
+    }
+  }
+
+  /** The status that answers a rejection of {@code category}: one category, one status. */
+  static int status(Reason.Category category) {
+    return switch (category) {
+      case NO_CREDENTIALS, INVALID_TOKEN -> 401;
+      case FORBIDDEN -> 403;
+      case UNAVAILABLE -> 503;
+    };
+  }
+
+  /** Answers a rejection of {@code category}. */
+  private void reject(HttpResponse response, Reason.Category category) throws IOException {
+    switch (category) {
+      case NO_CREDENTIALS -> {
+        // RFC 6750 section 3.1: no error code when the request carried no usable credentials.
+        response.appendHeader("WWW-Authenticate", "Bearer");
+        writeError(response, status(category), "unauthorized");
+      }
+      case INVALID_TOKEN -> {
+        response.appendHeader("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        writeError(response, status(category), "invalid_token");
+      }
+      case FORBIDDEN -> writeError(response, status(category), "forbidden");
+      case UNAVAILABLE -> {
+        // Keys will not be fetched again sooner than the refetch interval: retrying earlier is
+        // pointless (RFC 9110 section 10.2.3).
+        response.appendHeader("Retry-After", Long.toString(retryAfterSeconds));
+        writeError(response, status(category), "unavailable");
+      }
+    }
+  }
+
+  private static void writeError(HttpResponse response, int status, String error)
+      throws IOException {
+    response.setStatusCode(status);
+    response.setContentType(JSON);
+    response.appendHeader("Cache-Control", "no-store");
+    JsonObject body = new JsonObject();
+    body.addProperty("error", error);
+    try (OutputStream out = response.getOutputStream()) {
+      out.write(body.toString().getBytes(StandardCharsets.UTF_8));
+    }
+  }
+}
