@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-./mvnw -q -pl local-run -am package -DskipTests
+# client too: the printed invoke commands run client/target/invoke.jar.
+./mvnw -q -pl local-run,client -am package -DskipTests
 
 classpath="local-run/target/classes:$(cat local-run/target/classpath.txt)"
 exec java -cp "${classpath}" dev.invokerguard.localrun.LocalRun "$@"

@@ -12,6 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.jar.JarFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,13 +26,24 @@ class InvokeJarIT {
   @TempDir Path gcloudConfig;
 
   @Test
-  void jar_isBuilt_andHelpExitsZero() throws Exception {
+  void jar_isBuilt_withMainClass_andJavaJarHelpExitsZero() throws Exception {
     assertThat(Files.isRegularFile(JAR)).isTrue();
+    try (JarFile jar = new JarFile(JAR.toFile())) {
+      assertThat(jar.getManifest().getMainAttributes().getValue("Main-Class"))
+          .isEqualTo(Invoke.class.getName());
+    }
 
-    ChildJvm.Result result = ChildJvm.run(ChildJvm.jar(JAR, "--help"), gcloudConfig, Map.of());
+    // Literally as documented: java -jar client/target/invoke.jar --help
+    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    Process process =
+        new ProcessBuilder(java.toString(), "-jar", JAR.toString(), "--help")
+            .redirectErrorStream(true)
+            .start();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
 
-    assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(0);
-    assertThat(result.stdout()).contains("Usage: java -jar invoke.jar URL");
+    assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertWithMessage(output).that(process.exitValue()).isEqualTo(0);
+    assertThat(output).contains("Usage: java -jar invoke.jar URL");
   }
 
   @Test
@@ -41,9 +54,8 @@ class InvokeJarIT {
       target.answer(200, "{\"caller\":\"" + ACCOUNT + "\"}");
       String url = target.uri("/guarded?verbose=1").toString();
 
-      ChildJvm.Result result =
-          ChildJvm.run(
-              ChildJvm.jar(JAR, url), gcloudConfig, Map.of("GCE_METADATA_HOST", metadata.host()));
+      ClientRun.Result result =
+          ClientRun.jar(JAR, gcloudConfig, Map.of("GCE_METADATA_HOST", metadata.host()), url);
 
       assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(0);
       assertThat(result.stdout()).startsWith("HTTP/1.1 200\n");
@@ -61,11 +73,8 @@ class InvokeJarIT {
 
   @Test
   void jar_noCredentials_exitsThree() throws Exception {
-    ChildJvm.Result result =
-        ChildJvm.run(
-            ChildJvm.jar(JAR, "http://127.0.0.1:9/fn"),
-            gcloudConfig,
-            Map.of("NO_GCE_CHECK", "true"));
+    ClientRun.Result result =
+        ClientRun.jar(JAR, gcloudConfig, Map.of("NO_GCE_CHECK", "true"), "http://127.0.0.1:9/fn");
 
     assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(3);
     assertThat(result.stderr()).contains("To fix:");

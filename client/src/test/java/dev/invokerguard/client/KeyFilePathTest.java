@@ -39,17 +39,20 @@ class KeyFilePathTest {
     issuer.close();
   }
 
-  private ChildJvm.Result probe(int count) throws Exception {
+  private ClientRun.Result probe(int count) throws Exception {
     Path keyFile = endpoint.writeKeyFile(dir);
-    return ChildJvm.run(
-        ChildJvm.mainClass(ClientProbe.class, AUDIENCE, Integer.toString(count), "10000"),
+    return ClientRun.main(
+        ClientProbe.class,
         dir,
-        Map.of("GOOGLE_APPLICATION_CREDENTIALS", keyFile.toString(), "NO_GCE_CHECK", "true"));
+        Map.of("GOOGLE_APPLICATION_CREDENTIALS", keyFile.toString(), "NO_GCE_CHECK", "true"),
+        AUDIENCE,
+        Integer.toString(count),
+        "10000");
   }
 
   @Test
   void keyFile_tokenCarriesEmailForTheAudience_fetchedOnce() throws Exception {
-    ChildJvm.Result result = probe(20);
+    ClientRun.Result result = probe(20);
 
     assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(0);
     assertThat(result.values().get("source")).isEqualTo("KEY_FILE");
@@ -64,7 +67,7 @@ class KeyFilePathTest {
     // google-auth-library does not retry ID-token requests itself: the authenticator does.
     endpoint.failNext(2);
 
-    ChildJvm.Result result = probe(1);
+    ClientRun.Result result = probe(1);
 
     assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(0);
     assertThat(endpoint.requestCount()).isEqualTo(3);

@@ -41,22 +41,24 @@ class MetadataServerPathTest {
     issuer.close();
   }
 
-  private ChildJvm.Result probe(int count, long deadlineMillis) throws Exception {
-    return ChildJvm.run(
-        ChildJvm.mainClass(
-            ClientProbe.class, AUDIENCE, Integer.toString(count), Long.toString(deadlineMillis)),
+  private ClientRun.Result probe(int count, long deadlineMillis) throws Exception {
+    return ClientRun.main(
+        ClientProbe.class,
         gcloudConfig,
-        Map.of("GCE_METADATA_HOST", metadata.host()));
+        Map.of("GCE_METADATA_HOST", metadata.host()),
+        AUDIENCE,
+        Integer.toString(count),
+        Long.toString(deadlineMillis));
   }
 
-  private static JsonObject claims(ChildJvm.Result result) {
+  private static JsonObject claims(ClientRun.Result result) {
     assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(0);
     return JsonParser.parseString(result.values().get("claims")).getAsJsonObject();
   }
 
   @Test
   void metadataServer_fullFormatToken_carriesEmailForTheAudience() throws Exception {
-    ChildJvm.Result result = probe(1, 10_000);
+    ClientRun.Result result = probe(1, 10_000);
 
     JsonObject claims = claims(result);
     assertThat(result.values().get("source")).isEqualTo("METADATA_SERVER");
@@ -69,7 +71,7 @@ class MetadataServerPathTest {
 
   @Test
   void metadataServer_manyRequests_oneIdentityRequest() throws Exception {
-    ChildJvm.Result result = probe(50, 10_000);
+    ClientRun.Result result = probe(50, 10_000);
 
     claims(result);
     assertThat(result.values().get("distinct")).isEqualTo("1");
@@ -81,7 +83,7 @@ class MetadataServerPathTest {
   void metadataServer_transientStatus_retriedThenSucceeds(int status) throws Exception {
     metadata.failNext(2, status);
 
-    ChildJvm.Result result = probe(1, 20_000);
+    ClientRun.Result result = probe(1, 20_000);
 
     assertThat(claims(result).get("email").getAsString()).isEqualTo(ACCOUNT);
     assertThat(metadata.identityRequestCount()).isEqualTo(3);
@@ -93,7 +95,7 @@ class MetadataServerPathTest {
     // dropped GET once itself, so more requests than drops can arrive.
     metadata.dropNext(4);
 
-    ChildJvm.Result result = probe(1, 20_000);
+    ClientRun.Result result = probe(1, 20_000);
 
     assertThat(claims(result).get("email").getAsString()).isEqualTo(ACCOUNT);
     assertThat(metadata.identityRequestCount()).isAtLeast(5);
@@ -103,7 +105,7 @@ class MetadataServerPathTest {
   void metadataServer_permanentError_failsAtOnceNamingServerAndFix() throws Exception {
     metadata.failNext(50, 404);
 
-    ChildJvm.Result result = probe(1, 20_000);
+    ClientRun.Result result = probe(1, 20_000);
 
     assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(3);
     assertThat(result.values().get("error.source")).isEqualTo("METADATA_SERVER");
@@ -118,7 +120,7 @@ class MetadataServerPathTest {
   void metadataServer_unavailablePastDeadline_givesUp() throws Exception {
     metadata.failNext(1_000, 503);
 
-    ChildJvm.Result result = probe(1, 1_500);
+    ClientRun.Result result = probe(1, 1_500);
 
     assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(3);
     String message = result.values().get("error.message");
@@ -131,11 +133,9 @@ class MetadataServerPathTest {
   @Test
   void noCredentialsAnywhere_failsAsNoneFound() throws Exception {
     // NO_GCE_CHECK keeps the library from looking for metadata.google.internal: only loopback.
-    ChildJvm.Result result =
-        ChildJvm.run(
-            ChildJvm.mainClass(ClientProbe.class, AUDIENCE, "1", "1000"),
-            gcloudConfig,
-            Map.of("NO_GCE_CHECK", "true"));
+    ClientRun.Result result =
+        ClientRun.main(
+            ClientProbe.class, gcloudConfig, Map.of("NO_GCE_CHECK", "true"), AUDIENCE, "1", "1000");
 
     assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(3);
     assertThat(result.values().get("error.source")).isEqualTo("NONE_FOUND");
@@ -145,11 +145,14 @@ class MetadataServerPathTest {
   @Test
   void missingKeyFile_failsNamingTheVariableAndPath() throws Exception {
     Path missing = gcloudConfig.resolve("no-such-key.json");
-    ChildJvm.Result result =
-        ChildJvm.run(
-            ChildJvm.mainClass(ClientProbe.class, AUDIENCE, "1", "1000"),
+    ClientRun.Result result =
+        ClientRun.main(
+            ClientProbe.class,
             gcloudConfig,
-            Map.of("GOOGLE_APPLICATION_CREDENTIALS", missing.toString(), "NO_GCE_CHECK", "true"));
+            Map.of("GOOGLE_APPLICATION_CREDENTIALS", missing.toString(), "NO_GCE_CHECK", "true"),
+            AUDIENCE,
+            "1",
+            "1000");
 
     assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(3);
     assertThat(result.values().get("error.source")).isEqualTo("KEY_FILE");

@@ -1,6 +1,7 @@
 package dev.invokerguard.localrun;
 
 import dev.invokerguard.testing.ChildJvm;
+import dev.invokerguard.testing.MetadataServer;
 import dev.invokerguard.testing.TestIssuer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -20,7 +21,9 @@ import java.util.Objects;
  * in for Google (its keys served on loopback), the real Functions Framework invoker serves {@code
  * ProtectedFunction} in a child JVM configured to trust that issuer, and ready-to-paste {@code
  * curl} commands with fresh tokens are printed: one for the allowed development caller (200), one
- * for a stranger (403). Ctrl-C stops both. Started by {@code ./run-local.sh}.
+ * for a stranger (403). Two metadata-server stand-ins, one per account, let the {@code invoke} CLI
+ * get those tokens the way it does in a pod; its commands are printed too. Ctrl-C stops everything.
+ * Started by {@code ./run-local.sh}.
  *
  * <p>Development only: the issuer hands out tokens to anyone who asks this process, so none of this
  * is ever part of the deployed artifact.
@@ -40,11 +43,14 @@ public final class LocalRun implements AutoCloseable {
   private final TestIssuer issuer;
   private final ChildJvm invoker;
   private final int port;
+  private final Map<String, MetadataServer> metadataServers;
 
-  private LocalRun(TestIssuer issuer, ChildJvm invoker, int port) {
+  private LocalRun(
+      TestIssuer issuer, ChildJvm invoker, int port, Map<String, MetadataServer> metadataServers) {
     this.issuer = issuer;
     this.invoker = invoker;
     this.port = port;
+    this.metadataServers = metadataServers;
   }
 
   /**
@@ -61,6 +67,10 @@ public final class LocalRun implements AutoCloseable {
     requireFree(port);
     TestIssuer issuer = TestIssuer.start();
     try {
+      Map<String, MetadataServer> metadataServers = new LinkedHashMap<>(); // closed with the issuer
+      for (String account : new String[] {ALLOWED_CALLER, STRANGER}) {
+        metadataServers.put(account, issuer.startMetadataServer(account));
+      }
       String audience = audience(port);
       Map<String, String> env = new LinkedHashMap<>();
       env.put("ALLOWED_INVOKERS", ALLOWED_CALLER);
@@ -77,7 +87,7 @@ public final class LocalRun implements AutoCloseable {
         builder.inheritOutput();
       }
       ChildJvm invoker = builder.start();
-      LocalRun run = new LocalRun(issuer, invoker, port);
+      LocalRun run = new LocalRun(issuer, invoker, port, metadataServers);
       try {
         invoker.awaitPort(port, START_TIMEOUT);
       } catch (RuntimeException e) {
@@ -125,6 +135,14 @@ public final class LocalRun implements AutoCloseable {
   /** A fresh token (one hour) for {@code email}, for this function's audience. */
   public String tokenFor(String email) {
     return issuer.mint(email, url());
+  }
+
+  /**
+   * The {@code GCE_METADATA_HOST} value under which a client gets {@code email}'s tokens ({@link
+   * #ALLOWED_CALLER} or {@link #STRANGER}).
+   */
+  public String metadataHost(String email) {
+    return metadataServers.get(email).host();
   }
 
   /** The running invoker. */
@@ -203,8 +221,22 @@ public final class LocalRun implements AutoCloseable {
     out.println("Stranger " + STRANGER + ", expect 403:");
     out.println(curl(tokenFor(STRANGER)));
     out.println();
+    out.println("With the invoke CLI, each account's token from its own local metadata server,");
+    out.println("as in a pod. Allowed caller, expect 200:");
+    out.println(invoke(ALLOWED_CALLER));
+    out.println();
+    out.println("Stranger, expect 403:");
+    out.println(invoke(STRANGER));
+    out.println();
     out.println("Tokens are valid for one hour. Ctrl-C stops the function and the issuer.");
     out.flush();
+  }
+
+  private String invoke(String email) {
+    return "GCE_METADATA_HOST="
+        + metadataHost(email)
+        + " java -jar client/target/invoke.jar "
+        + url();
   }
 
   private String curl(String token) {

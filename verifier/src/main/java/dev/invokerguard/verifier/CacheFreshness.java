@@ -42,7 +42,11 @@ final class CacheFreshness {
    * @param max the longest lifetime returned
    */
   static Duration ttl(
-      List<String> cacheControl, List<String> age, Duration defaultTtl, Duration min, Duration max) {
+      List<String> cacheControl,
+      List<String> age,
+      Duration defaultTtl,
+      Duration min,
+      Duration max) {
     Duration ttl = unclamped(cacheControl, age, defaultTtl);
     if (ttl.compareTo(max) > 0) {
       ttl = max;

@@ -45,8 +45,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * KeyCacheConfig#defaultTtl()} without one, clamped to {@code [minRefetchInterval, 24 h]} (see
  * {@link CacheFreshness}). {@code expiresAt = fetchedAt + ttl}, where {@code fetchedAt} is read
  * from {@link KeyCacheConfig#clock()} when the request is sent (so the response's time in transit
- * counts against its lifetime, as in section 4.2.3); {@code refreshAt = expiresAt - min(refreshAhead,
- * ttl / 2)}.
+ * counts against its lifetime, as in section 4.2.3); {@code refreshAt = expiresAt -
+ * min(refreshAhead, ttl / 2)}.
  *
  * <h2>Answering {@link #key(String, Instant)}</h2>
  *
@@ -445,7 +445,8 @@ final class JwksKeyCache implements KeySource {
         Map<String, RSAPublicKey> keys, Instant fetchedAt, Duration ttl, Duration refreshAhead) {
       Instant expiresAt = fetchedAt.plus(ttl);
       // Refreshing more than half a lifetime early would fetch more often than the signer asks.
-      Duration ahead = refreshAhead.compareTo(ttl.dividedBy(2)) < 0 ? refreshAhead : ttl.dividedBy(2);
+      Duration half = ttl.dividedBy(2);
+      Duration ahead = refreshAhead.compareTo(half) < 0 ? refreshAhead : half;
       return new KeySet(Map.copyOf(keys), fetchedAt, ttl, expiresAt, expiresAt.minus(ahead));
     }
 
