@@ -115,6 +115,20 @@ class KeyTrustTest {
     assertThat(reason(google.mint(CLIENT, AUDIENCE))).isEqualTo(Reason.KEYS_UNAVAILABLE);
   }
 
+  @Test
+  void verify_encryptedCompressedJweForm_refusedAsMalformedWithoutDecrypting() {
+    // RFC 8725 3.6: no JWE is ever decrypted or decompressed; five parts are not a JWS.
+    Base64.Encoder url = Base64.getUrlEncoder().withoutPadding();
+    String header =
+        url.encodeToString(
+            "{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\",\"zip\":\"DEF\",\"kid\":\"k\"}"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    String jwe = header + ".a2V5.aXY.Y2lwaGVydGV4dA.dGFn";
+
+    assertThat(reason(jwe)).isEqualTo(Reason.MALFORMED_TOKEN);
+    assertThat(google.jwks().requestCount()).isEqualTo(0);
+  }
+
   private Reason reason(String token) {
     return assertThrows(CallerRejectedException.class, () -> verifier.verifyToken(token)).reason();
   }
