@@ -30,7 +30,7 @@ mvn -q -pl function,benchmarks -am package -DskipTests
 mkdir -p "$RESULTS"
 
 echo "== JMH (VerifierBenchmark)"
-java -jar "$JAR" VerifierBenchmark -rf json -rff "$RESULTS/jmh-result.json" "$@" \
+java -jar "$JAR" VerifierBenchmark -rf json -rff "$RESULTS/jmh-result.json" "$@" 2>"$RESULTS/jmh.err" \
   | tee "$RESULTS/jmh.txt" | grep -E '^(# Benchmark:|Benchmark |VerifierBenchmark)' || true
 java -cp "$JAR" dev.invokerguard.benchmarks.Ratios "$RESULTS/jmh-result.json" \
   | tee "$RESULTS/ratios.md"

@@ -41,6 +41,12 @@ public final class Ratios {
               true),
           new Row("our hit path vs raw RSA verify", "oursHit", "rawJdkRsaVerify", 20, true),
           new Row(
+              "(info) hit from request headers vs raw RSA verify",
+              "oursHitFromHeaders",
+              "rawJdkRsaVerify",
+              Double.NaN,
+              true),
+          new Row(
               "(info) miss with cache on vs cache off",
               "oursMissCacheOn",
               "oursMissCacheOff",

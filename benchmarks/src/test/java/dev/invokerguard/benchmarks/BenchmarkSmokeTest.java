@@ -27,6 +27,7 @@ class BenchmarkSmokeTest {
     "oursMissCacheOff",
     "oursMissCacheOn",
     "oursHit",
+    "oursHitFromHeaders",
     "googleApiClientVerifier",
     "googleAuthTokenVerifier",
   };
