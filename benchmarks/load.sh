@@ -10,6 +10,9 @@
 #     median reported. The protected function's first 200 includes its key fetch.
 #  2. Throughput: wrk on 127.0.0.1 with one reused valid token (the common case: a client reuses
 #     its token for an hour), after a warm-up; two rounds alternating, the mean of the rounds.
+#     A third, diagnostic function runs alongside: the hello answer behind the verifier alone
+#     (VerifierOnlyFunction, no decision log, no sample API), to split the protected function's
+#     cost into the verifier's part and the rest.
 #
 # Installs nothing: it says what is missing. Prints one "ratio" line per figure at the end.
 #
@@ -180,6 +183,8 @@ median() {
 
 PROTECTED=(protected "$FUNCTION_JAR" dev.invokerguard.function.ProtectedFunction)
 HELLO=(hello "$HELLO_JAR" dev.invokerguard.benchmarks.HelloFunction)
+# The invoker takes a classpath: the hello jar for the class, the function's jar for the verifier.
+VERIFIER_ONLY=(verifier-only "$HELLO_JAR:$FUNCTION_JAR" dev.invokerguard.benchmarks.VerifierOnlyFunction)
 
 echo "== cold start: process start to first 200, $COLD_STARTS times each, alternating"
 : >"$WORK/cold-protected" && : >"$WORK/cold-hello"
@@ -213,23 +218,35 @@ await_200 "$STARTED_PID" "$PROTECTED_PORT" protected
 HELLO_PORT=$(free_port)
 start_function "${HELLO[@]}" "$HELLO_PORT"
 await_200 "$STARTED_PID" "$HELLO_PORT" hello
-requests_per_second "$PROTECTED_PORT" "$WARMUP" >/dev/null
-requests_per_second "$HELLO_PORT" "$WARMUP" >/dev/null
-: >"$WORK/rps-protected" && : >"$WORK/rps-hello"
+VERIFIER_ONLY_PORT=$(free_port)
+start_function "${VERIFIER_ONLY[@]}" "$VERIFIER_ONLY_PORT"
+await_200 "$STARTED_PID" "$VERIFIER_ONLY_PORT" verifier-only
+for port in "$PROTECTED_PORT" "$HELLO_PORT" "$VERIFIER_ONLY_PORT"; do
+  requests_per_second "$port" "$WARMUP" >/dev/null
+done
+: >"$WORK/rps-protected" && : >"$WORK/rps-hello" && : >"$WORK/rps-verifier-only"
 for round in 1 2; do
   p=$(requests_per_second "$PROTECTED_PORT" "$DURATION")
   h=$(requests_per_second "$HELLO_PORT" "$DURATION")
-  echo "   round $round: protected $p req/s, hello $h req/s"
+  v=$(requests_per_second "$VERIFIER_ONLY_PORT" "$DURATION")
+  echo "   round $round: protected $p req/s, hello $h req/s, verifier-only $v req/s"
   echo "$p" >>"$WORK/rps-protected"
   echo "$h" >>"$WORK/rps-hello"
+  echo "$v" >>"$WORK/rps-verifier-only"
 done
-RPS_PROTECTED=$(awk '{ s += $1 } END { printf "%.0f", s / NR }' "$WORK/rps-protected")
-RPS_HELLO=$(awk '{ s += $1 } END { printf "%.0f", s / NR }' "$WORK/rps-hello")
+mean() {
+  awk '{ s += $1 } END { printf "%.0f", s / NR }' "$1"
+}
+RPS_PROTECTED=$(mean "$WORK/rps-protected")
+RPS_HELLO=$(mean "$WORK/rps-hello")
+RPS_VERIFIER_ONLY=$(mean "$WORK/rps-verifier-only")
 
 echo "== results (ratios are protected / unprotected, same invoker, same run)"
-echo "throughput protected=${RPS_PROTECTED} req/s hello=${RPS_HELLO} req/s"
+echo "throughput protected=${RPS_PROTECTED} req/s hello=${RPS_HELLO} req/s verifier-only=${RPS_VERIFIER_ONLY} req/s"
 echo "cold-start-median protected=${COLD_PROTECTED} ms hello=${COLD_HELLO} ms"
 awk -v p="$RPS_PROTECTED" -v h="$RPS_HELLO" \
   'BEGIN { printf "ratio throughput protected/unprotected = %.2f (target >= 0.90)\n", p / h }'
+awk -v v="$RPS_VERIFIER_ONLY" -v h="$RPS_HELLO" \
+  'BEGIN { printf "(diagnostic) throughput verifier-only/unprotected = %.2f\n", v / h }'
 awk -v p="$COLD_PROTECTED" -v h="$COLD_HELLO" \
   'BEGIN { printf "ratio cold-start protected/unprotected = %.2f (target <= 1.15)\n", p / h }'

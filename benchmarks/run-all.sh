@@ -37,6 +37,7 @@ java -cp "$JAR" dev.invokerguard.benchmarks.Ratios "$RESULTS/jmh-result.json" \
 
 echo "== token cache heap at its bound"
 java -Xmx1g -cp "$JAR" dev.invokerguard.benchmarks.TokenCacheHeap 2>/dev/null \
+  | grep "^token-cache-heap" \
   | tee "$RESULTS/heap.txt"
 
 echo "== whole function (load.sh)"
