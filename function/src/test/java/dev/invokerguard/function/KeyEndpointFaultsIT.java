@@ -5,11 +5,13 @@ import static com.google.common.truth.Truth.assertWithMessage;
 
 import dev.invokerguard.testing.ChildJvm;
 import dev.invokerguard.testing.TestIssuer;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -63,7 +65,7 @@ class KeyEndpointFaultsIT {
 
     // ---- no key set loaded yet: every bad answer of the endpoint is a 503 ----
     byte[] tenMegabytes = new byte[10 * 1024 * 1024];
-    java.util.Arrays.fill(tenMegabytes, (byte) ' ');
+    Arrays.fill(tenMegabytes, (byte) ' ');
     byte[] keySet = issuer.jwksJson().getBytes(StandardCharsets.UTF_8);
     System.arraycopy(keySet, 0, tenMegabytes, 0, keySet.length);
     String[] faults = {"500", "503", "404", "garbage", "empty key set", "10 MB body"};
@@ -232,7 +234,7 @@ class KeyEndpointFaultsIT {
     return status;
   }
 
-  private static java.net.http.HttpRequest.Builder bearer(RunningFunction function, String token) {
+  private static HttpRequest.Builder bearer(RunningFunction function, String token) {
     return function.get("/").header("Authorization", "Bearer " + token);
   }
 

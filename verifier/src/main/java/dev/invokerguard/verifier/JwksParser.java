@@ -35,8 +35,8 @@ import java.util.Set;
  * the last good set is safer than guessing.
  *
  * <p>A key is usable when {@code kty} is {@code RSA}, {@code use} is absent or {@code sig}
- * (section 4.2), {@code alg} is absent or {@code RS256} (section 4.4) and it has a {@code kid}
- * (tokens name their key; the verifier never tries every key). Other keys (EC, encryption keys,
+ * (section 4.2), {@code alg} is absent or {@code RS256} (section 4.4) and it has a non-empty {@code
+ * kid} (tokens name their key; the verifier never tries every key). Other keys (EC, encryption keys,
  * other algorithms) are skipped, not refused: a set may legitimately carry them.
  */
 final class JwksParser {
@@ -132,8 +132,11 @@ final class JwksParser {
     if (!kty.equals("RSA")
         || (use != null && !use.equals("sig"))
         || (alg != null && !alg.equals("RS256"))
-        || kid == null) {
-      return; // not a key this verifier uses
+        || kid == null
+        || kid.isEmpty()) {
+      // Not a key this verifier uses. An empty kid counts as none: no token can name it (an empty
+      // kid in a token is MISSING_KEY_ID), so the set must not count it as usable.
+      return;
     }
     RSAPublicKey key = rsaKey(factory, members.get("n"), members.get("e"));
     if (keys.putIfAbsent(kid, key) != null) {

@@ -34,20 +34,7 @@ class CallerVerifierFuzzTest {
     fixture = new FuzzFixture();
     strict = fixture.verifier(false);
     trusting = fixture.verifier(true);
-    uncached =
-        CallerVerifier.builder()
-            .expectedAudiences(FuzzFixture.AUDIENCE, FuzzFixture.RUN_AUDIENCE)
-            .allowlist(FuzzFixture.ALLOWLIST)
-            .clock(fixture.clock)
-            .keySource(
-                new FuzzFixture.FixedKeySource(
-                    Map.of(
-                        FuzzFixture.KID,
-                        (java.security.interfaces.RSAPublicKey) fixture.key.getPublic(),
-                        FuzzFixture.OTHER_KID,
-                        (java.security.interfaces.RSAPublicKey) fixture.otherKey.getPublic())))
-            .disableVerifiedTokenCache()
-            .build();
+    uncached = fixture.verifier(false, false);
     tokens = fixture.allTokens();
   }
 

@@ -2,6 +2,8 @@ package dev.invokerguard.verifier;
 
 import dev.invokerguard.testing.MutableClock;
 import dev.invokerguard.testing.TestIssuer;
+import dev.invokerguard.testing.TokenBuilder;
+import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -9,8 +11,10 @@ import java.security.SecureRandom;
 import java.security.interfaces.RSAPublicKey;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -104,20 +108,25 @@ final class FuzzFixture implements AutoCloseable {
         v0.substring(0, v0.lastIndexOf('.') + 1) + CallerVerifier.SIGNATURE_REMOVED_BY_GOOGLE);
   }
 
-  private dev.invokerguard.testing.TokenBuilder signed(String kid) {
+  private TokenBuilder signed(String kid) {
     KeyPair pair = kid.equals(KID) ? key : otherKey;
     return issuer.token().keyId(kid).signWith(pair.getPrivate());
   }
 
   /** All minted tokens, valid first, in a fixed order (fuzz inputs pick them by index). */
   List<String> allTokens() {
-    List<String> all = new java.util.ArrayList<>(valid.values());
+    List<String> all = new ArrayList<>(valid.values());
     all.addAll(invalid.values());
     return all;
   }
 
   /** A verifier over the two fixed keys, as deployed except for the key source. */
   CallerVerifier verifier(boolean trustPlatform) {
+    return verifier(trustPlatform, true);
+  }
+
+  /** As {@link #verifier(boolean)}, with or without the verified-token cache. */
+  CallerVerifier verifier(boolean trustPlatform, boolean tokenCache) {
     CallerVerifier.Builder builder =
         CallerVerifier.builder()
             .expectedAudiences(AUDIENCE, RUN_AUDIENCE)
@@ -131,6 +140,9 @@ final class FuzzFixture implements AutoCloseable {
                         OTHER_KID, (RSAPublicKey) otherKey.getPublic())));
     if (trustPlatform) {
       builder.trustPlatformVerifiedTokens();
+    }
+    if (!tokenCache) {
+      builder.disableVerifiedTokenCache();
     }
     return builder.build();
   }
@@ -221,7 +233,7 @@ final class FuzzFixture implements AutoCloseable {
         || !(ALLOWLIST.uniqueIds().contains(caller.subject())
             || caller
                 .email()
-                .map(e -> ALLOWLIST.emails().contains(e.toLowerCase(java.util.Locale.ROOT)))
+                .map(e -> ALLOWLIST.emails().contains(e.toLowerCase(Locale.ROOT)))
                 .orElse(false))) {
       throw new AssertionError("an accepted caller outside the policy: " + caller);
     }
@@ -262,8 +274,7 @@ final class FuzzFixture implements AutoCloseable {
   static KeyPair deterministicRsaKey(int seed) {
     try {
       SecureRandom random = SecureRandom.getInstance("SHA1PRNG");
-      random.setSeed(
-          ("invoker-guard fuzz key " + seed).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      random.setSeed(("invoker-guard fuzz key " + seed).getBytes(StandardCharsets.UTF_8));
       KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
       generator.initialize(2048, random);
       return generator.generateKeyPair();

@@ -1,13 +1,13 @@
 package dev.invokerguard.verifier;
 
 import static com.google.common.truth.Truth.assertThat;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.security.interfaces.RSAPublicKey;
-import java.util.Base64;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -21,12 +21,12 @@ import org.junit.jupiter.api.Test;
  * map, IAP's EC set) and a set of this project's deterministic keys.
  */
 class JwksParserFuzzTest {
+  private static final RSAPublicKey KEY =
+      (RSAPublicKey) FuzzFixture.deterministicRsaKey(1).getPublic();
+  private static final RSAPublicKey OTHER_KEY =
+      (RSAPublicKey) FuzzFixture.deterministicRsaKey(2).getPublic();
   private static final String JWKS =
-      jwks(
-          Map.of(
-              FuzzFixture.KID, (RSAPublicKey) FuzzFixture.deterministicRsaKey(1).getPublic(),
-              FuzzFixture.OTHER_KID,
-                  (RSAPublicKey) FuzzFixture.deterministicRsaKey(2).getPublic()));
+      TestJwks.keySet(Map.of(FuzzFixture.KID, KEY, FuzzFixture.OTHER_KID, OTHER_KEY));
 
   /** Arbitrary bytes as a key set body. */
   @FuzzTest(maxDuration = "5m")
@@ -44,6 +44,30 @@ class JwksParserFuzzTest {
   void parse_uneditedSeedKeySet_yieldsBothKeys() throws Exception {
     assertThat(JwksParser.parse(JWKS.getBytes(StandardCharsets.UTF_8)).keySet())
         .containsExactly(FuzzFixture.KID, FuzzFixture.OTHER_KID);
+  }
+
+  /**
+   * Found by {@code parse_editedKeySet_keysOrRefusal}
+   * (finding-key-with-empty-kid-counted-as-usable): a key under {@code "kid": ""} counted as
+   * usable, so a set whose only RSA key had an empty kid loaded and replaced the last good set with
+   * one that verifies nothing; every caller then got 401 (unknown key) instead of being served from
+   * the last good keys. No token can name an empty kid.
+   */
+  @Test
+  void parse_onlyKeyHasAnEmptyKid_refusedAsNoUsableKey() {
+    String emptyKid =
+        TestJwks.keySet(Map.of("", (RSAPublicKey) FuzzFixture.deterministicRsaKey(1).getPublic()));
+
+    assertThrows(
+        KeyFetchException.class, () -> JwksParser.parse(emptyKid.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  @Test
+  void parse_emptyKidBesideAGoodKey_skipped() throws Exception {
+    String set = TestJwks.keySet(Map.of("", KEY, FuzzFixture.KID, KEY));
+
+    assertThat(JwksParser.parse(set.getBytes(StandardCharsets.UTF_8)).keySet())
+        .containsExactly(FuzzFixture.KID);
   }
 
   private static void judge(byte[] body) {
@@ -66,30 +90,5 @@ class JwksParserFuzzTest {
         throw new AssertionError("a key below the bar was accepted: kid " + key.getKey());
       }
     }
-  }
-
-  /** A JWKS document of the given keys, as Google serves it. */
-  private static String jwks(Map<String, RSAPublicKey> keys) {
-    Base64.Encoder url = Base64.getUrlEncoder().withoutPadding();
-    StringBuilder json = new StringBuilder("{\"keys\":[");
-    keys.entrySet().stream()
-        .sorted(Map.Entry.comparingByKey())
-        .forEach(
-            key ->
-                json.append(json.charAt(json.length() - 1) == '[' ? "" : ",")
-                    .append("{\"kty\":\"RSA\",\"alg\":\"RS256\",\"use\":\"sig\",\"kid\":\"")
-                    .append(key.getKey())
-                    .append("\",\"n\":\"")
-                    .append(url.encodeToString(unsigned(key.getValue().getModulus())))
-                    .append("\",\"e\":\"")
-                    .append(url.encodeToString(unsigned(key.getValue().getPublicExponent())))
-                    .append("\"}"));
-    return json.append("]}").toString();
-  }
-
-  /** RFC 7518 section 6.3.1.1: the unsigned big-endian bytes, without a leading zero. */
-  private static byte[] unsigned(BigInteger value) {
-    byte[] bytes = value.toByteArray();
-    return bytes[0] == 0 ? java.util.Arrays.copyOfRange(bytes, 1, bytes.length) : bytes;
   }
 }

@@ -3,12 +3,12 @@ package dev.invokerguard.verifier;
 import static com.google.common.truth.Truth.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.invokerguard.testing.MutableClock;
 import dev.invokerguard.testing.TestIssuer;
 import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.interfaces.RSAPublicKey;
@@ -122,7 +122,7 @@ class KeyTrustTest {
     String header =
         url.encodeToString(
             "{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\",\"zip\":\"DEF\",\"kid\":\"k\"}"
-                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                .getBytes(StandardCharsets.UTF_8));
     String jwe = header + ".a2V5.aXY.Y2lwaGVydGV4dA.dGFn";
 
     assertThat(reason(jwe)).isEqualTo(Reason.MALFORMED_TOKEN);
@@ -142,23 +142,10 @@ class KeyTrustTest {
   /** The JWKS text with one more RSA key, optionally with another exponent. */
   private static String withExtraKey(String jwks, String kid, KeyPair pair, BigInteger exponent) {
     RSAPublicKey key = (RSAPublicKey) pair.getPublic();
-    Base64.Encoder url = Base64.getUrlEncoder().withoutPadding();
-    JsonObject jwk = new JsonObject();
-    jwk.addProperty("kty", "RSA");
-    jwk.addProperty("alg", "RS256");
-    jwk.addProperty("use", "sig");
-    jwk.addProperty("kid", kid);
-    jwk.addProperty("n", url.encodeToString(unsigned(key.getModulus())));
-    jwk.addProperty(
-        "e", url.encodeToString(unsigned(exponent != null ? exponent : key.getPublicExponent())));
     JsonObject document = JsonParser.parseString(jwks).getAsJsonObject();
-    JsonArray keys = document.getAsJsonArray("keys");
-    keys.add(jwk);
+    document
+        .getAsJsonArray("keys")
+        .add(TestJwks.rsaJwk(kid, key, exponent != null ? exponent : key.getPublicExponent()));
     return document.toString();
-  }
-
-  private static byte[] unsigned(BigInteger value) {
-    byte[] bytes = value.toByteArray();
-    return bytes[0] == 0 ? java.util.Arrays.copyOfRange(bytes, 1, bytes.length) : bytes;
   }
 }

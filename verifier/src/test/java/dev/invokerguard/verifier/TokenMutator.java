@@ -2,6 +2,7 @@ package dev.invokerguard.verifier;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 
@@ -172,11 +173,8 @@ final class TokenMutator {
               System.arraycopy(bytes, 0, changed, 1, bytes.length);
             }
             case 1 ->
-                changed =
-                    java.util.Arrays.copyOf(
-                        bytes, Math.max(0, bytes.length - data.consumeInt(1, 8)));
-            case 2 ->
-                changed = java.util.Arrays.copyOf(bytes, bytes.length + data.consumeInt(1, 8));
+                changed = Arrays.copyOf(bytes, Math.max(0, bytes.length - data.consumeInt(1, 8)));
+            case 2 -> changed = Arrays.copyOf(bytes, bytes.length + data.consumeInt(1, 8));
             default -> {
               changed = bytes.clone();
               if (changed.length > 0) {
