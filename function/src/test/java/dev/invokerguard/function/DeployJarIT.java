@@ -43,8 +43,23 @@ class DeployJarIT {
             "dev/invokerguard/functions/GuardConfig.class",
             "dev/invokerguard/verifier/CallerVerifier.class",
             "dev/invokerguard/verifier/JwksKeyCache.class",
-            "com/google/gson/Gson.class",
-            "com/google/api/client/http/javanet/NetHttpTransport.class");
+            "com/google/gson/Gson.class");
+  }
+
+  @Test
+  void deployJar_holdsNoHttpLibrary() {
+    // The key fetch uses the JDK's HttpURLConnection (cold start, see docs/DESIGN.md); an HTTP
+    // library and its tracing and Guava dependencies would only be dead weight to load and scan.
+    assertThat(
+            entries.stream()
+                .filter(
+                    e ->
+                        e.startsWith("com/google/api/client/")
+                            || e.startsWith("io/opencensus/")
+                            || e.startsWith("io/grpc/")
+                            || e.startsWith("com/google/common/"))
+                .toList())
+        .isEmpty();
   }
 
   @Test

@@ -1,7 +1,5 @@
 package dev.invokerguard.verifier;
 
-import com.google.api.client.http.HttpTransport;
-import com.google.api.client.http.javanet.NetHttpTransport;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -352,7 +350,7 @@ public final class CallerVerifier implements AutoCloseable {
     private Duration clockSkew = DEFAULT_CLOCK_SKEW;
     private Clock clock = Clock.systemUTC();
     private URI jwksUri = GOOGLE_JWKS_URI;
-    private HttpTransport httpTransport;
+    private KeyEndpointConnector keyEndpointConnector = KeyEndpointConnector.JDK;
     private Duration keyFetchTimeout = Duration.ofSeconds(5);
     private Duration maxKeyStaleness = Duration.ofHours(24);
     private Duration minKeyRefetchInterval = Duration.ofSeconds(10);
@@ -444,9 +442,13 @@ public final class CallerVerifier implements AutoCloseable {
       return this;
     }
 
-    /** The HTTP seam used to fetch keys (default google-http-client's {@code NetHttpTransport}). */
-    public Builder httpTransport(HttpTransport httpTransport) {
-      this.httpTransport = Objects.requireNonNull(httpTransport, "httpTransport");
+    /**
+     * The HTTP seam of the key fetch (default {@link KeyEndpointConnector#JDK}): how a connection to
+     * the key endpoint is opened, for a proxy or a custom trust store. The verifier still sets the
+     * timeouts and the other fetch rules on the connection it gets.
+     */
+    public Builder keyEndpointConnector(KeyEndpointConnector connector) {
+      this.keyEndpointConnector = Objects.requireNonNull(connector, "connector");
       return this;
     }
 
@@ -567,7 +569,7 @@ public final class CallerVerifier implements AutoCloseable {
             new JwksKeyCache(
                 new KeyCacheConfig(
                     jwksUri,
-                    httpTransport != null ? httpTransport : new NetHttpTransport(),
+                    keyEndpointConnector,
                     clock,
                     keyFetchTimeout,
                     maxKeySetBytes,

@@ -1,16 +1,15 @@
 package dev.invokerguard.verifier;
 
-import com.google.api.client.http.GenericUrl;
-import com.google.api.client.http.HttpRequest;
-import com.google.api.client.http.HttpRequestFactory;
-import com.google.api.client.http.HttpResponse;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.System.Logger.Level;
+import java.net.HttpURLConnection;
 import java.security.interfaces.RSAPublicKey;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
@@ -29,9 +28,9 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <h2>Fetching</h2>
  *
- * One {@code GET} of {@link KeyCacheConfig#jwksUri()} through the configured google-http-client
- * transport, with connect and read timeouts of {@link KeyCacheConfig#fetchTimeout()}, no retries,
- * no redirects and no request or content logging. Only {@code 200} is a success. The body is
+ * One {@code GET} of {@link KeyCacheConfig#jwksUri()} on a connection opened by the configured
+ * {@link KeyEndpointConnector} (the JDK's {@link HttpURLConnection} by default), with connect and
+ * read timeouts of {@link KeyCacheConfig#fetchTimeout()}, no retries, no redirects and no caches. Only {@code 200} is a success. The body is
  * capped at {@link KeyCacheConfig#maxBodyBytes()}: a larger {@code Content-Length} is refused
  * before reading, and reading stops as soon as the cap is passed, so no more than the cap is ever
  * buffered. Reading also stops at twice the fetch timeout in all, so a server that drips one byte
@@ -107,7 +106,6 @@ final class JwksKeyCache implements KeySource {
   private static final System.Logger LOG = System.getLogger(JwksKeyCache.class.getName());
 
   private final KeyCacheConfig config;
-  private final HttpRequestFactory requestFactory;
   private final ExecutorService executor;
   private final AtomicReference<KeySet> current = new AtomicReference<>();
 
@@ -136,7 +134,6 @@ final class JwksKeyCache implements KeySource {
     if (config.maxBodyBytes() <= 0) {
       throw new IllegalArgumentException("maxBodyBytes must be positive: " + config.maxBodyBytes());
     }
-    this.requestFactory = config.transport().createRequestFactory();
     this.executor =
         Executors.newSingleThreadExecutor(
             runnable -> {
@@ -335,43 +332,48 @@ final class JwksKeyCache implements KeySource {
     Duration timeout = config.fetchTimeout();
     long deadline = System.nanoTime() + timeout.multipliedBy(2).toNanos();
     int timeoutMillis = (int) Math.max(timeout.toMillis(), 1);
-    HttpRequest request = requestFactory.buildGetRequest(new GenericUrl(config.jwksUri()));
-    request
-        .setConnectTimeout(timeoutMillis)
-        .setReadTimeout(timeoutMillis)
-        .setThrowExceptionOnExecuteError(false)
-        .setNumberOfRetries(0)
-        .setUnsuccessfulResponseHandler(null)
-        .setIOExceptionHandler(null)
-        .setFollowRedirects(false)
-        .setLoggingEnabled(false)
-        .setCurlLoggingEnabled(false);
-    request.getHeaders().setAccept("application/json");
-    HttpResponse response = request.execute();
+    HttpURLConnection connection = config.connector().open(config.jwksUri());
     try {
-      int status = response.getStatusCode();
+      connection.setConnectTimeout(timeoutMillis);
+      connection.setReadTimeout(timeoutMillis);
+      connection.setInstanceFollowRedirects(false);
+      connection.setUseCaches(false);
+      connection.setRequestProperty("Accept", "application/json");
+      int status = connection.getResponseCode();
       if (status != 200) {
         throw new KeyFetchException("HTTP " + status);
       }
-      Long length = response.getHeaders().getContentLength();
-      if (length != null && length > config.maxBodyBytes()) {
+      if (connection.getContentLengthLong() > config.maxBodyBytes()) {
         throw new KeyFetchException(
             "HTTP 200 with Content-Length over the cap of " + config.maxBodyBytes() + " bytes");
       }
-      byte[] body = readCapped(response.getContent(), deadline);
+      byte[] body = readCapped(connection.getInputStream(), deadline);
       Map<String, RSAPublicKey> keys = JwksParser.parse(body);
+      Map<String, List<String>> headers = connection.getHeaderFields();
       Duration ttl =
           CacheFreshness.ttl(
-              response.getHeaders().getHeaderStringValues("cache-control"),
-              response.getHeaders().getHeaderStringValues("age"),
+              values(headers, "Cache-Control"),
+              values(headers, "Age"),
               config.defaultTtl(),
               config.minRefetchInterval(),
               MAX_TTL);
       return KeySet.of(keys, fetchedAt, ttl, config.refreshAhead());
     } finally {
       // Closes the connection without reading the rest of a refused body.
-      response.disconnect();
+      connection.disconnect();
     }
+  }
+
+  /** Every value of the response header {@code name}, matched case-insensitively (RFC 9110 5.1). */
+  private static List<String> values(Map<String, List<String>> headers, String name) {
+    List<String> values = new ArrayList<>(1);
+    for (Map.Entry<String, List<String>> header : headers.entrySet()) {
+      // The null key is the status line.
+      if (name.equalsIgnoreCase(header.getKey()) && header.getValue() != null) {
+        values.addAll(header.getValue());
+      }
+    }
+    return values;
   }
 
   /** Reads at most {@code maxBodyBytes}; more, or past the deadline, is a failed fetch. */

@@ -1,6 +1,5 @@
 package dev.invokerguard.verifier;
 
-import com.google.api.client.http.HttpTransport;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
@@ -10,7 +9,7 @@ import java.util.Objects;
  * Settings of the key cache, validated by {@link CallerVerifier.Builder#build()}.
  *
  * @param jwksUri where the JWKS (RFC 7517) is fetched
- * @param transport the HTTP seam (google-http-client); tests pass a transport to loopback servers
+ * @param connector the HTTP seam: opens the connection of each fetch
  * @param clock the time source for fetch timestamps
  * @param fetchTimeout connect timeout and read timeout of one fetch, and the longest a request
  *     waits for a fetch under way
@@ -23,7 +22,7 @@ import java.util.Objects;
  */
 record KeyCacheConfig(
     URI jwksUri,
-    HttpTransport transport,
+    KeyEndpointConnector connector,
     Clock clock,
     Duration fetchTimeout,
     int maxBodyBytes,
@@ -33,7 +32,7 @@ record KeyCacheConfig(
     Duration refreshAhead) {
   KeyCacheConfig {
     Objects.requireNonNull(jwksUri, "jwksUri");
-    Objects.requireNonNull(transport, "transport");
+    Objects.requireNonNull(connector, "connector");
     Objects.requireNonNull(clock, "clock");
     Objects.requireNonNull(fetchTimeout, "fetchTimeout");
     Objects.requireNonNull(maxStaleness, "maxStaleness");

@@ -3,7 +3,6 @@ package dev.invokerguard.verifier;
 import static com.google.common.truth.Truth.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import com.google.api.client.http.javanet.NetHttpTransport;
 import com.sun.net.httpserver.HttpServer;
 import dev.invokerguard.testing.JwksEndpoint;
 import dev.invokerguard.testing.MutableClock;
@@ -417,6 +416,96 @@ final class JwksKeyCacheTest {
   }
 
   @Test
+  void key_connectorIsTheSeam_everyFetchOpensThroughIt() throws Exception {
+    TestIssuer issuer = issuer();
+    List<URI> opened = new java.util.concurrent.CopyOnWriteArrayList<>();
+    // Configured with an address where nothing listens: only the connector can reach the keys.
+    JwksKeyCache cache =
+        cache(
+            URI.create("http://127.0.0.1:1/certs"),
+            uri -> {
+              opened.add(uri);
+              return KeyEndpointConnector.JDK.open(issuer.jwksUri());
+            });
+
+    String kid = issuer.activeKeyId();
+    assertThat(key(cache, kid)).isEqualTo(issuer.publicKey(kid));
+    assertThat(opened).containsExactly(URI.create("http://127.0.0.1:1/certs"));
+  }
+
+  @Test
+  void key_connectorThrows_keysUnavailableThenLoadsWhenItRecovers() throws Exception {
+    TestIssuer issuer = issuer();
+    java.util.concurrent.atomic.AtomicBoolean broken =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    JwksKeyCache cache =
+        cache(
+            issuer.jwksUri(),
+            uri -> {
+              if (broken.get()) {
+                throw new java.io.IOException("proxy refused");
+              }
+              return KeyEndpointConnector.JDK.open(uri);
+            });
+    String kid = issuer.activeKeyId();
+
+    assertThat(rejection(cache, kid)).isEqualTo(Reason.KEYS_UNAVAILABLE);
+    broken.set(false);
+    clock.advance(INTERVAL);
+
+    assertThat(key(cache, kid)).isEqualTo(issuer.publicKey(kid));
+  }
+
+  @Test
+  void key_redirect_notFollowed() throws Exception {
+    TestIssuer issuer = issuer();
+    HttpServer server =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext(
+        "/certs",
+        exchange -> {
+          exchange.getResponseHeaders().add("Location", issuer.jwksUri().toString());
+          exchange.sendResponseHeaders(302, -1);
+          exchange.close();
+        });
+    server.start();
+    toClose.push(() -> server.stop(0));
+    URI uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/certs");
+    JwksKeyCache cache = cache(uri, TIMEOUT, REFRESH_AHEAD);
+
+    assertThat(rejection(cache, issuer.activeKeyId())).isEqualTo(Reason.KEYS_UNAVAILABLE);
+    assertThat(issuer.jwks().requestCount()).isEqualTo(0);
+  }
+
+  @Test
+  void key_headerNamesInAnyCase_freshnessRead() throws Exception {
+    TestIssuer issuer = issuer();
+    byte[] jwks = issuer.jwksJson().getBytes(StandardCharsets.UTF_8);
+    HttpServer server =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext(
+        "/certs",
+        exchange -> {
+          // The JDK server sends these as "Cache-control" and "Age": not the case the cache asks
+          // for, which must not matter (RFC 9110 section 5.1).
+          exchange.getResponseHeaders().add("cache-CONTROL", "max-age=7200");
+          exchange.getResponseHeaders().add("AGE", "200");
+          exchange.sendResponseHeaders(200, jwks.length);
+          try (OutputStream out = exchange.getResponseBody()) {
+            out.write(jwks);
+          }
+        });
+    server.start();
+    toClose.push(() -> server.stop(0));
+    URI uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/certs");
+    JwksKeyCache cache = cache(uri, TIMEOUT, REFRESH_AHEAD);
+
+    load(cache);
+
+    assertThat(cache.currentKeySet().expiresAt()).isEqualTo(START.plusSeconds(7000));
+  }
+
+  @Test
   void prefetch_loadsKeysSoTheFirstRequestDoesNotFetch() throws Exception {
     TestIssuer issuer = issuer();
     JwksKeyCache cache = cache(issuer.jwksUri(), TIMEOUT, REFRESH_AHEAD);
@@ -463,7 +552,7 @@ final class JwksKeyCacheTest {
             new JwksKeyCache(
                 new KeyCacheConfig(
                     URI.create("http://127.0.0.1:1/certs"),
-                    new NetHttpTransport(),
+                    KeyEndpointConnector.JDK,
                     clock,
                     Duration.ZERO,
                     MAX_BODY,
@@ -482,11 +571,20 @@ final class JwksKeyCacheTest {
   }
 
   private JwksKeyCache cache(URI jwksUri, Duration timeout, Duration refreshAhead) {
+    return cache(jwksUri, KeyEndpointConnector.JDK, timeout, refreshAhead);
+  }
+
+  private JwksKeyCache cache(URI jwksUri, KeyEndpointConnector connector) {
+    return cache(jwksUri, connector, TIMEOUT, REFRESH_AHEAD);
+  }
+
+  private JwksKeyCache cache(
+      URI jwksUri, KeyEndpointConnector connector, Duration timeout, Duration refreshAhead) {
     JwksKeyCache cache =
         new JwksKeyCache(
             new KeyCacheConfig(
                 jwksUri,
-                new NetHttpTransport(),
+                connector,
                 clock,
                 timeout,
                 MAX_BODY,
