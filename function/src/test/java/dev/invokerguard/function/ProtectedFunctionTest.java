@@ -88,6 +88,46 @@ class ProtectedFunctionTest {
     assertThat(received.getAsJsonArray("keys").get(0).getAsString()).isEqualTo("k100");
   }
 
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(
+      strings = {
+        "[1]",
+        "\"text\"",
+        "{\"a\":1} {}",
+        "{\"a\":1} x",
+        "{'a':1}",
+        "{\"a\":1,}",
+        "{\"a\":NaN}",
+        "",
+        "{\"a\":"
+      })
+  void post_notExactlyOneStrictJsonObject_400(String body) throws Exception {
+    FakeHttp.Response response = post(body);
+
+    assertThat(response.status()).isEqualTo(400);
+    assertThat(response.bodyText()).isEqualTo("{\"error\":\"expected_json_object\"}");
+  }
+
+  @Test
+  void post_repeatedAndNestedKeys_topLevelKeysOnceEach() throws Exception {
+    FakeHttp.Response response = post("{\"b\":{\"inner\":[1,{\"x\":2}]},\"a\":1,\"b\":null}");
+
+    assertThat(response.status()).isEqualTo(200);
+    JsonObject received =
+        JsonParser.parseString(response.bodyText()).getAsJsonObject().getAsJsonObject("received");
+    assertThat(received.get("keys").toString()).isEqualTo("[\"a\",\"b\"]");
+  }
+
+  private FakeHttp.Response post(String body) throws Exception {
+    FakeHttp.Response response = new FakeHttp.Response();
+    function.service(
+        new FakeHttp.Request("POST", "/")
+            .header("Authorization", "Bearer " + platformVerifiedToken(ALICE))
+            .body("application/json", body.getBytes(StandardCharsets.UTF_8)),
+        response);
+    return response;
+  }
+
   @Test
   void post_bodyExactlyAtCap_accepted_oneMoreByte_413() throws Exception {
     String prefix = "{\"k\":\"";

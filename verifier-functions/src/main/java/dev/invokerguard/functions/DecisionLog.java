@@ -1,11 +1,14 @@
 package dev.invokerguard.functions;
 
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
-import com.google.gson.JsonObject;
+import com.google.gson.stream.JsonWriter;
 import dev.invokerguard.verifier.Reason;
 import dev.invokerguard.verifier.VerifiedCaller;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.io.Writer;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletionException;
@@ -16,6 +19,11 @@ import java.util.function.Consumer;
  * ({@code severity}, {@code message}, {@code logging.googleapis.com/trace}, ...). What it writes
  * comes from the decision and the verified caller only: never the token, a signature, key material
  * or a header value other than the trace id.
+ *
+ * <p>A line is written on every request, so it is cheap on purpose: gson's streaming {@link
+ * JsonWriter} (which does the escaping) into a plain buffer, no tree and no {@code Gson} instance
+ * (building one loads and initialises about 130 classes on the cold-start path), and one write of
+ * the line's bytes to stdout (see {@link #STDOUT}).
  */
 final class DecisionLog {
   static final String TRACE_FIELD = "logging.googleapis.com/trace";
@@ -23,15 +31,26 @@ final class DecisionLog {
   static final String SAMPLED_FIELD = "logging.googleapis.com/trace_sampled";
   private static final int MAX_PATH_CHARS = 256;
 
-  // disableHtmlEscaping: log lines are read by people; Gson still escapes quotes and controls.
-  private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
+  /**
+   * The production sink: the line and its newline encoded once and handed to {@code System.out}
+   * (read per line, so {@code System.setOut} is honoured) in one {@code write}, which the JDK's
+   * {@code PrintStream} synchronizes and passes to the file descriptor as one system call: lines
+   * from concurrent requests never interleave, and each is out before the answer is sent.
+   */
+  static final Consumer<String> STDOUT =
+      line -> {
+        byte[] bytes = (line + "\n").getBytes(StandardCharsets.UTF_8);
+        PrintStream out = System.out;
+        out.write(bytes, 0, bytes.length);
+        out.flush();
+      };
 
   private final Optional<String> project;
   private final Consumer<String> sink;
 
   /**
    * @param project the Google Cloud project for trace links, when known
-   * @param sink receives each line; {@code System.out::println} in production
+   * @param sink receives each line, without a line terminator; {@link #STDOUT} in production
    */
   DecisionLog(Optional<String> project, Consumer<String> sink) {
     this.project = Objects.requireNonNull(project, "project");
@@ -42,14 +61,16 @@ final class DecisionLog {
   record RequestFacts(String method, String path, Optional<TraceContext> trace) {}
 
   void allowed(RequestFacts request, VerifiedCaller caller) {
-    JsonObject line = line("INFO", "allowed " + caller.principal(), request, 200);
-    line.addProperty("decision", "allow");
-    line.addProperty("reason", "ALLOWED");
-    caller.email().ifPresent(email -> line.addProperty("caller", email));
-    line.addProperty("subject", caller.subject());
-    line.addProperty("audience", caller.audience());
-    line.addProperty("signatureCheck", caller.signatureCheck().name());
-    sink.accept(GSON.toJson(line));
+    Line line = line("INFO", "allowed " + caller.principal(), request, 200);
+    line.field("decision", "allow");
+    line.field("reason", "ALLOWED");
+    if (caller.email().isPresent()) {
+      line.field("caller", caller.email().get());
+    }
+    line.field("subject", caller.subject());
+    line.field("audience", caller.audience());
+    line.field("signatureCheck", caller.signatureCheck().name());
+    sink.accept(line.end());
   }
 
   /**
@@ -58,14 +79,13 @@ final class DecisionLog {
    */
   void denied(RequestFacts request, Reason reason, int status, String detail) {
     boolean unavailable = reason.category() == Reason.Category.UNAVAILABLE;
-    JsonObject line =
-        line(unavailable ? "ERROR" : "WARNING", "denied: " + reason.name(), request, status);
-    line.addProperty("decision", "deny");
-    line.addProperty("reason", reason.name());
+    Line line = line(unavailable ? "ERROR" : "WARNING", "denied: " + reason.name(), request, status);
+    line.field("decision", "deny");
+    line.field("reason", reason.name());
     if (detail != null) {
-      line.addProperty("detail", detail);
+      line.field("detail", detail);
     }
-    sink.accept(GSON.toJson(line));
+    sink.accept(line.end());
   }
 
   /**
@@ -73,16 +93,16 @@ final class DecisionLog {
    * exception's class is written: its message could hold anything.
    */
   void verificationFailed(RequestFacts request, Class<?> exceptionClass, int status) {
-    JsonObject line =
+    Line line =
         line(
             "ERROR",
             "denied: verification failed with " + exceptionClass.getName(),
             request,
             status);
-    line.addProperty("decision", "deny");
-    line.addProperty("reason", "VERIFICATION_ERROR");
-    line.addProperty("exception", exceptionClass.getName());
-    sink.accept(GSON.toJson(line));
+    line.field("decision", "deny");
+    line.field("reason", "VERIFICATION_ERROR");
+    line.field("exception", exceptionClass.getName());
+    sink.accept(line.end());
   }
 
   /**
@@ -90,12 +110,12 @@ final class DecisionLog {
    * decision}.
    */
   void handlerFailed(RequestFacts request, VerifiedCaller caller, Class<?> exceptionClass) {
-    JsonObject line =
+    Line line =
         line(
             "ERROR", "the protected handler failed with " + exceptionClass.getName(), request, 500);
-    line.addProperty("caller", caller.principal());
-    line.addProperty("exception", exceptionClass.getName());
-    sink.accept(GSON.toJson(line));
+    line.field("caller", caller.principal());
+    line.field("exception", exceptionClass.getName());
+    sink.accept(line.end());
   }
 
   /**
@@ -107,34 +127,118 @@ final class DecisionLog {
         failure instanceof CompletionException && failure.getCause() != null
             ? failure.getCause()
             : failure;
-    JsonObject line = new JsonObject();
-    line.addProperty("severity", "WARNING");
-    line.addProperty(
+    Line line = new Line();
+    line.field("severity", "WARNING");
+    line.field(
         "message",
         "signing keys could not be loaded at start-up from "
             + jwksUri
             + "; requests get 503 until a fetch succeeds");
-    line.addProperty("exception", cause.getClass().getName());
-    sink.accept(GSON.toJson(line));
+    line.field("exception", cause.getClass().getName());
+    sink.accept(line.end());
   }
 
-  private JsonObject line(String severity, String message, RequestFacts request, int status) {
-    JsonObject line = new JsonObject();
-    line.addProperty("severity", severity);
-    line.addProperty("message", message);
-    line.addProperty("method", request.method());
+  private Line line(String severity, String message, RequestFacts request, int status) {
+    Line line = new Line();
+    line.field("severity", severity);
+    line.field("message", message);
+    line.field("method", request.method());
     String path = request.path() == null ? "" : request.path();
-    line.addProperty(
+    line.field(
         "path", path.length() > MAX_PATH_CHARS ? path.substring(0, MAX_PATH_CHARS) + "..." : path);
-    line.addProperty("status", status);
+    line.field("status", status);
     if (project.isPresent() && request.trace().isPresent()) {
       TraceContext trace = request.trace().get();
-      line.addProperty(TRACE_FIELD, trace.resourceName(project.get()));
+      line.field(TRACE_FIELD, trace.resourceName(project.get()));
       if (trace.spanId() != null) {
-        line.addProperty(SPAN_FIELD, trace.spanId());
+        line.field(SPAN_FIELD, trace.spanId());
       }
-      line.addProperty(SAMPLED_FIELD, trace.sampled());
+      line.field(SAMPLED_FIELD, trace.sampled());
     }
     return line;
+  }
+
+  /**
+   * One JSON object being written. gson's {@link JsonWriter} escapes quotes, backslashes and
+   * control characters (and, with HTML-safe off, leaves {@code <} and {@code =} readable); a
+   * field whose value is {@code null} is left out.
+   */
+  private static final class Line {
+    private final StringBuilder text = new StringBuilder(384);
+    private final JsonWriter json;
+
+    Line() {
+      json = new JsonWriter(new BuilderWriter(text));
+      json.setHtmlSafe(false);
+      json.setSerializeNulls(false); // a field without a value is left out, not written as null
+      try {
+        json.beginObject();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e); // never: the target is a StringBuilder
+      }
+    }
+
+    void field(String name, String value) {
+      try {
+        json.name(name).value(value);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    void field(String name, long value) {
+      try {
+        json.name(name).value(value);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    void field(String name, boolean value) {
+      try {
+        json.name(name).value(value);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    String end() {
+      try {
+        json.endObject();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      return text.toString();
+    }
+  }
+
+  /** A {@link Writer} onto a {@link StringBuilder}: {@code StringWriter} without its locking. */
+  private static final class BuilderWriter extends Writer {
+    private final StringBuilder text;
+
+    BuilderWriter(StringBuilder text) {
+      this.text = text;
+    }
+
+    @Override
+    public void write(char[] chars, int offset, int length) {
+      text.append(chars, offset, length);
+    }
+
+    @Override
+    public void write(String string, int offset, int length) {
+      text.append(string, offset, offset + length);
+    }
+
+    @Override
+    public void write(int c) {
+      text.append((char) c);
+    }
+
+    @Override
+    public void flush() {}
+
+    @Override
+    public void close() {}
   }
 }

@@ -3,7 +3,6 @@ package dev.invokerguard.functions;
 import com.google.cloud.functions.HttpFunction;
 import com.google.cloud.functions.HttpRequest;
 import com.google.cloud.functions.HttpResponse;
-import com.google.gson.JsonObject;
 import dev.invokerguard.verifier.CallerRejectedException;
 import dev.invokerguard.verifier.CallerVerifier;
 import dev.invokerguard.verifier.Reason;
@@ -99,7 +98,7 @@ public final class GuardedFunction implements HttpFunction {
     return new GuardedFunction(
         verifier::verify,
         handler,
-        new DecisionLog(project, System.out::println),
+        new DecisionLog(project, DecisionLog.STDOUT),
         DEFAULT_RETRY_AFTER);
   }
 
@@ -109,7 +108,7 @@ public final class GuardedFunction implements HttpFunction {
    * usually finds them loaded.
    */
   public static GuardedFunction protect(GuardConfig config, ProtectedHandler handler) {
-    return protect(config, handler, new DecisionLog(config.project(), System.out::println));
+    return protect(config, handler, new DecisionLog(config.project(), DecisionLog.STDOUT));
   }
 
   static GuardedFunction protect(GuardConfig config, ProtectedHandler handler, DecisionLog log) {
@@ -215,10 +214,9 @@ public final class GuardedFunction implements HttpFunction {
     response.setStatusCode(status);
     response.setContentType(JSON);
     response.appendHeader("Cache-Control", "no-store");
-    JsonObject body = new JsonObject();
-    body.addProperty("error", error);
+    // The codes are fixed identifiers (letters and '_'): nothing in them needs escaping.
     try (OutputStream out = response.getOutputStream()) {
-      out.write(body.toString().getBytes(StandardCharsets.UTF_8));
+      out.write(("{\"error\":\"" + error + "\"}").getBytes(StandardCharsets.UTF_8));
     }
   }
 }
