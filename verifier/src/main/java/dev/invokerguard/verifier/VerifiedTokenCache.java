@@ -29,6 +29,15 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *
  * <p>Thread-safe. The hit path is one {@link ConcurrentHashMap#get} and a comparison, without a
  * lock.
+ *
+ * <p>The map's hash of a token is computed from its last {@link #HASHED_TAIL_CHARS} characters
+ * only, and equality is the whole string's. A server builds a fresh {@code String} per request, so
+ * {@code String.hashCode()} would walk the whole token (about 1 000 characters, a serial
+ * multiply-add per character) on every hit: that walk was the largest single cost of a hit. The
+ * tail of a cached token is the tail of its RSA signature, which is as good as random, so buckets
+ * stay spread; only tokens whose signature verified are ever put, so nobody can fill one bucket
+ * with made-up tokens, and a made-up token that shares a cached token's tail costs one failed
+ * string comparison.
  */
 final class VerifiedTokenCache {
   /**
@@ -39,6 +48,9 @@ final class VerifiedTokenCache {
 
   /** A cache that holds nothing: every lookup misses and every put is ignored. */
   static final VerifiedTokenCache DISABLED = new VerifiedTokenCache(0);
+
+  /** How many of a token's last characters its hash is computed from (see the class comment). */
+  static final int HASHED_TAIL_CHARS = 32;
 
   /** What a successful verification established about one token. */
   record Entry(
@@ -52,7 +64,7 @@ final class VerifiedTokenCache {
   }
 
   private final int maxEntries;
-  private final ConcurrentHashMap<String, Entry> entries;
+  private final ConcurrentHashMap<TokenKey, Entry> entries;
   // Slot i holds the entry inserted i-th modulo maxEntries; reusing a slot evicts its occupant.
   private final AtomicReferenceArray<Entry> ring;
   private final AtomicLong insertions = new AtomicLong();
@@ -88,12 +100,13 @@ final class VerifiedTokenCache {
     if (maxEntries == 0) {
       return null;
     }
-    Entry entry = entries.get(token);
+    TokenKey key = new TokenKey(token);
+    Entry entry = entries.get(key);
     if (entry == null) {
       return null;
     }
     if (now.getEpochSecond() >= entry.usableUntilSecond()) {
-      entries.remove(token, entry);
+      entries.remove(key, entry);
       return null;
     }
     return entry;
@@ -110,7 +123,7 @@ final class VerifiedTokenCache {
       return;
     }
     Entry entry = new Entry(token, kid, key, claims, claims.exp() + skewSeconds);
-    if (entries.putIfAbsent(token, entry) != null) {
+    if (entries.putIfAbsent(new TokenKey(token), entry) != null) {
       return; // another thread verified the same token at the same time; one entry is enough
     }
     int slot = (int) Math.floorMod(insertions.getAndIncrement(), (long) maxEntries);
@@ -118,7 +131,32 @@ final class VerifiedTokenCache {
     if (evicted != null) {
       // Removes exactly the entry that held this slot; a later entry for the same token (after
       // the old one expired and was dropped) owns another slot and stays.
-      entries.remove(evicted.token(), evicted);
+      entries.remove(new TokenKey(evicted.token()), evicted);
+    }
+  }
+
+  /** A token as a map key: hashed by its tail, equal by the whole string. */
+  static final class TokenKey {
+    private final String token;
+    private final int hash;
+
+    TokenKey(String token) {
+      this.token = token;
+      int h = token.length();
+      for (int i = Math.max(0, token.length() - HASHED_TAIL_CHARS); i < token.length(); i++) {
+        h = 31 * h + token.charAt(i);
+      }
+      this.hash = h;
+    }
+
+    @Override
+    public int hashCode() {
+      return hash;
+    }
+
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof TokenKey key && hash == key.hash && token.equals(key.token);
     }
   }
 }

@@ -137,6 +137,31 @@ class VerifiedTokenCacheTest {
   }
 
   @Test
+  void get_tokensSharingTheHashedTail_keptApartByTheWholeString() throws Exception {
+    // The map hashes only a token's tail: tokens alike there share a bucket and nothing else.
+    VerifiedTokenCache cache = new VerifiedTokenCache(100);
+    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    String good = issuer.mint(CLIENT, AUDIENCE);
+    verifier.verifyToken(good);
+    VerifiedTokenCache.Entry entry = cache.get(good, clock.instant());
+    String tail = good.substring(good.length() - VerifiedTokenCache.HASHED_TAIL_CHARS - 5);
+    String first = "aaaa.bbbb." + tail;
+    String second = "aaaa.bbbc." + tail;
+    assertThat(new VerifiedTokenCache.TokenKey(first).hashCode())
+        .isEqualTo(new VerifiedTokenCache.TokenKey(second).hashCode());
+
+    cache.put(first, entry.kid(), entry.key(), entry.claims(), 60);
+
+    assertThat(cache.get(first, clock.instant())).isNotNull();
+    assertThat(cache.get(second, clock.instant())).isNull();
+    assertThat(cache.get(first.substring(1), clock.instant())).isNull();
+    cache.put(second, entry.kid(), entry.key(), entry.claims(), 60);
+    assertThat(cache.get(second, clock.instant()).token()).isEqualTo(second);
+    assertThat(cache.get(first, clock.instant()).token()).isEqualTo(first);
+    assertThat(cache.size()).isEqualTo(3);
+  }
+
+  @Test
   void build_defaultCachesTenThousandAndDisableTurnsItOff() throws Exception {
     String token = issuer.mint(CLIENT, AUDIENCE);
     CallerVerifier byDefault = track(builder(CLIENT).build());
