@@ -9,20 +9,25 @@
 #  1. Cold start: process start to the first 200, each function COLD_STARTS times, alternating,
 #     median reported. The protected function's first 200 includes its key fetch.
 #  2. Throughput: wrk on 127.0.0.1 with one reused valid token (the common case: a client reuses
-#     its token for an hour), after a warm-up; two rounds alternating, the mean of the rounds.
-#     A third, diagnostic function runs alongside: the hello answer behind the verifier alone
-#     (VerifierOnlyFunction, no decision log, no sample API), to split the protected function's
-#     cost into the verifier's part and the rest.
+#     its token for an hour), after a warm-up; ROUNDS rounds, each function once a round in an
+#     order that rotates from round to round. The figure is the median over the rounds of the
+#     round's protected/unprotected ratio: two runs a few seconds apart share the machine's
+#     state of the moment, so a ratio per round cancels most of a shared machine's drift.
+#     Two diagnostic functions run alongside: the hello answer protected as a user protects a
+#     function (GuardedHelloFunction: verifier, HTTP contract and decision log, no sample API),
+#     and behind the verifier alone (VerifierOnlyFunction), to split the protected function's
+#     cost.
 #
 # Installs nothing: it says what is missing. Prints one "ratio" line per figure at the end.
 #
-# usage: benchmarks/load.sh [--no-build] [--duration SECONDS] [--warmup SECONDS]
+# usage: benchmarks/load.sh [--no-build] [--duration SECONDS] [--warmup SECONDS] [--rounds N]
 #                           [--connections N] [--threads N] [--cold-starts N]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DURATION=10
+DURATION=8
 WARMUP=5
+ROUNDS=4
 CONNECTIONS=16
 THREADS=2
 COLD_STARTS=5
@@ -47,11 +52,12 @@ while (($# > 0)); do
     --no-build) BUILD=false ;;
     --duration) DURATION=$(positive "$1" "${2:-}"); shift ;;
     --warmup) WARMUP=$(positive "$1" "${2:-}"); shift ;;
+    --rounds) ROUNDS=$(positive "$1" "${2:-}"); shift ;;
     --connections) CONNECTIONS=$(positive "$1" "${2:-}"); shift ;;
     --threads) THREADS=$(positive "$1" "${2:-}"); shift ;;
     --cold-starts) COLD_STARTS=$(positive "$1" "${2:-}"); shift ;;
     -h | --help)
-      sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -185,6 +191,7 @@ PROTECTED=(protected "$FUNCTION_JAR" dev.invokerguard.function.ProtectedFunction
 HELLO=(hello "$HELLO_JAR" dev.invokerguard.benchmarks.HelloFunction)
 # The invoker takes a classpath: the hello jar for the class, the function's jar for the verifier.
 VERIFIER_ONLY=(verifier-only "$HELLO_JAR:$FUNCTION_JAR" dev.invokerguard.benchmarks.VerifierOnlyFunction)
+GUARDED_HELLO=(guarded-hello "$HELLO_JAR:$FUNCTION_JAR" dev.invokerguard.benchmarks.GuardedHelloFunction)
 
 echo "== cold start: process start to first 200, $COLD_STARTS times each, alternating"
 : >"$WORK/cold-protected" && : >"$WORK/cold-hello"
@@ -211,42 +218,60 @@ requests_per_second() {
   awk '$1 == "Requests/sec:" { print $2 }' <<<"$out"
 }
 
-echo "== throughput: wrk -t$THREADS -c$CONNECTIONS, ${WARMUP}s warm-up then ${DURATION}s, two rounds"
-PROTECTED_PORT=$(free_port)
-start_function "${PROTECTED[@]}" "$PROTECTED_PORT"
-await_200 "$STARTED_PID" "$PROTECTED_PORT" protected
-HELLO_PORT=$(free_port)
-start_function "${HELLO[@]}" "$HELLO_PORT"
-await_200 "$STARTED_PID" "$HELLO_PORT" hello
-VERIFIER_ONLY_PORT=$(free_port)
-start_function "${VERIFIER_ONLY[@]}" "$VERIFIER_ONLY_PORT"
-await_200 "$STARTED_PID" "$VERIFIER_ONLY_PORT" verifier-only
-for port in "$PROTECTED_PORT" "$HELLO_PORT" "$VERIFIER_ONLY_PORT"; do
-  requests_per_second "$port" "$WARMUP" >/dev/null
+echo "== throughput: wrk -t$THREADS -c$CONNECTIONS, ${WARMUP}s warm-up, then $ROUNDS rounds of ${DURATION}s each"
+NAMES=(protected hello guarded-hello verifier-only)
+declare -A PORT_OF
+# serve NAME JAR TARGET: starts the function for the rounds and waits for its first 200.
+serve() {
+  PORT_OF[$1]=$(free_port)
+  start_function "$1" "$2" "$3" "${PORT_OF[$1]}"
+  await_200 "$STARTED_PID" "${PORT_OF[$1]}" "$1"
+}
+serve "${PROTECTED[@]}"
+serve "${HELLO[@]}"
+serve "${GUARDED_HELLO[@]}"
+serve "${VERIFIER_ONLY[@]}"
+for name in "${NAMES[@]}"; do
+  requests_per_second "${PORT_OF[$name]}" "$WARMUP" >/dev/null
 done
-: >"$WORK/rps-protected" && : >"$WORK/rps-hello" && : >"$WORK/rps-verifier-only"
-for round in 1 2; do
-  p=$(requests_per_second "$PROTECTED_PORT" "$DURATION")
-  h=$(requests_per_second "$HELLO_PORT" "$DURATION")
-  v=$(requests_per_second "$VERIFIER_ONLY_PORT" "$DURATION")
-  echo "   round $round: protected $p req/s, hello $h req/s, verifier-only $v req/s"
-  echo "$p" >>"$WORK/rps-protected"
-  echo "$h" >>"$WORK/rps-hello"
-  echo "$v" >>"$WORK/rps-verifier-only"
+for name in "${NAMES[@]}"; do
+  : >"$WORK/rps-$name"
+done
+: >"$WORK/ratio-protected" && : >"$WORK/ratio-guarded-hello" && : >"$WORK/ratio-verifier-only"
+declare -A RPS
+for round in $(seq 1 "$ROUNDS"); do
+  line="   round $round:"
+  for i in 0 1 2 3; do
+    name=${NAMES[$(((i + round - 1) % 4))]}
+    RPS[$name]=$(requests_per_second "${PORT_OF[$name]}" "$DURATION")
+    echo "${RPS[$name]}" >>"$WORK/rps-$name"
+    line="$line $name ${RPS[$name]%.*}"
+  done
+  for name in protected guarded-hello verifier-only; do
+    awk -v a="${RPS[$name]}" -v b="${RPS[hello]}" 'BEGIN { printf "%.4f\n", a / b }' >>"$WORK/ratio-$name"
+  done
+  echo "$line req/s"
 done
 mean() {
   awk '{ s += $1 } END { printf "%.0f", s / NR }' "$1"
 }
 RPS_PROTECTED=$(mean "$WORK/rps-protected")
 RPS_HELLO=$(mean "$WORK/rps-hello")
+RPS_GUARDED_HELLO=$(mean "$WORK/rps-guarded-hello")
 RPS_VERIFIER_ONLY=$(mean "$WORK/rps-verifier-only")
+RATIO_PROTECTED=$(median <"$WORK/ratio-protected")
+RATIO_GUARDED_HELLO=$(median <"$WORK/ratio-guarded-hello")
+RATIO_VERIFIER_ONLY=$(median <"$WORK/ratio-verifier-only")
 
 echo "== results (ratios are protected / unprotected, same invoker, same run)"
-echo "throughput protected=${RPS_PROTECTED} req/s hello=${RPS_HELLO} req/s verifier-only=${RPS_VERIFIER_ONLY} req/s"
+echo "throughput-mean protected=${RPS_PROTECTED} req/s hello=${RPS_HELLO} req/s guarded-hello=${RPS_GUARDED_HELLO} req/s verifier-only=${RPS_VERIFIER_ONLY} req/s"
+echo "throughput-ratios-by-round protected/hello: $(paste -sd' ' "$WORK/ratio-protected")"
 echo "cold-start-median protected=${COLD_PROTECTED} ms hello=${COLD_HELLO} ms"
-awk -v p="$RPS_PROTECTED" -v h="$RPS_HELLO" \
-  'BEGIN { printf "ratio throughput protected/unprotected = %.2f (target >= 0.90)\n", p / h }'
-awk -v v="$RPS_VERIFIER_ONLY" -v h="$RPS_HELLO" \
-  'BEGIN { printf "(diagnostic) throughput verifier-only/unprotected = %.2f\n", v / h }'
+awk -v r="$RATIO_PROTECTED" \
+  'BEGIN { printf "ratio throughput protected/unprotected = %.2f (median of rounds; target >= 0.90)\n", r }'
+awk -v r="$RATIO_GUARDED_HELLO" \
+  'BEGIN { printf "(diagnostic) throughput guarded-hello/unprotected = %.2f\n", r }'
+awk -v r="$RATIO_VERIFIER_ONLY" \
+  'BEGIN { printf "(diagnostic) throughput verifier-only/unprotected = %.2f\n", r }'
 awk -v p="$COLD_PROTECTED" -v h="$COLD_HELLO" \
   'BEGIN { printf "ratio cold-start protected/unprotected = %.2f (target <= 1.15)\n", p / h }'

@@ -5,12 +5,13 @@ import static com.google.common.truth.Truth.assertThat;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.invokerguard.verifier.Reason;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 /** {@link DecisionLog}'s lines as Cloud Logging reads them: one parsable JSON object per line. */
@@ -55,21 +56,50 @@ class DecisionLogTest {
   }
 
   @Test
-  void stdout_eachLineOneWriteWithItsNewline_flushedAtOnce() {
-    PrintStream original = System.out;
-    ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    // Not auto-flushing and buffered: the sink must flush each line itself.
-    PrintStream notAutoFlushing =
-        new PrintStream(new java.io.BufferedOutputStream(captured, 8192), false);
-    System.setOut(notAutoFlushing);
-    try {
-      DecisionLog.STDOUT.accept("{\"a\":\"é\"}");
-      assertThat(captured.toString(StandardCharsets.UTF_8)).isEqualTo("{\"a\":\"é\"}\n");
-      DecisionLog.STDOUT.accept("{\"b\":2}");
-      assertThat(captured.toString(StandardCharsets.UTF_8))
-          .isEqualTo("{\"a\":\"é\"}\n{\"b\":2}\n");
-    } finally {
-      System.setOut(original);
-    }
+  void writingTo_eachLineWithItsNewlineInOneWriteCall() {
+    List<byte[]> writes = new ArrayList<>();
+    OutputStream recording =
+        new OutputStream() {
+          @Override
+          public void write(int b) {
+            writes.add(new byte[] {(byte) b});
+          }
+
+          @Override
+          public void write(byte[] bytes, int offset, int length) {
+            writes.add(java.util.Arrays.copyOfRange(bytes, offset, offset + length));
+          }
+        };
+    Consumer<String> sink = DecisionLog.writingTo(recording);
+
+    sink.accept("{\"a\":\"é\"}");
+    sink.accept("{\"b\":2}");
+
+    assertThat(writes).hasSize(2);
+    assertThat(new String(writes.get(0), StandardCharsets.UTF_8)).isEqualTo("{\"a\":\"é\"}\n");
+    assertThat(new String(writes.get(1), StandardCharsets.UTF_8)).isEqualTo("{\"b\":2}\n");
+  }
+
+  @Test
+  void writingTo_failingOutput_lineDroppedWithoutThrowing() {
+    List<String> attempts = new ArrayList<>();
+    Consumer<String> sink =
+        DecisionLog.writingTo(
+            new OutputStream() {
+              @Override
+              public void write(int b) throws IOException {
+                throw new IOException("closed");
+              }
+
+              @Override
+              public void write(byte[] bytes, int offset, int length) throws IOException {
+                attempts.add(new String(bytes, offset, length, StandardCharsets.UTF_8));
+                throw new IOException("closed");
+              }
+            });
+
+    sink.accept("{}");
+
+    assertThat(attempts).containsExactly("{}\n");
   }
 }

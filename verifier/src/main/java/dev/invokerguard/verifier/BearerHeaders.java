@@ -21,7 +21,8 @@ final class BearerHeaders {
   private BearerHeaders() {}
 
   /**
-   * Returns the token of the judged header.
+   * Returns the token of the judged header, after the checks that do not walk the token; the
+   * caller then applies {@link #requireSingleToken} unless the token is a verified one.
    *
    * @param headers header names to values; names are matched case-insensitively whatever the map
    */
@@ -62,8 +63,8 @@ final class BearerHeaders {
 
   /**
    * RFC 6750 section 2.1: {@code "Bearer" 1*SP b64token}; the scheme is case-insensitive. Leading
-   * and trailing whitespace is ignored. Works on indices in one pass, without copying the value:
-   * this runs on every request, and the only copy made is the token returned.
+   * and trailing whitespace is ignored. Works on indices, without copying the value: this runs on
+   * every request, and the only copy made is the token returned.
    */
   private static String bearer(String value) throws CallerRejectedException {
     int start = 0;
@@ -97,14 +98,23 @@ final class BearerHeaders {
     if (tokenStart >= end) {
       throw new CallerRejectedException(Reason.MALFORMED_HEADER, "expected a token after Bearer");
     }
-    for (int i = tokenStart; i < end; i++) {
-      char c = value.charAt(i);
+    return value.substring(tokenStart, end);
+  }
+
+  /**
+   * Rejects a token taken from a header that holds more than one token: whitespace or a comma
+   * inside it (RFC 6750's b64token has neither). Separate from {@link #token} because it walks the
+   * whole token: {@link CallerVerifier} calls it only when the token cache missed, since a string
+   * equal to a cached token, which passed every check, cannot contain either.
+   */
+  static void requireSingleToken(String token) throws CallerRejectedException {
+    for (int i = 0; i < token.length(); i++) {
+      char c = token.charAt(i);
       // Printable ASCII other than ',' is decided at once; the rest asks the full rule.
       if ((c <= ' ' || c == ',' || c > '~') && (c == ',' || Character.isWhitespace(c))) {
         throw new CallerRejectedException(
             Reason.MALFORMED_HEADER, "expected a single token after Bearer");
       }
     }
-    return value.substring(tokenStart, end);
   }
 }

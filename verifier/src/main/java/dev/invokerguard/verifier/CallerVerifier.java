@@ -114,7 +114,15 @@ public final class CallerVerifier implements AutoCloseable {
   public VerifiedCaller verify(Map<String, ? extends List<String>> headers)
       throws CallerRejectedException {
     Objects.requireNonNull(headers, "headers");
-    return verifyToken(BearerHeaders.token(headers));
+    String token = BearerHeaders.token(headers);
+    Instant now = clock.instant(); // read once; every check below sees the same instant
+    VerifiedCaller hit = fromCache(token, now);
+    if (hit != null) {
+      return hit;
+    }
+    // Only on a miss: a string equal to a cached token is known to be one clean token.
+    BearerHeaders.requireSingleToken(token);
+    return verifyUncached(token, now);
   }
 
   /**
@@ -128,6 +136,28 @@ public final class CallerVerifier implements AutoCloseable {
   public VerifiedCaller verifyToken(String token) throws CallerRejectedException {
     Objects.requireNonNull(token, "token");
     Instant now = clock.instant(); // read once; every check below sees the same instant
+    VerifiedCaller hit = fromCache(token, now);
+    return hit != null ? hit : verifyUncached(token, now);
+  }
+
+  /**
+   * The verified-token cache (see {@link VerifiedTokenCache}): a hit stands only for "this exact
+   * string is a well-formed token whose signature verified with the key its kid named". The key is
+   * looked up again, and claims and allowlist are judged again exactly as on a miss, so a hit never
+   * changes a decision; it may reject (an expired token, a caller taken off the list).
+   *
+   * @return the caller, or {@code null} on a miss
+   */
+  private VerifiedCaller fromCache(String token, Instant now) throws CallerRejectedException {
+    VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
+    if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
+      return accept(cached.claims(), VerifiedCaller.SignatureCheck.VERIFIED, now);
+    }
+    return null;
+  }
+
+  /** Every check of a token that the cache did not answer for; caches the token if it passes. */
+  private VerifiedCaller verifyUncached(String token, Instant now) throws CallerRejectedException {
     if (token.length() > BearerHeaders.MAX_HEADER_CHARS) {
       throw reject(Reason.MALFORMED_TOKEN, "token is over the size cap");
     }
@@ -139,14 +169,6 @@ public final class CallerVerifier implements AutoCloseable {
         || token.indexOf('.', secondDot + 1) >= 0) {
       throw reject(Reason.MALFORMED_TOKEN, "expected a compact JWS of three non-empty parts");
     }
-    // Verified-token cache (see VerifiedTokenCache): a hit stands only for "this exact string's
-    // signature verified with the key its kid named". The key is looked up again, and claims and
-    // allowlist are judged again below exactly as on a miss, so a hit never changes a decision.
-    VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
-    if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
-      return accept(cached.claims(), VerifiedCaller.SignatureCheck.VERIFIED, now);
-    }
-
     JoseJson.Header header = header(token, firstDot);
     String kid = checkHeader(header);
 

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -134,6 +135,36 @@ class VerifiedTokenCacheTest {
     cache.put(planted, entry.kid(), entry.key(), entry.claims(), 60);
 
     assertThat(verifier.verifyToken(planted).principal()).isEqualTo(CLIENT);
+  }
+
+  @Test
+  void verify_headerWithACachedTokenAndMore_rejectedAsMalformedHeaderAsOnAMiss() throws Exception {
+    // A hit skips the walk for whitespace and commas; only an exact cached token may skip it.
+    VerifiedTokenCache cache = new VerifiedTokenCache(100);
+    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    String token = issuer.mint(CLIENT, AUDIENCE);
+    assertThat(verifier.verify(Map.of("Authorization", List.of("Bearer " + token))).principal())
+        .isEqualTo(CLIENT);
+
+    for (String value :
+        List.of(
+            "Bearer " + token + " " + token,
+            "Bearer " + token + "," + token,
+            "Bearer " + token + "\t x",
+            "Bearer " + token.substring(0, 20) + " " + token.substring(20))) {
+      CallerRejectedException e =
+          assertThrows(
+              CallerRejectedException.class,
+              () -> verifier.verify(Map.of("Authorization", List.of(value))));
+      assertThat(e.reason()).isEqualTo(Reason.MALFORMED_HEADER);
+    }
+    // Surrounding whitespace is not part of the token: still the cached one.
+    assertThat(
+            verifier
+                .verify(Map.of("Authorization", List.of("  Bearer   " + token + " \t")))
+                .principal())
+        .isEqualTo(CLIENT);
+    assertThat(cache.size()).isEqualTo(1);
   }
 
   @Test
