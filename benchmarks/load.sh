@@ -25,9 +25,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DURATION=8
+DURATION=6
 WARMUP=5
-ROUNDS=4
+ROUNDS=6
 CONNECTIONS=16
 THREADS=2
 COLD_STARTS=5
@@ -76,7 +76,7 @@ fi
 cd "$ROOT"
 if [[ "$BUILD" == true ]]; then
   echo "== building the function and the benchmarks (mvn package, tests skipped)"
-  mvn -q -pl function,benchmarks -am package -DskipTests
+  ./mvnw -q -pl function,benchmarks -am package -DskipTests
 fi
 INVOKER_JAR="benchmarks/target/load/invoker.jar"
 FUNCTION_JAR="function/target/deploy/function.jar"

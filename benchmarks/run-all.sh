@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The whole performance suite, one command, about 6 minutes on 2 cores:
+# The whole performance suite, one command, about 7 minutes on 2 cores:
 #   1. build the function and the benchmarks (tests skipped),
 #   2. JMH: raw RSA floor, ours (miss, hit), GoogleIdTokenVerifier, google-auth TokenVerifier,
 #      same tokens, same keys, one run; then the ratio table of issue 6,
 #   3. the token cache's retained heap at its bound (1 000 and the default 10 000 entries),
 #   4. load.sh: whole-function throughput (wrk) and cold start, protected vs unprotected.
 # Output goes to the terminal and to benchmarks/target/results/ (jmh-result.json, *.txt).
-# Needs java, mvn, curl and wrk; installs nothing (load.sh says what is missing).
+# Needs java, curl and wrk (Maven comes with ./mvnw); installs nothing (load.sh says what is missing).
 #
 # usage: benchmarks/run-all.sh [extra JMH options, e.g. -f 2 -i 10]
 set -euo pipefail
@@ -16,7 +16,7 @@ cd "$ROOT"
 RESULTS=benchmarks/target/results
 JAR=benchmarks/target/benchmarks.jar
 
-for tool in java mvn curl wrk; do
+for tool in java curl wrk; do
   command -v "$tool" >/dev/null 2>&1 || {
     echo "run-all.sh: missing $tool (on Debian: apt-get install $tool); nothing was installed" >&2
     exit 2
@@ -26,7 +26,7 @@ done
 started=$(date +%s)
 echo "== machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(java -version 2>&1 | head -n 1)"
 echo "== build"
-mvn -q -pl function,benchmarks -am package -DskipTests
+./mvnw -q -pl function,benchmarks -am package -DskipTests
 mkdir -p "$RESULTS"
 
 echo "== JMH (VerifierBenchmark)"
