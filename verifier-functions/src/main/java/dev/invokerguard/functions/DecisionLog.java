@@ -101,7 +101,8 @@ final class DecisionLog {
    */
   void denied(RequestFacts request, Reason reason, int status, String detail) {
     boolean unavailable = reason.category() == Reason.Category.UNAVAILABLE;
-    Line line = line(unavailable ? "ERROR" : "WARNING", "denied: " + reason.name(), request, status);
+    Line line =
+        line(unavailable ? "ERROR" : "WARNING", "denied: " + reason.name(), request, status);
     line.field("decision", "deny");
     line.field("reason", reason.name());
     if (detail != null) {

@@ -82,7 +82,10 @@ final class BearerHeaders {
     if (value.length() > MAX_HEADER_CHARS) {
       throw new CallerRejectedException(
           Reason.MALFORMED_HEADER,
-          "credentials header is " + value.length() + " chars, over the cap of " + MAX_HEADER_CHARS);
+          "credentials header is "
+              + value.length()
+              + " chars, over the cap of "
+              + MAX_HEADER_CHARS);
     }
     int space = value.indexOf(' ', start);
     int schemeEnd = space < 0 || space >= end ? end : space;

@@ -30,13 +30,14 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * One {@code GET} of {@link KeyCacheConfig#jwksUri()} on a connection opened by the configured
  * {@link KeyEndpointConnector} (the JDK's {@link HttpURLConnection} by default), with connect and
- * read timeouts of {@link KeyCacheConfig#fetchTimeout()}, no retries, no redirects and no caches. Only {@code 200} is a success. The body is
- * capped at {@link KeyCacheConfig#maxBodyBytes()}: a larger {@code Content-Length} is refused
- * before reading, and reading stops as soon as the cap is passed, so no more than the cap is ever
- * buffered. Reading also stops at twice the fetch timeout in all, so a server that drips one byte
- * per read timeout cannot hold the fetch open. The body is parsed by {@link JwksParser} (strict
- * JSON; RSA keys for RS256 signatures only; a bad set is refused whole). Keys are built once per
- * fetch, never per request.
+ * read timeouts of {@link KeyCacheConfig#fetchTimeout()}, no retries, no redirects and no caches.
+ * A connector that throws, even unchecked, is a failed fetch. Only {@code 200} is a success. The
+ * body is capped at {@link KeyCacheConfig#maxBodyBytes()}: a larger {@code Content-Length} is
+ * refused before reading, and reading stops as soon as the cap is passed, so no more than the cap
+ * is ever buffered. Reading also stops at twice the fetch timeout in all, so a server that drips
+ * one byte per read timeout cannot hold the fetch open. The body is parsed by {@link JwksParser}
+ * (strict JSON; RSA keys for RS256 signatures only; a bad set is refused whole). Keys are built
+ * once per fetch, never per request.
  *
  * <h2>Freshness</h2>
  *

@@ -23,7 +23,7 @@ import java.net.URLConnection;
  */
 @FunctionalInterface
 public interface KeyEndpointConnector {
-  /** {@code uri.toURL().openConnection()}: the JDK's HTTP client with the system's proxy settings. */
+  /** {@code uri.toURL().openConnection()}: the JDK's HTTP client, the system's proxy settings. */
   KeyEndpointConnector JDK = KeyEndpointConnector::openWithJdk;
 
   /**
