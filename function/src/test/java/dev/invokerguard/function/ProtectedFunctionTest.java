@@ -73,13 +73,8 @@ class ProtectedFunctionTest {
       json.append(i == 0 ? "" : ",").append("\"k").append(100 + i).append("\":0");
     }
     json.append("}");
-    FakeHttp.Response response = new FakeHttp.Response();
 
-    function.service(
-        new FakeHttp.Request("POST", "/")
-            .header("Authorization", "Bearer " + platformVerifiedToken(ALICE))
-            .body("application/json", json.toString().getBytes(StandardCharsets.UTF_8)),
-        response);
+    FakeHttp.Response response = post(json.toString());
 
     assertThat(response.status()).isEqualTo(200);
     JsonObject received =

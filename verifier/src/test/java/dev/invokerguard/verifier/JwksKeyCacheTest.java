@@ -3,6 +3,7 @@ package dev.invokerguard.verifier;
 import static com.google.common.truth.Truth.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import dev.invokerguard.testing.JwksEndpoint;
 import dev.invokerguard.testing.MutableClock;
@@ -371,25 +372,20 @@ final class JwksKeyCacheTest {
   @Test
   void key_chunkedBodyOverTheCap_refusedWhileReading() throws Exception {
     // No Content-Length: the cap must hold while reading, not only up front.
-    HttpServer server =
-        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.createContext(
-        "/certs",
-        exchange -> {
-          exchange.sendResponseHeaders(200, 0); // chunked
-          try (OutputStream out = exchange.getResponseBody()) {
-            byte[] spaces = new byte[64 * 1024];
-            Arrays.fill(spaces, (byte) ' ');
-            for (int i = 0; i < 160; i++) { // 10 MB
-              out.write(spaces);
-            }
-          } catch (java.io.IOException expected) {
-            // The client hung up after the cap: exactly what should happen.
-          }
-        });
-    server.start();
-    toClose.push(() -> server.stop(0));
-    URI uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/certs");
+    URI uri =
+        serve(
+            exchange -> {
+              exchange.sendResponseHeaders(200, 0); // chunked
+              try (OutputStream out = exchange.getResponseBody()) {
+                byte[] spaces = new byte[64 * 1024];
+                Arrays.fill(spaces, (byte) ' ');
+                for (int i = 0; i < 160; i++) { // 10 MB
+                  out.write(spaces);
+                }
+              } catch (java.io.IOException expected) {
+                // The client hung up after the cap: exactly what should happen.
+              }
+            });
     JwksKeyCache cache = cache(uri, TIMEOUT, REFRESH_AHEAD);
 
     assertThat(rejection(cache, "any")).isEqualTo(Reason.KEYS_UNAVAILABLE);
@@ -400,19 +396,14 @@ final class JwksKeyCacheTest {
   void key_chunkedBodyUnderTheCap_accepted() throws Exception {
     TestIssuer issuer = issuer();
     byte[] jwks = issuer.jwksJson().getBytes(StandardCharsets.UTF_8);
-    HttpServer server =
-        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.createContext(
-        "/certs",
-        exchange -> {
-          exchange.sendResponseHeaders(200, 0); // chunked
-          try (OutputStream out = exchange.getResponseBody()) {
-            out.write(jwks);
-          }
-        });
-    server.start();
-    toClose.push(() -> server.stop(0));
-    URI uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/certs");
+    URI uri =
+        serve(
+            exchange -> {
+              exchange.sendResponseHeaders(200, 0); // chunked
+              try (OutputStream out = exchange.getResponseBody()) {
+                out.write(jwks);
+              }
+            });
     JwksKeyCache cache = cache(uri, TIMEOUT, REFRESH_AHEAD);
 
     String kid = issuer.activeKeyId();
@@ -463,18 +454,13 @@ final class JwksKeyCacheTest {
   @Test
   void key_redirect_notFollowed() throws Exception {
     TestIssuer issuer = issuer();
-    HttpServer server =
-        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.createContext(
-        "/certs",
-        exchange -> {
-          exchange.getResponseHeaders().add("Location", issuer.jwksUri().toString());
-          exchange.sendResponseHeaders(302, -1);
-          exchange.close();
-        });
-    server.start();
-    toClose.push(() -> server.stop(0));
-    URI uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/certs");
+    URI uri =
+        serve(
+            exchange -> {
+              exchange.getResponseHeaders().add("Location", issuer.jwksUri().toString());
+              exchange.sendResponseHeaders(302, -1);
+              exchange.close();
+            });
     JwksKeyCache cache = cache(uri, TIMEOUT, REFRESH_AHEAD);
 
     assertThat(rejection(cache, issuer.activeKeyId())).isEqualTo(Reason.KEYS_UNAVAILABLE);
@@ -485,23 +471,18 @@ final class JwksKeyCacheTest {
   void key_headerNamesInAnyCase_freshnessRead() throws Exception {
     TestIssuer issuer = issuer();
     byte[] jwks = issuer.jwksJson().getBytes(StandardCharsets.UTF_8);
-    HttpServer server =
-        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.createContext(
-        "/certs",
-        exchange -> {
-          // The JDK server sends these as "Cache-control" and "Age": not the case the cache asks
-          // for, which must not matter (RFC 9110 section 5.1).
-          exchange.getResponseHeaders().add("cache-CONTROL", "max-age=7200");
-          exchange.getResponseHeaders().add("AGE", "200");
-          exchange.sendResponseHeaders(200, jwks.length);
-          try (OutputStream out = exchange.getResponseBody()) {
-            out.write(jwks);
-          }
-        });
-    server.start();
-    toClose.push(() -> server.stop(0));
-    URI uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/certs");
+    URI uri =
+        serve(
+            exchange -> {
+              // The JDK server sends these as "Cache-control" and "Age": not the case the cache
+              // asks for, which must not matter (RFC 9110 section 5.1).
+              exchange.getResponseHeaders().add("cache-CONTROL", "max-age=7200");
+              exchange.getResponseHeaders().add("AGE", "200");
+              exchange.sendResponseHeaders(200, jwks.length);
+              try (OutputStream out = exchange.getResponseBody()) {
+                out.write(jwks);
+              }
+            });
     JwksKeyCache cache = cache(uri, TIMEOUT, REFRESH_AHEAD);
 
     load(cache);
@@ -567,6 +548,16 @@ final class JwksKeyCacheTest {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /** A loopback server that answers {@code /certs} with {@code handler}, closed after the test. */
+  private URI serve(HttpHandler handler) throws java.io.IOException {
+    HttpServer server =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/certs", handler);
+    server.start();
+    toClose.push(() -> server.stop(0));
+    return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/certs");
+  }
 
   private TestIssuer issuer() {
     TestIssuer issuer = TestIssuer.builder().clock(clock).start();
