@@ -129,19 +129,9 @@ class ProtectedFunctionTest {
     String suffix = "\"}";
     String atCap =
         prefix + "x".repeat(SampleApi.MAX_BODY_BYTES - prefix.length() - suffix.length()) + suffix;
-    FakeHttp.Response ok = new FakeHttp.Response();
-    FakeHttp.Response tooLarge = new FakeHttp.Response();
 
-    function.service(
-        new FakeHttp.Request("POST", "/")
-            .header("Authorization", "Bearer " + platformVerifiedToken(ALICE))
-            .body("application/json", atCap.getBytes(StandardCharsets.UTF_8)),
-        ok);
-    function.service(
-        new FakeHttp.Request("POST", "/")
-            .header("Authorization", "Bearer " + platformVerifiedToken(ALICE))
-            .body("application/json", (atCap + " ").getBytes(StandardCharsets.UTF_8)),
-        tooLarge);
+    FakeHttp.Response ok = post(atCap);
+    FakeHttp.Response tooLarge = post(atCap + " ");
 
     assertThat(ok.status()).isEqualTo(200);
     assertThat(tooLarge.status()).isEqualTo(413);
