@@ -127,8 +127,7 @@ class VerifiedTokenCacheTest {
     VerifiedTokenCache cache = new VerifiedTokenCache(100);
     CallerVerifier verifier = verifierSharing(cache, CLIENT);
     String good = issuer.mint(CLIENT, AUDIENCE);
-    verifier.verifyToken(good);
-    VerifiedTokenCache.Entry entry = cache.get(good, clock.instant());
+    VerifiedTokenCache.Entry entry = verifiedEntry(verifier, cache, good);
     String planted = good.substring(0, good.lastIndexOf('.') + 1) + "AAAA";
     assertThat(rejection(verifier, planted)).isEqualTo(Reason.BAD_SIGNATURE);
 
@@ -171,10 +170,8 @@ class VerifiedTokenCacheTest {
   void get_tokensSharingTheHashedTail_keptApartByTheWholeString() throws Exception {
     // The map hashes only a token's tail: tokens alike there share a bucket and nothing else.
     VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
     String good = issuer.mint(CLIENT, AUDIENCE);
-    verifier.verifyToken(good);
-    VerifiedTokenCache.Entry entry = cache.get(good, clock.instant());
+    VerifiedTokenCache.Entry entry = verifiedEntry(verifierSharing(cache, CLIENT), cache, good);
     String tail = good.substring(good.length() - VerifiedTokenCache.HASHED_TAIL_CHARS - 5);
     String first = "aaaa.bbbb." + tail;
     String second = "aaaa.bbbc." + tail;
@@ -443,5 +440,14 @@ class VerifiedTokenCacheTest {
     clock.advance(Duration.ofSeconds(1));
 
     assertThat(rejection(verifier, shortLived)).isEqualTo(Reason.EXPIRED);
+  }
+
+  /** The entry a real verification of {@code token} put in {@code cache}. */
+  private VerifiedTokenCache.Entry verifiedEntry(
+      CallerVerifier verifier, VerifiedTokenCache cache, String token) throws Exception {
+    verifier.verifyToken(token);
+    VerifiedTokenCache.Entry entry = cache.get(token, clock.instant());
+    assertThat(entry).isNotNull();
+    return entry;
   }
 }
