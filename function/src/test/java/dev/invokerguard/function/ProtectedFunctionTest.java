@@ -12,6 +12,7 @@ import dev.invokerguard.verifier.ServiceAccountAllowlist;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -64,6 +65,46 @@ class ProtectedFunctionTest {
     assertThat(body.get("caller").getAsString()).isEqualTo(ALICE);
     assertThat(body.get("signatureCheck").getAsString()).isEqualTo("TRUSTED_PLATFORM");
     assertThat(body.get("serverTime").getAsString()).isEqualTo("2026-11-28T18:00:00Z");
+  }
+
+  @Test
+  void get_callersTakingTurns_eachAnswerNamesItsCallerAndTheTimeOfItsRequest() throws Exception {
+    // The GET answer's caller part is kept for the last caller, whom a verified-token cache hit
+    // hands out again: callers taking turns with signed, reused tokens (the cached path), and
+    // one caller's repeated requests, must each get their own names and the current time.
+    String bob = "bob@caller-project.iam.gserviceaccount.com";
+    MutableClock clock = new MutableClock(NOW);
+    try (CallerVerifier both =
+        CallerVerifier.builder()
+            .expectedAudiences(AUDIENCE)
+            .allowlist(ServiceAccountAllowlist.of(List.of(ALICE, bob)))
+            .jwksUri(issuer.jwksUri())
+            .clock(clock)
+            .build()) {
+      ProtectedFunction taking = new ProtectedFunction(both, clock);
+      Map<String, String> tokens = Map.of(ALICE, issuer.mint(ALICE, AUDIENCE), bob,
+          issuer.mint(bob, AUDIENCE));
+      List<String> order = List.of(ALICE, bob, bob, ALICE, ALICE, bob);
+      for (int i = 0; i < order.size(); i++) {
+        clock.set(NOW.plusSeconds(i));
+        FakeHttp.Response response = new FakeHttp.Response();
+
+        taking.service(
+            new FakeHttp.Request("GET", "/")
+                .header("Authorization", "Bearer " + tokens.get(order.get(i))),
+            response);
+
+        assertThat(response.status()).isEqualTo(200);
+        JsonObject body = JsonParser.parseString(response.bodyText()).getAsJsonObject();
+        assertThat(body.get("caller").getAsString()).isEqualTo(order.get(i));
+        assertThat(body.get("greeting").getAsString()).isEqualTo("Hello, " + order.get(i) + "!");
+        assertThat(body.get("audience").getAsString()).isEqualTo(AUDIENCE);
+        assertThat(body.get("serverTime").getAsString())
+            .isEqualTo(NOW.plusSeconds(i).toString());
+        assertThat(body.get("signatureCheck").getAsString()).isEqualTo("VERIFIED");
+        assertThat(body.keySet()).hasSize(6);
+      }
+    }
   }
 
   @Test

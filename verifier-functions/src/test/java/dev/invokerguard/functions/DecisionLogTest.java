@@ -4,7 +4,11 @@ import static com.google.common.truth.Truth.assertThat;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.invokerguard.verifier.CallerRejectedException;
+import dev.invokerguard.verifier.CallerVerifier;
 import dev.invokerguard.verifier.Reason;
+import dev.invokerguard.verifier.ServiceAccountAllowlist;
+import dev.invokerguard.verifier.VerifiedCaller;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -53,6 +57,99 @@ class DecisionLogTest {
     assertThat(json.has("method")).isFalse();
     assertThat(json.has("detail")).isFalse();
     assertThat(json.get("path").getAsString()).isEmpty();
+  }
+
+  @Test
+  void allowed_manyCallersInterleaved_eachLineNamesItsOwnCaller() throws Exception {
+    // The caller's fields are written once per caller and reused from a small cache of slots:
+    // more callers than slots, each logged several times in turn, must never borrow another's.
+    String audience = "https://fn.example/api";
+    List<String> emails = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      emails.add("caller-" + i + "@client-project.iam.gserviceaccount.com");
+    }
+    List<VerifiedCaller> callers = new ArrayList<>();
+    try (CallerVerifier verifier =
+        CallerVerifier.builder()
+            .expectedAudiences(audience)
+            .allowlist(ServiceAccountAllowlist.of(emails))
+            .trustPlatformVerifiedTokens()
+            .build()) {
+      for (String email : emails) {
+        callers.add(
+            verifier.verifyToken(GuardedFunctionTest.platformVerifiedToken(email, audience)));
+      }
+    }
+
+    for (int round = 0; round < 3; round++) {
+      for (int i = 0; i < callers.size(); i++) {
+        log.allowed(
+            new DecisionLog.RequestFacts("GET", "/r" + round + "/" + i, Optional.empty()),
+            callers.get(i));
+      }
+    }
+
+    assertThat(lines).hasSize(3 * callers.size());
+    for (int n = 0; n < lines.size(); n++) {
+      int i = n % callers.size();
+      JsonObject json = JsonParser.parseString(lines.get(n)).getAsJsonObject();
+      assertThat(json.get("caller").getAsString()).isEqualTo(emails.get(i));
+      assertThat(json.get("message").getAsString()).isEqualTo("allowed " + emails.get(i));
+      assertThat(json.get("path").getAsString()).isEqualTo("/r" + (n / callers.size()) + "/" + i);
+      assertThat(json.get("severity").getAsString()).isEqualTo("INFO");
+      assertThat(json.get("status").getAsInt()).isEqualTo(200);
+      assertThat(json.get("decision").getAsString()).isEqualTo("allow");
+      assertThat(json.get("reason").getAsString()).isEqualTo("ALLOWED");
+      assertThat(json.get("subject").getAsString()).isEqualTo(callers.get(i).subject());
+      assertThat(json.get("audience").getAsString()).isEqualTo(audience);
+      assertThat(json.get("signatureCheck").getAsString()).isEqualTo("TRUSTED_PLATFORM");
+      assertThat(json.keySet()).hasSize(11);
+    }
+  }
+
+  @Test
+  void allowed_sameCallerWithTraces_callerPartReusedAndTraceFieldsStillPerRequest() {
+    // Trace fields come before the reused caller part and differ per request.
+    String audience = "https://fn.example/api";
+    String email = "alice@client-project.iam.gserviceaccount.com";
+    VerifiedCaller caller;
+    try (CallerVerifier verifier =
+        CallerVerifier.builder()
+            .expectedAudiences(audience)
+            .allowlist(ServiceAccountAllowlist.of(List.of(email)))
+            .trustPlatformVerifiedTokens()
+            .build()) {
+      caller = verifier.verifyToken(GuardedFunctionTest.platformVerifiedToken(email, audience));
+    } catch (CallerRejectedException e) {
+      throw new AssertionError(e);
+    }
+    String first = "105445aa7843bc8bf206b12000100000";
+    String second = "205445aa7843bc8bf206b12000100000";
+
+    log.allowed(
+        new DecisionLog.RequestFacts(
+            "GET", "/a", Optional.of(new TraceContext(first, null, true))),
+        caller);
+    log.allowed(
+        new DecisionLog.RequestFacts(
+            "POST", "/b", Optional.of(new TraceContext(second, "00f067aa0ba902b7", false))),
+        caller);
+
+    JsonObject one = JsonParser.parseString(lines.get(0)).getAsJsonObject();
+    JsonObject two = JsonParser.parseString(lines.get(1)).getAsJsonObject();
+    assertThat(one.get(DecisionLog.TRACE_FIELD).getAsString())
+        .isEqualTo("projects/host-project/traces/" + first);
+    assertThat(one.has(DecisionLog.SPAN_FIELD)).isFalse();
+    assertThat(one.get(DecisionLog.SAMPLED_FIELD).getAsBoolean()).isTrue();
+    assertThat(two.get(DecisionLog.TRACE_FIELD).getAsString())
+        .isEqualTo("projects/host-project/traces/" + second);
+    assertThat(two.get(DecisionLog.SPAN_FIELD).getAsString()).isEqualTo("00f067aa0ba902b7");
+    assertThat(two.get(DecisionLog.SAMPLED_FIELD).getAsBoolean()).isFalse();
+    assertThat(two.get("method").getAsString()).isEqualTo("POST");
+    for (JsonObject json : List.of(one, two)) {
+      assertThat(json.get("caller").getAsString()).isEqualTo(email);
+      assertThat(json.get("decision").getAsString()).isEqualTo("allow");
+    }
   }
 
   @Test

@@ -46,7 +46,7 @@ class GuardedFunctionTest {
   }
 
   /** A token as Google forwards it after checking and removing its signature. */
-  private static String platformVerifiedToken(String email, String audience) {
+  static String platformVerifiedToken(String email, String audience) {
     long now = Instant.now().getEpochSecond();
     JsonObject header = new JsonObject();
     header.addProperty("alg", "RS256");

@@ -114,12 +114,14 @@ public final class CallerVerifier implements AutoCloseable {
   public VerifiedCaller verify(Map<String, ? extends List<String>> headers)
       throws CallerRejectedException {
     Objects.requireNonNull(headers, "headers");
-    String token = BearerHeaders.token(headers);
+    BearerHeaders.Located located = BearerHeaders.locate(headers);
     Instant now = clock.instant(); // read once; every check below sees the same instant
-    VerifiedCaller hit = fromCache(token, now);
+    VerifiedCaller hit =
+        fromCache(tokenCache.get(located.value(), located.start(), located.end(), now), now);
     if (hit != null) {
       return hit;
     }
+    String token = located.token();
     // Only on a miss: a string equal to a cached token is known to be one clean token.
     BearerHeaders.requireSingleToken(token);
     return verifyUncached(token, now);
@@ -136,7 +138,7 @@ public final class CallerVerifier implements AutoCloseable {
   public VerifiedCaller verifyToken(String token) throws CallerRejectedException {
     Objects.requireNonNull(token, "token");
     Instant now = clock.instant(); // read once; every check below sees the same instant
-    VerifiedCaller hit = fromCache(token, now);
+    VerifiedCaller hit = fromCache(tokenCache.get(token, now), now);
     return hit != null ? hit : verifyUncached(token, now);
   }
 
@@ -144,14 +146,21 @@ public final class CallerVerifier implements AutoCloseable {
    * The verified-token cache (see {@link VerifiedTokenCache}): a hit stands only for "this exact
    * string is a well-formed token whose signature verified with the key its kid named". The key is
    * looked up again, and claims and allowlist are judged again exactly as on a miss, so a hit never
-   * changes a decision; it may reject (an expired token, a caller taken off the list).
+   * changes a decision; it may reject (an expired token). The caller returned is the one the
+   * verification built: it depends only on the claims and this verifier's fixed configuration.
    *
+   * @param cached the cache's entry for the request's token, or {@code null}
    * @return the caller, or {@code null} on a miss
    */
-  private VerifiedCaller fromCache(String token, Instant now) throws CallerRejectedException {
-    VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
+  private VerifiedCaller fromCache(VerifiedTokenCache.Entry cached, Instant now)
+      throws CallerRejectedException {
     if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
-      return accept(cached.claims(), VerifiedCaller.SignatureCheck.VERIFIED, now);
+      String audience = judge(cached.claims(), now);
+      // The same audience unless the entry was made by a verifier with other audiences (a cache
+      // shared in tests); then the caller is built as on a miss.
+      return audience.equals(cached.caller().audience())
+          ? cached.caller()
+          : accept(cached.claims(), VerifiedCaller.SignatureCheck.VERIFIED, now);
     }
     return null;
   }
@@ -193,7 +202,7 @@ public final class CallerVerifier implements AutoCloseable {
     VerifiedCaller caller = accept(claims, signatureCheck, now);
     if (key != null) {
       // Only after every check passed: a rejection is never cached.
-      tokenCache.put(token, kid, key, claims, clockSkew.getSeconds());
+      tokenCache.put(token, kid, key, claims, caller, clockSkew.getSeconds());
     }
     return caller;
   }
@@ -202,8 +211,7 @@ public final class CallerVerifier implements AutoCloseable {
   private VerifiedCaller accept(
       JoseJson.Claims claims, VerifiedCaller.SignatureCheck signatureCheck, Instant now)
       throws CallerRejectedException {
-    String audience = checkClaims(claims, now);
-    allowlist.check(claims.sub(), claims.email(), claims.emailVerified());
+    String audience = judge(claims, now);
     return new VerifiedCaller(
         claims.sub(),
         claims.emailVerified() ? claims.email() : null,
@@ -212,6 +220,17 @@ public final class CallerVerifier implements AutoCloseable {
         Instant.ofEpochSecond(claims.iat()),
         Instant.ofEpochSecond(claims.exp()),
         signatureCheck);
+  }
+
+  /**
+   * The claim checks and the allowlist, as every request gets them.
+   *
+   * @return the configured audience that the token's {@code aud} named
+   */
+  private String judge(JoseJson.Claims claims, Instant now) throws CallerRejectedException {
+    String audience = checkClaims(claims, now);
+    allowlist.check(claims.sub(), claims.email(), claims.emailVerified());
+    return audience;
   }
 
   /**

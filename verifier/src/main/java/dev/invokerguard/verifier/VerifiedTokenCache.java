@@ -52,14 +52,26 @@ final class VerifiedTokenCache {
   /** How many of a token's last characters its hash is computed from (see the class comment). */
   static final int HASHED_TAIL_CHARS = 32;
 
-  /** What a successful verification established about one token. */
+  /**
+   * What a successful verification established about one token.
+   *
+   * @param caller the caller that verification returned: immutable and derived from the claims and
+   *     the verifier's fixed configuration alone, so a hit that passes the same checks again hands
+   *     out the same instance instead of building an equal one on every request
+   */
   record Entry(
-      String token, String kid, RSAPublicKey key, JoseJson.Claims claims, long usableUntilSecond) {
+      String token,
+      String kid,
+      RSAPublicKey key,
+      JoseJson.Claims claims,
+      VerifiedCaller caller,
+      long usableUntilSecond) {
     Entry {
       Objects.requireNonNull(token, "token");
       Objects.requireNonNull(kid, "kid");
       Objects.requireNonNull(key, "key");
       Objects.requireNonNull(claims, "claims");
+      Objects.requireNonNull(caller, "caller");
     }
   }
 
@@ -97,10 +109,19 @@ final class VerifiedTokenCache {
    * past its {@code exp} plus the skew (then it is also dropped).
    */
   Entry get(String token, Instant now) {
+    return get(token, 0, token.length(), now);
+  }
+
+  /**
+   * {@link #get(String, Instant)} for the token that is {@code text}'s characters from {@code
+   * start} to {@code end}, without copying them out: on a hit, the request's header value is
+   * never copied.
+   */
+  Entry get(String text, int start, int end, Instant now) {
     if (maxEntries == 0) {
       return null;
     }
-    TokenKey key = new TokenKey(token);
+    TokenKey key = new TokenKey(text, start, end);
     Entry entry = entries.get(key);
     if (entry == null) {
       return null;
@@ -118,11 +139,17 @@ final class VerifiedTokenCache {
    * @param skewSeconds the verifier's clock skew: the entry is usable until {@code exp + skew}, the
    *     same instant at which the claim check starts saying {@link Reason#EXPIRED}
    */
-  void put(String token, String kid, RSAPublicKey key, JoseJson.Claims claims, long skewSeconds) {
+  void put(
+      String token,
+      String kid,
+      RSAPublicKey key,
+      JoseJson.Claims claims,
+      VerifiedCaller caller,
+      long skewSeconds) {
     if (maxEntries == 0 || token.length() > MAX_CACHED_TOKEN_CHARS || claims.exp() == null) {
       return;
     }
-    Entry entry = new Entry(token, kid, key, claims, claims.exp() + skewSeconds);
+    Entry entry = new Entry(token, kid, key, claims, caller, claims.exp() + skewSeconds);
     if (entries.putIfAbsent(new TokenKey(token), entry) != null) {
       return; // another thread verified the same token at the same time; one entry is enough
     }
@@ -135,16 +162,28 @@ final class VerifiedTokenCache {
     }
   }
 
-  /** A token as a map key: hashed by its tail, equal by the whole string. */
+  /**
+   * A token as a map key: hashed by its tail, equal by its whole text. The token is the characters
+   * of {@code text} from {@code start} to {@code end}: a stored key holds exactly its token, a
+   * lookup key may point into a request's header value.
+   */
   static final class TokenKey {
-    private final String token;
+    private final String text;
+    private final int start;
+    private final int length;
     private final int hash;
 
     TokenKey(String token) {
-      this.token = token;
-      int h = token.length();
-      for (int i = Math.max(0, token.length() - HASHED_TAIL_CHARS); i < token.length(); i++) {
-        h = 31 * h + token.charAt(i);
+      this(token, 0, token.length());
+    }
+
+    TokenKey(String text, int start, int end) {
+      this.text = text;
+      this.start = start;
+      this.length = end - start;
+      int h = length;
+      for (int i = Math.max(start, end - HASHED_TAIL_CHARS); i < end; i++) {
+        h = 31 * h + text.charAt(i);
       }
       this.hash = h;
     }
@@ -156,7 +195,10 @@ final class VerifiedTokenCache {
 
     @Override
     public boolean equals(Object other) {
-      return other instanceof TokenKey key && hash == key.hash && token.equals(key.token);
+      return other instanceof TokenKey key
+          && hash == key.hash
+          && length == key.length
+          && text.regionMatches(start, key.text, key.start, length);
     }
   }
 }

@@ -117,6 +117,8 @@ class VerifiedTokenCacheTest {
     assertThat(second.issuedAt()).isEqualTo(first.issuedAt());
     assertThat(second.expiresAt()).isEqualTo(first.expiresAt());
     assertThat(second.signatureCheck()).isEqualTo(VerifiedCaller.SignatureCheck.VERIFIED);
+    // Not rebuilt on a hit: the caller is immutable and depends on nothing a hit re-checks.
+    assertThat(second).isSameInstanceAs(first);
     assertThat(cache.size()).isEqualTo(1);
   }
 
@@ -131,7 +133,7 @@ class VerifiedTokenCacheTest {
     String planted = good.substring(0, good.lastIndexOf('.') + 1) + "AAAA";
     assertThat(rejection(verifier, planted)).isEqualTo(Reason.BAD_SIGNATURE);
 
-    cache.put(planted, entry.kid(), entry.key(), entry.claims(), 60);
+    cache.put(planted, entry.kid(), entry.key(), entry.claims(), entry.caller(), 60);
 
     assertThat(verifier.verifyToken(planted).principal()).isEqualTo(CLIENT);
   }
@@ -167,6 +169,26 @@ class VerifiedTokenCacheTest {
   }
 
   @Test
+  void get_tokenInsideALongerText_foundByExactlyItsRegion() throws Exception {
+    // The hit path looks the token up inside the header value, without copying it out.
+    VerifiedTokenCache cache = new VerifiedTokenCache(100);
+    String token = issuer.mint(CLIENT, AUDIENCE);
+    verifiedEntry(verifierSharing(cache, CLIENT), cache, token);
+    String header = "Bearer " + token + " ";
+    int start = "Bearer ".length();
+    int end = start + token.length();
+    Instant now = clock.instant();
+
+    assertThat(cache.get(header, start, end, now).token()).isEqualTo(token);
+    assertThat(cache.get(header, start - 1, end, now)).isNull();
+    assertThat(cache.get(header, start + 1, end, now)).isNull();
+    assertThat(cache.get(header, start, end + 1, now)).isNull();
+    assertThat(cache.get(header, start, end - 1, now)).isNull();
+    String shifted = "Bearer x" + token.substring(1) + " ";
+    assertThat(cache.get(shifted, start, end, now)).isNull();
+  }
+
+  @Test
   void get_tokensSharingTheHashedTail_keptApartByTheWholeString() throws Exception {
     // The map hashes only a token's tail: tokens alike there share a bucket and nothing else.
     VerifiedTokenCache cache = new VerifiedTokenCache(100);
@@ -178,12 +200,12 @@ class VerifiedTokenCacheTest {
     assertThat(new VerifiedTokenCache.TokenKey(first).hashCode())
         .isEqualTo(new VerifiedTokenCache.TokenKey(second).hashCode());
 
-    cache.put(first, entry.kid(), entry.key(), entry.claims(), 60);
+    cache.put(first, entry.kid(), entry.key(), entry.claims(), entry.caller(), 60);
 
     assertThat(cache.get(first, clock.instant())).isNotNull();
     assertThat(cache.get(second, clock.instant())).isNull();
     assertThat(cache.get(first.substring(1), clock.instant())).isNull();
-    cache.put(second, entry.kid(), entry.key(), entry.claims(), 60);
+    cache.put(second, entry.kid(), entry.key(), entry.claims(), entry.caller(), 60);
     assertThat(cache.get(second, clock.instant()).token()).isEqualTo(second);
     assertThat(cache.get(first, clock.instant()).token()).isEqualTo(first);
     assertThat(cache.size()).isEqualTo(3);
@@ -245,7 +267,7 @@ class VerifiedTokenCacheTest {
     verifier.verifyToken(token);
     VerifiedTokenCache.Entry entry = cache.get(token, clock.instant());
     VerifiedTokenCache other = new VerifiedTokenCache(100);
-    other.put(token, entry.kid(), entry.key(), entry.claims(), 86_400);
+    other.put(token, entry.kid(), entry.key(), entry.claims(), entry.caller(), 86_400);
     CallerVerifier sharingOther = verifierSharing(other, CLIENT);
 
     clock.set(NOW.plusSeconds(3600 + 60));
