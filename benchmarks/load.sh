@@ -9,10 +9,12 @@
 #  1. Cold start: process start to the first 200, each function COLD_STARTS times, alternating,
 #     median reported. The protected function's first 200 includes its key fetch.
 #  2. Throughput: wrk on 127.0.0.1 with one reused valid token (the common case: a client reuses
-#     its token for an hour), after a warm-up; ROUNDS rounds, each function once a round in an
-#     order that rotates from round to round. The figure is the median over the rounds of the
-#     round's protected/unprotected ratio: two runs a few seconds apart share the machine's
-#     state of the moment, so a ratio per round cancels most of a shared machine's drift.
+#     its token for an hour). FORKS times over, every function is started afresh, warmed up, and
+#     measured for ROUNDS rounds, each function once a round in an order that rotates from round
+#     to round. The figure is the median over all rounds of the round's protected/unprotected
+#     ratio: two runs a few seconds apart share the machine's state of the moment, so a ratio per
+#     round cancels most of a shared machine's drift; fresh JVMs per fork keep one JVM's luck (the
+#     same invoker and function measured 20 % apart from one start to the next) from deciding.
 #     Two diagnostic functions run alongside: the hello answer protected as a user protects a
 #     function (GuardedHelloFunction: verifier, HTTP contract and decision log, no sample API),
 #     and behind the verifier alone (VerifierOnlyFunction), to split the protected function's
@@ -20,14 +22,15 @@
 #
 # Installs nothing: it says what is missing. Prints one "ratio" line per figure at the end.
 #
-# usage: benchmarks/load.sh [--no-build] [--duration SECONDS] [--warmup SECONDS] [--rounds N]
-#                           [--connections N] [--threads N] [--cold-starts N]
+# usage: benchmarks/load.sh [--no-build] [--duration SECONDS] [--warmup SECONDS] [--forks N]
+#                           [--rounds N] [--connections N] [--threads N] [--cold-starts N]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DURATION=6
+DURATION=5
 WARMUP=5
-ROUNDS=6
+FORKS=4
+ROUNDS=2
 CONNECTIONS=16
 THREADS=2
 COLD_STARTS=5
@@ -52,12 +55,13 @@ while (($# > 0)); do
     --no-build) BUILD=false ;;
     --duration) DURATION=$(positive "$1" "${2:-}"); shift ;;
     --warmup) WARMUP=$(positive "$1" "${2:-}"); shift ;;
+    --forks) FORKS=$(positive "$1" "${2:-}"); shift ;;
     --rounds) ROUNDS=$(positive "$1" "${2:-}"); shift ;;
     --connections) CONNECTIONS=$(positive "$1" "${2:-}"); shift ;;
     --threads) THREADS=$(positive "$1" "${2:-}"); shift ;;
     --cold-starts) COLD_STARTS=$(positive "$1" "${2:-}"); shift ;;
     -h | --help)
-      sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -218,39 +222,48 @@ requests_per_second() {
   awk '$1 == "Requests/sec:" { print $2 }' <<<"$out"
 }
 
-echo "== throughput: wrk -t$THREADS -c$CONNECTIONS, ${WARMUP}s warm-up, then $ROUNDS rounds of ${DURATION}s each"
+echo "== throughput: wrk -t$THREADS -c$CONNECTIONS; $FORKS forks (fresh JVMs), each ${WARMUP}s warm-up then $ROUNDS rounds of ${DURATION}s"
 NAMES=(protected hello guarded-hello verifier-only)
 declare -A PORT_OF
-# serve NAME JAR TARGET: starts the function for the rounds and waits for its first 200.
+declare -A PID_OF
+# serve NAME JAR TARGET: starts the function for a fork's rounds and waits for its first 200.
 serve() {
   PORT_OF[$1]=$(free_port)
   start_function "$1" "$2" "$3" "${PORT_OF[$1]}"
+  PID_OF[$1]=$STARTED_PID
   await_200 "$STARTED_PID" "${PORT_OF[$1]}" "$1"
 }
-serve "${PROTECTED[@]}"
-serve "${HELLO[@]}"
-serve "${GUARDED_HELLO[@]}"
-serve "${VERIFIER_ONLY[@]}"
-for name in "${NAMES[@]}"; do
-  requests_per_second "${PORT_OF[$name]}" "$WARMUP" >/dev/null
-done
 for name in "${NAMES[@]}"; do
   : >"$WORK/rps-$name"
 done
 : >"$WORK/ratio-protected" && : >"$WORK/ratio-guarded-hello" && : >"$WORK/ratio-verifier-only"
 declare -A RPS
-for round in $(seq 1 "$ROUNDS"); do
-  line="   round $round:"
-  for i in 0 1 2 3; do
-    name=${NAMES[$(((i + round - 1) % 4))]}
-    RPS[$name]=$(requests_per_second "${PORT_OF[$name]}" "$DURATION")
-    echo "${RPS[$name]}" >>"$WORK/rps-$name"
-    line="$line $name ${RPS[$name]%.*}"
+round=0
+for fork in $(seq 1 "$FORKS"); do
+  serve "${PROTECTED[@]}"
+  serve "${HELLO[@]}"
+  serve "${GUARDED_HELLO[@]}"
+  serve "${VERIFIER_ONLY[@]}"
+  for name in "${NAMES[@]}"; do
+    requests_per_second "${PORT_OF[$name]}" "$WARMUP" >/dev/null
   done
-  for name in protected guarded-hello verifier-only; do
-    awk -v a="${RPS[$name]}" -v b="${RPS[hello]}" 'BEGIN { printf "%.4f\n", a / b }' >>"$WORK/ratio-$name"
+  for _ in $(seq 1 "$ROUNDS"); do
+    round=$((round + 1))
+    line="   fork $fork round $round:"
+    for i in 0 1 2 3; do
+      name=${NAMES[$(((i + round - 1) % 4))]}
+      RPS[$name]=$(requests_per_second "${PORT_OF[$name]}" "$DURATION")
+      echo "${RPS[$name]}" >>"$WORK/rps-$name"
+      line="$line $name ${RPS[$name]%.*}"
+    done
+    for name in protected guarded-hello verifier-only; do
+      awk -v a="${RPS[$name]}" -v b="${RPS[hello]}" 'BEGIN { printf "%.4f\n", a / b }' >>"$WORK/ratio-$name"
+    done
+    echo "$line req/s"
   done
-  echo "$line req/s"
+  for name in "${NAMES[@]}"; do
+    stop "${PID_OF[$name]}"
+  done
 done
 mean() {
   awk '{ s += $1 } END { printf "%.0f", s / NR }' "$1"
@@ -264,7 +277,7 @@ RATIO_GUARDED_HELLO=$(median <"$WORK/ratio-guarded-hello")
 RATIO_VERIFIER_ONLY=$(median <"$WORK/ratio-verifier-only")
 
 echo "== results (ratios are protected / unprotected, same invoker, same run)"
-echo "throughput-mean protected=${RPS_PROTECTED} req/s hello=${RPS_HELLO} req/s guarded-hello=${RPS_GUARDED_HELLO} req/s verifier-only=${RPS_VERIFIER_ONLY} req/s"
+echo "throughput-mean-of-rounds protected=${RPS_PROTECTED} req/s hello=${RPS_HELLO} req/s guarded-hello=${RPS_GUARDED_HELLO} req/s verifier-only=${RPS_VERIFIER_ONLY} req/s"
 echo "throughput-ratios-by-round protected/hello: $(paste -sd' ' "$WORK/ratio-protected")"
 echo "cold-start-median protected=${COLD_PROTECTED} ms hello=${COLD_HELLO} ms"
 awk -v r="$RATIO_PROTECTED" \

@@ -114,14 +114,12 @@ public final class CallerVerifier implements AutoCloseable {
   public VerifiedCaller verify(Map<String, ? extends List<String>> headers)
       throws CallerRejectedException {
     Objects.requireNonNull(headers, "headers");
-    BearerHeaders.Located located = BearerHeaders.locate(headers);
+    String token = BearerHeaders.token(headers);
     Instant now = clock.instant(); // read once; every check below sees the same instant
-    VerifiedCaller hit =
-        fromCache(tokenCache.get(located.value(), located.start(), located.end(), now), now);
+    VerifiedCaller hit = fromCache(tokenCache.get(token, now), now);
     if (hit != null) {
       return hit;
     }
-    String token = located.token();
     // Only on a miss: a string equal to a cached token is known to be one clean token.
     BearerHeaders.requireSingleToken(token);
     return verifyUncached(token, now);

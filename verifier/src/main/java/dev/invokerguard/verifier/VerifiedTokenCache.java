@@ -109,19 +109,10 @@ final class VerifiedTokenCache {
    * past its {@code exp} plus the skew (then it is also dropped).
    */
   Entry get(String token, Instant now) {
-    return get(token, 0, token.length(), now);
-  }
-
-  /**
-   * {@link #get(String, Instant)} for the token that is {@code text}'s characters from {@code
-   * start} to {@code end}, without copying them out: on a hit, the request's header value is
-   * never copied.
-   */
-  Entry get(String text, int start, int end, Instant now) {
     if (maxEntries == 0) {
       return null;
     }
-    TokenKey key = new TokenKey(text, start, end);
+    TokenKey key = new TokenKey(token);
     Entry entry = entries.get(key);
     if (entry == null) {
       return null;
@@ -162,28 +153,16 @@ final class VerifiedTokenCache {
     }
   }
 
-  /**
-   * A token as a map key: hashed by its tail, equal by its whole text. The token is the characters
-   * of {@code text} from {@code start} to {@code end}: a stored key holds exactly its token, a
-   * lookup key may point into a request's header value.
-   */
+  /** A token as a map key: hashed by its tail, equal by the whole string. */
   static final class TokenKey {
-    private final String text;
-    private final int start;
-    private final int length;
+    private final String token;
     private final int hash;
 
     TokenKey(String token) {
-      this(token, 0, token.length());
-    }
-
-    TokenKey(String text, int start, int end) {
-      this.text = text;
-      this.start = start;
-      this.length = end - start;
-      int h = length;
-      for (int i = Math.max(start, end - HASHED_TAIL_CHARS); i < end; i++) {
-        h = 31 * h + text.charAt(i);
+      this.token = token;
+      int h = token.length();
+      for (int i = Math.max(0, token.length() - HASHED_TAIL_CHARS); i < token.length(); i++) {
+        h = 31 * h + token.charAt(i);
       }
       this.hash = h;
     }
@@ -193,12 +172,14 @@ final class VerifiedTokenCache {
       return hash;
     }
 
+    /**
+     * The whole string's {@code equals}: the JDK compares two strings' bytes with vectorized
+     * instructions. ({@code regionMatches}, which would spare copying the token out of its header,
+     * compares byte by byte: a hit measured 4 times slower with it.)
+     */
     @Override
     public boolean equals(Object other) {
-      return other instanceof TokenKey key
-          && hash == key.hash
-          && length == key.length
-          && text.regionMatches(start, key.text, key.start, length);
+      return other instanceof TokenKey key && hash == key.hash && token.equals(key.token);
     }
   }
 }
