@@ -15,22 +15,32 @@
 #     ratio: two runs a few seconds apart share the machine's state of the moment, so a ratio per
 #     round cancels most of a shared machine's drift; fresh JVMs per fork keep one JVM's luck (the
 #     same invoker and function measured 20 % apart from one start to the next) from deciding.
-#     Two diagnostic functions run alongside: the hello answer protected as a user protects a
-#     function (GuardedHelloFunction: verifier, HTTP contract and decision log, no sample API),
-#     and behind the verifier alone (VerifierOnlyFunction), to split the protected function's
-#     cost.
+#     A diagnostic runs alongside: the hello answer protected as a user protects a function
+#     (GuardedHelloFunction: verifier, HTTP contract and decision log, no sample API); with
+#     --verifier-only, also behind the verifier alone (VerifierOnlyFunction). They split the
+#     protected function's cost.
 #
 # Installs nothing: it says what is missing. Prints one "ratio" line per figure at the end.
 #
-# usage: benchmarks/load.sh [--no-build] [--duration SECONDS] [--warmup SECONDS] [--forks N]
-#                           [--rounds N] [--connections N] [--threads N] [--cold-starts N]
+# Where a function's stdout (the decision log) goes, --stdout: "pipe" (the default) into a
+# reader that counts its lines, as on Cloud Functions, where the platform's log agent reads the
+# stream and the instance writes no file; "file", a regular file on this machine's disk, which
+# adds page-cache growth and disk writeback on the same cores; "null", /dev/null, which prices the
+# write itself (a diagnostic). With pipe and file, every fork checks that the protected and the
+# guarded hello functions wrote at least one line per answered request.
+#
+# usage: benchmarks/load.sh [--no-build] [--verifier-only] [--stdout pipe|file|null]
+#                           [--duration SECONDS] [--warmup SECONDS] [--forks N] [--rounds N]
+#                           [--connections N] [--threads N] [--cold-starts N]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DURATION=5
-WARMUP=5
-FORKS=4
+DURATION=4
+WARMUP=4
+FORKS=6
 ROUNDS=2
+VERIFIER_ONLY_TOO=false
+STDOUT_MODE=pipe
 CONNECTIONS=16
 THREADS=2
 COLD_STARTS=5
@@ -53,6 +63,12 @@ positive() {
 while (($# > 0)); do
   case "$1" in
     --no-build) BUILD=false ;;
+    --verifier-only) VERIFIER_ONLY_TOO=true ;;
+    --stdout)
+      STDOUT_MODE=${2:-}
+      [[ "$STDOUT_MODE" =~ ^(pipe|file|null)$ ]] || die "--stdout wants pipe, file or null, got '$STDOUT_MODE'"
+      shift
+      ;;
     --duration) DURATION=$(positive "$1" "${2:-}"); shift ;;
     --warmup) WARMUP=$(positive "$1" "${2:-}"); shift ;;
     --forks) FORKS=$(positive "$1" "${2:-}"); shift ;;
@@ -61,7 +77,7 @@ while (($# > 0)); do
     --threads) THREADS=$(positive "$1" "${2:-}"); shift ;;
     --cold-starts) COLD_STARTS=$(positive "$1" "${2:-}"); shift ;;
     -h | --help)
-      sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -151,13 +167,43 @@ TOKEN=$(curl -fsS -H "Metadata-Flavor: Google" \
 # start_function NAME JAR TARGET PORT: starts the invoker; its pid is left in STARTED_PID.
 # (Not a command substitution: the child must stay this shell's, for cleanup on any exit.)
 start_function() {
-  local name=$1 jar=$2 target=$3 port=$4
+  local name=$1 jar=$2 target=$3 port=$4 out=/dev/null
+  rm -f "$WORK/$name.lines"
+  case "$STDOUT_MODE" in
+    file)
+      out="$WORK/$name.stdout"
+      : >"$out"
+      ;;
+    pipe)
+      # The reader gets EOF, and writes its count, when the function exits.
+      out="$WORK/$name.pipe"
+      rm -f "$out" && mkfifo "$out"
+      wc -l <"$out" >"$WORK/$name.count" &
+      ;;
+  esac
   env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
     ALLOWED_INVOKERS="$CALLER" EXPECTED_AUDIENCES="$AUDIENCE" JWKS_URL="$JWKS_URI" \
     java "${JAVA_OPTS[@]}" -jar "$INVOKER_JAR" --classpath "$jar" --target "$target" --port "$port" \
-    >>"$WORK/$name.log" 2>&1 &
+    >"$out" 2>>"$WORK/$name.log" &
   STARTED_PID=$!
   PIDS+=("$STARTED_PID")
+}
+
+# stdout_lines NAME: after the function stopped, the number of lines it wrote to stdout, or
+# nothing in null mode.
+stdout_lines() {
+  local name=$1 deadline
+  case "$STDOUT_MODE" in
+    file) wc -l <"$WORK/$name.stdout" | tr -d ' ' ;;
+    pipe)
+      deadline=$(($(now_ms) + START_DEADLINE_SECONDS * 1000))
+      until [[ -s "$WORK/$name.count" ]]; do
+        (($(now_ms) < deadline)) || die "the stdout reader of $name did not finish"
+        sleep 0.01
+      done
+      tr -d ' ' <"$WORK/$name.count"
+      ;;
+  esac
 }
 
 status_of() {
@@ -211,19 +257,28 @@ done
 COLD_PROTECTED=$(median <"$WORK/cold-protected")
 COLD_HELLO=$(median <"$WORK/cold-hello")
 
-# requests_per_second PORT SECONDS: one wrk run; fails if any answer was not 2xx.
+# requests_per_second NAME SECONDS: one wrk run against NAME; fails if any answer was not 2xx.
+# Adds the answered requests to $WORK/answered-NAME.
 requests_per_second() {
-  local port=$1 seconds=$2 out
+  local name=$1 seconds=$2 out
   out=$(wrk -t "$THREADS" -c "$CONNECTIONS" -d "${seconds}s" \
-    -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/")
+    -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:${PORT_OF[$name]}/")
   if grep -q "Non-2xx" <<<"$out"; then
-    die "wrk saw non-2xx answers on port $port:"$'\n'"$out"
+    die "wrk saw non-2xx answers from $name:"$'\n'"$out"
   fi
+  awk '$2 == "requests" && $3 == "in" { print $1 }' <<<"$out" >>"$WORK/answered-$name"
   awk '$1 == "Requests/sec:" { print $2 }' <<<"$out"
 }
 
-echo "== throughput: wrk -t$THREADS -c$CONNECTIONS; $FORKS forks (fresh JVMs), each ${WARMUP}s warm-up then $ROUNDS rounds of ${DURATION}s"
-NAMES=(protected hello guarded-hello verifier-only)
+NAMES=(protected hello guarded-hello)
+if [[ "$VERIFIER_ONLY_TOO" == true ]]; then
+  NAMES+=(verifier-only)
+fi
+declare -A SPEC_OF=(
+  [protected]="${PROTECTED[*]}" [hello]="${HELLO[*]}"
+  [guarded-hello]="${GUARDED_HELLO[*]}" [verifier-only]="${VERIFIER_ONLY[*]}"
+)
+echo "== throughput: wrk -t$THREADS -c$CONNECTIONS; $FORKS forks (fresh JVMs), each ${WARMUP}s warm-up then $ROUNDS rounds of ${DURATION}s; ${NAMES[*]}"
 declare -A PORT_OF
 declare -A PID_OF
 # serve NAME JAR TARGET: starts the function for a fork's rounds and waits for its first 200.
@@ -235,28 +290,30 @@ serve() {
 }
 for name in "${NAMES[@]}"; do
   : >"$WORK/rps-$name"
+  : >"$WORK/ratio-$name"
 done
-: >"$WORK/ratio-protected" && : >"$WORK/ratio-guarded-hello" && : >"$WORK/ratio-verifier-only"
 declare -A RPS
 round=0
 for fork in $(seq 1 "$FORKS"); do
-  serve "${PROTECTED[@]}"
-  serve "${HELLO[@]}"
-  serve "${GUARDED_HELLO[@]}"
-  serve "${VERIFIER_ONLY[@]}"
   for name in "${NAMES[@]}"; do
-    requests_per_second "${PORT_OF[$name]}" "$WARMUP" >/dev/null
+    # The spec is three words without spaces: name, classpath, class.
+    # shellcheck disable=SC2086
+    serve ${SPEC_OF[$name]}
+  done
+  for name in "${NAMES[@]}"; do
+    : >"$WORK/answered-$name"
+    requests_per_second "$name" "$WARMUP" >/dev/null
   done
   for _ in $(seq 1 "$ROUNDS"); do
     round=$((round + 1))
     line="   fork $fork round $round:"
-    for i in 0 1 2 3; do
-      name=${NAMES[$(((i + round - 1) % 4))]}
-      RPS[$name]=$(requests_per_second "${PORT_OF[$name]}" "$DURATION")
+    for i in $(seq 0 $((${#NAMES[@]} - 1))); do
+      name=${NAMES[$(((i + round - 1) % ${#NAMES[@]}))]}
+      RPS[$name]=$(requests_per_second "$name" "$DURATION")
       echo "${RPS[$name]}" >>"$WORK/rps-$name"
       line="$line $name ${RPS[$name]%.*}"
     done
-    for name in protected guarded-hello verifier-only; do
+    for name in "${NAMES[@]}"; do
       awk -v a="${RPS[$name]}" -v b="${RPS[hello]}" 'BEGIN { printf "%.4f\n", a / b }' >>"$WORK/ratio-$name"
     done
     echo "$line req/s"
@@ -264,27 +321,40 @@ for fork in $(seq 1 "$FORKS"); do
   for name in "${NAMES[@]}"; do
     stop "${PID_OF[$name]}"
   done
+  # The decision log must have kept up: one line per answered request, at least (start-up
+  # probes add a few). A function that stopped logging would otherwise look fast.
+  for name in protected guarded-hello; do
+    lines=$(stdout_lines "$name")
+    answered=$(awk '{ s += $1 } END { print s + 0 }' "$WORK/answered-$name")
+    if [[ -n "$lines" ]]; then
+      ((lines >= answered)) || die "$name wrote $lines stdout lines for $answered answered requests"
+      echo "   fork $fork: $name answered $answered requests and wrote $lines decision lines"
+    fi
+  done
 done
 mean() {
   awk '{ s += $1 } END { printf "%.0f", s / NR }' "$1"
 }
-RPS_PROTECTED=$(mean "$WORK/rps-protected")
-RPS_HELLO=$(mean "$WORK/rps-hello")
-RPS_GUARDED_HELLO=$(mean "$WORK/rps-guarded-hello")
-RPS_VERIFIER_ONLY=$(mean "$WORK/rps-verifier-only")
-RATIO_PROTECTED=$(median <"$WORK/ratio-protected")
-RATIO_GUARDED_HELLO=$(median <"$WORK/ratio-guarded-hello")
-RATIO_VERIFIER_ONLY=$(median <"$WORK/ratio-verifier-only")
 
 echo "== results (ratios are protected / unprotected, same invoker, same run)"
-echo "throughput-mean-of-rounds protected=${RPS_PROTECTED} req/s hello=${RPS_HELLO} req/s guarded-hello=${RPS_GUARDED_HELLO} req/s verifier-only=${RPS_VERIFIER_ONLY} req/s"
+echo "functions' stdout: $STDOUT_MODE"
+line="throughput-mean-of-rounds"
+for name in "${NAMES[@]}"; do
+  line="$line $name=$(mean "$WORK/rps-$name") req/s"
+done
+echo "$line"
 echo "throughput-ratios-by-round protected/hello: $(paste -sd' ' "$WORK/ratio-protected")"
 echo "cold-start-median protected=${COLD_PROTECTED} ms hello=${COLD_HELLO} ms"
-awk -v r="$RATIO_PROTECTED" \
+awk -v r="$(median <"$WORK/ratio-protected")" \
   'BEGIN { printf "ratio throughput protected/unprotected = %.2f (median of rounds; target >= 0.90)\n", r }'
-awk -v r="$RATIO_GUARDED_HELLO" \
-  'BEGIN { printf "(diagnostic) throughput guarded-hello/unprotected = %.2f\n", r }'
-awk -v r="$RATIO_VERIFIER_ONLY" \
-  'BEGIN { printf "(diagnostic) throughput verifier-only/unprotected = %.2f\n", r }'
+for name in "${NAMES[@]}"; do
+  case "$name" in
+    protected | hello) ;;
+    *)
+      awk -v r="$(median <"$WORK/ratio-$name")" -v n="$name" \
+        'BEGIN { printf "(diagnostic) throughput %s/unprotected = %.2f\n", n, r }'
+      ;;
+  esac
+done
 awk -v p="$COLD_PROTECTED" -v h="$COLD_HELLO" \
   'BEGIN { printf "ratio cold-start protected/unprotected = %.2f (target <= 1.15)\n", p / h }'
