@@ -22,12 +22,12 @@
 #
 # Installs nothing: it says what is missing. Prints one "ratio" line per figure at the end.
 #
-# Where a function's stdout (the decision log) goes, --stdout: "pipe" (the default) into a
-# reader that counts its lines, as on Cloud Functions, where the platform's log agent reads the
-# stream and the instance writes no file; "file", a regular file on this machine's disk, which
-# adds page-cache growth and disk writeback on the same cores; "null", /dev/null, which prices the
-# write itself (a diagnostic). With pipe and file, every fork checks that the protected and the
-# guarded hello functions wrote at least one line per answered request.
+# Where a function's stdout (the decision log, one line per request) goes, --stdout: "file" (the
+# default) a regular file on this machine's disk, which adds page-cache growth and disk writeback
+# on the same cores; "pipe" into a reader (wc -l) that each write wakes, on the same cores; "null"
+# /dev/null, which prices the write call alone. On Cloud Functions the platform collects stdout;
+# how is not documented, so the three bracket it. With file and pipe, every fork checks that the
+# protected and the guarded hello functions wrote at least one line per answered request.
 #
 # usage: benchmarks/load.sh [--no-build] [--verifier-only] [--stdout pipe|file|null]
 #                           [--duration SECONDS] [--warmup SECONDS] [--forks N] [--rounds N]
@@ -40,7 +40,7 @@ WARMUP=4
 FORKS=6
 ROUNDS=2
 VERIFIER_ONLY_TOO=false
-STDOUT_MODE=pipe
+STDOUT_MODE="file"
 CONNECTIONS=16
 THREADS=2
 COLD_STARTS=5
