@@ -550,7 +550,7 @@ public final class CallerVerifier implements AutoCloseable {
      * longer published rejects the token as on a miss), the time claims are checked against the
      * current instant with the skew, and the issuer, audience and allowlist are evaluated again:
      * a hit never changes a decision. Eviction is first in, first out. Tokens over 4 KiB are never
-     * cached, so the heap held is at most about {@code maxEntries} times 4.7 KiB, and about 1.7 KiB
+     * cached, so the heap held is at most about {@code maxEntries} times 4.8 KiB, and about 1.7 KiB
      * an entry for Google's 1 KiB tokens (see BENCHMARKS.md).
      *
      * @param maxEntries 0 to {@link #MAX_VERIFIED_TOKEN_CACHE_ENTRIES}

@@ -21,7 +21,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *
  * <p>Bounded by entry count: at most {@code maxEntries} (plus the puts in flight at that instant).
  * Tokens longer than {@link #MAX_CACHED_TOKEN_CHARS} are never cached, so the heap held is at most
- * about {@code maxEntries * (MAX_CACHED_TOKEN_CHARS + ~700 bytes)}; Google's ID tokens are about 1
+ * about {@code maxEntries * (MAX_CACHED_TOKEN_CHARS + ~800 bytes)}; Google's ID tokens are about 1
  * KiB, so about 1.7 KiB an entry in practice (measured in BENCHMARKS.md). Eviction is first in,
  * first out through a ring of slots: O(1), lock-free, and since every Google ID token lives one
  * hour from issue, the oldest insertion is close to the soonest expiry. An entry is never returned
