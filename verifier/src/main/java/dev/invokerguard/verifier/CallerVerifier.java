@@ -116,7 +116,7 @@ public final class CallerVerifier implements AutoCloseable {
     Objects.requireNonNull(headers, "headers");
     String token = BearerHeaders.token(headers);
     Instant now = clock.instant(); // read once; every check below sees the same instant
-    VerifiedCaller hit = fromCache(tokenCache.get(token, now), now);
+    VerifiedCaller hit = fromCache(token, now);
     if (hit != null) {
       return hit;
     }
@@ -136,7 +136,7 @@ public final class CallerVerifier implements AutoCloseable {
   public VerifiedCaller verifyToken(String token) throws CallerRejectedException {
     Objects.requireNonNull(token, "token");
     Instant now = clock.instant(); // read once; every check below sees the same instant
-    VerifiedCaller hit = fromCache(tokenCache.get(token, now), now);
+    VerifiedCaller hit = fromCache(token, now);
     return hit != null ? hit : verifyUncached(token, now);
   }
 
@@ -147,11 +147,10 @@ public final class CallerVerifier implements AutoCloseable {
    * changes a decision; it may reject (an expired token). The caller returned is the one the
    * verification built: it depends only on the claims and this verifier's fixed configuration.
    *
-   * @param cached the cache's entry for the request's token, or {@code null}
    * @return the caller, or {@code null} on a miss
    */
-  private VerifiedCaller fromCache(VerifiedTokenCache.Entry cached, Instant now)
-      throws CallerRejectedException {
+  private VerifiedCaller fromCache(String token, Instant now) throws CallerRejectedException {
+    VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
     if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
       String audience = judge(cached.claims(), now);
       // The same audience unless the entry was made by a verifier with other audiences (a cache

@@ -123,6 +123,33 @@ class VerifiedTokenCacheTest {
   }
 
   @Test
+  void verify_hitByAVerifierWithOtherAudiences_callerNamesThatVerifiersAudience() throws Exception {
+    // A hit hands out the caller its verification built, whose audience is the verifying
+    // verifier's choice among the token's aud values; a verifier sharing the cache with other
+    // audiences must still get its own.
+    String other = "https://other.example/api";
+    VerifiedTokenCache cache = new VerifiedTokenCache(100);
+    CallerVerifier first = verifierSharing(cache, CLIENT);
+    CallerVerifier second =
+        track(
+            CallerVerifier.builder()
+                .expectedAudiences(other)
+                .allowlist(ServiceAccountAllowlist.of(List.of(CLIENT)))
+                .clock(clock)
+                .keySource(keys)
+                .verifiedTokenCache(cache)
+                .build());
+    String token = issuer.token().email(CLIENT).audiences(AUDIENCE, other).build();
+
+    assertThat(first.verifyToken(token).audience()).isEqualTo(AUDIENCE);
+    VerifiedCaller hit = second.verifyToken(token);
+
+    assertThat(hit.audience()).isEqualTo(other);
+    assertThat(cache.size()).isEqualTo(1); // it was a hit: no second entry
+    assertThat(first.verifyToken(token).audience()).isEqualTo(AUDIENCE);
+  }
+
+  @Test
   void verify_cachedEntry_servedWithoutSignatureCheck() throws Exception {
     // Proves the hit path is taken: an entry planted for a string whose signature is garbage
     // passes, which the full pipeline would never allow. Real entries come only from verify.
