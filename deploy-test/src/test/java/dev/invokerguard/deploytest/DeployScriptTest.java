@@ -181,9 +181,8 @@ class DeployScriptTest {
                 + " --no-gen2 --format=json");
     assertThat(result.mutatingCalls())
         .containsAtLeast(
-            "functions remove-iam-policy-binding invoker-guard --region=europe-west1"
-                + " --project=host-proj --no-gen2 --member=allUsers"
-                + " --role=roles/cloudfunctions.invoker --quiet",
+            "functions remove-invoker-policy-binding invoker-guard --region=europe-west1"
+                + " --project=host-proj --no-gen2 --member=allUsers --quiet",
             "functions add-invoker-policy-binding invoker-guard --region=europe-west1"
                 + " --project=host-proj --no-gen2 --member=serviceAccount:" + BOB + " --quiet")
         .inOrder();
@@ -208,19 +207,17 @@ class DeployScriptTest {
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
     String remove =
-        "run services remove-iam-policy-binding invoker-guard-svc --region=europe-west1"
-            + " --project=host-proj --member=";
+        "functions remove-invoker-policy-binding invoker-guard --region=europe-west1"
+            + " --project=host-proj --gen2 --member=";
     String add =
         "functions add-invoker-policy-binding invoker-guard --region=europe-west1"
             + " --project=host-proj --gen2 --member=";
     assertThat(result.mutatingCalls().subList(1, result.mutatingCalls().size()))
         .containsExactly(
-            remove + "allUsers --role=roles/run.invoker --quiet",
-            remove + "allAuthenticatedUsers --role=roles/run.invoker --quiet",
-            remove
-                + "serviceAccount:mallory@evil-proj.iam.gserviceaccount.com"
-                + " --role=roles/run.invoker --quiet",
-            remove + "user:someone@example.com --role=roles/run.invoker --quiet",
+            remove + "allUsers --quiet",
+            remove + "allAuthenticatedUsers --quiet",
+            remove + "serviceAccount:mallory@evil-proj.iam.gserviceaccount.com --quiet",
+            remove + "user:someone@example.com --quiet",
             add + "serviceAccount:" + BOB + " --quiet")
         .inOrder();
     assertThat(result.stderr()).contains("PUBLIC ACCESS: allUsers holds roles/run.invoker");
@@ -268,7 +265,7 @@ class DeployScriptTest {
     assertThat(printed.get(2)).startsWith("[dry-run] gcloud functions deploy invoker-guard");
     assertThat(printed.get(3)).startsWith("[read] gcloud run services get-iam-policy");
     assertThat(printed.get(4))
-        .startsWith("[dry-run] gcloud run services remove-iam-policy-binding invoker-guard-svc");
+        .startsWith("[dry-run] gcloud functions remove-invoker-policy-binding invoker-guard");
     assertThat(printed.get(4)).contains("--member=allUsers");
     assertThat(printed.get(5))
         .isEqualTo(
