@@ -14,7 +14,8 @@ import java.util.regex.Pattern;
  * start-up. Any entry that is neither is a configuration error, reported at build time, so that a
  * typo can never turn into "nobody matches" or, worse, a wildcard.
  *
- * <p>Accepted entries:
+ * <p>Accepted entries, ASCII only (a look-alike such as the Kelvin sign U+212A, which lower-cases to
+ * {@code k}, is an error, as are Unicode spaces around an entry; deploy.sh applies the same rule):
  *
  * <ul>
  *   <li>Service-account emails: {@code NAME@PROJECT.iam.gserviceaccount.com}, {@code
@@ -43,8 +44,8 @@ public final class ServiceAccountAllowlist {
   }
 
   /**
-   * Builds an allowlist from entries, each a service-account email or a numeric unique ID. Spaces
-   * around an entry are ignored.
+   * Builds an allowlist from entries, each a service-account email or a numeric unique ID, in ASCII.
+   * Spaces around an entry are ignored.
    *
    * @throws IllegalArgumentException if the collection is empty or any entry is neither; the
    *     message names every bad entry
@@ -56,7 +57,9 @@ public final class ServiceAccountAllowlist {
     List<String> bad = new ArrayList<>();
     for (String raw : entries) {
       String entry = raw == null ? "" : raw.strip();
-      if (UNIQUE_ID.matcher(entry).matches()) {
+      if (!isAscii(raw == null ? "" : raw)) {
+        bad.add("'" + entry + "'");
+      } else if (UNIQUE_ID.matcher(entry).matches()) {
         ids.add(entry);
       } else if (isServiceAccountEmail(entry)) {
         emails.add(entry.toLowerCase(Locale.ROOT));
@@ -89,11 +92,19 @@ public final class ServiceAccountAllowlist {
     return of(List.of(commaSeparated.split(",", -1)));
   }
 
-  /** Whether {@code value} is a service-account email (case-insensitive), by the rule above. */
+  /**
+   * Whether {@code value} is a service-account email (ASCII, case-insensitive), by the rule above.
+   */
   public static boolean isServiceAccountEmail(String value) {
     return value != null
         && value.length() <= 254
+        && isAscii(value)
         && SERVICE_ACCOUNT_EMAIL.matcher(value.toLowerCase(Locale.ROOT)).matches();
+  }
+
+  // Checked before lower-casing, which maps some non-ASCII letters to ASCII ones.
+  private static boolean isAscii(String value) {
+    return value.chars().allMatch(c -> c < 0x80);
   }
 
   /** The allowlisted emails, lower-cased. */

@@ -48,6 +48,22 @@ class ServiceAccountAllowlistTest {
     assertThat(e).hasMessageThat().contains("'" + entry.strip() + "'");
   }
 
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "\u212Aelvin@project.iam.gserviceaccount.com",
+        "SA@PROJECT.\u0130AM.GSERVICEACCOUNT.COM",
+        "\u2003sa@project.iam.gserviceaccount.com",
+        "sa@project.iam.gserviceaccount.com\u3000",
+        "\u2003123456789012345678901"
+      })
+  void of_nonAscii_refusedEvenWhereLowerCasingOrStrippingWouldMakeItValid(String entry) {
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ServiceAccountAllowlist.of(List.of(entry)));
+    assertThat(e).hasMessageThat().contains("'" + entry.strip() + "'");
+    assertThat(ServiceAccountAllowlist.isServiceAccountEmail(entry)).isFalse();
+  }
+
   @Test
   void of_empty_refused() {
     IllegalArgumentException e =
