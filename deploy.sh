@@ -5,7 +5,7 @@
 #
 # Layout, top to bottom: constants, helpers, arguments and settings (read-only once checked),
 # checks, reads, actions, and main, which reads as the plan. Sourcing this file only defines
-# them, so that a test can call allowlist_from alone.
+# them: deploy-test's AllowlistAgreementTest calls allowlist_from that way.
 set -euo pipefail
 
 # --- constants ----------------------------------------------------------------------------------
@@ -18,8 +18,12 @@ readonly DEFAULT_RUNTIME="java21"
 # (gcloud topic escaping). Emails contain '@' and URLs contain ':', so neither can be the delimiter;
 # '|' can appear in no validated email or URL, and env_vars_arg() still refuses any value holding it.
 readonly ENV_DELIM="|"
-# Same rule as ServiceAccountAllowlist.isServiceAccountEmail in the verifier (matched lower-cased).
+# Same rule as ServiceAccountAllowlist.isServiceAccountEmail in the verifier (matched lower-cased,
+# ASCII only: see is_sa_email). AllowlistAgreementTest feeds both the same inputs.
 readonly SA_EMAIL_RE='^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?@([a-z0-9]([a-z0-9.-]{0,98}[a-z0-9])?\.iam|developer|appspot)\.gserviceaccount\.com$'
+# The characters around an allowlist entry that are ignored: the ASCII ones Java's String.strip()
+# removes, as ServiceAccountAllowlist does with ALLOWED_INVOKERS.
+readonly ENTRY_PADDING=$' \t\n\v\f\r\x1c\x1d\x1e\x1f'
 readonly PROJECT_RE='^[a-z][a-z0-9-]{4,28}[a-z0-9]$'
 readonly REGION_RE='^[a-z]+(-[a-z]+)+[0-9]+$'
 # Lower case only: for 2nd gen the name becomes a Cloud Run service name, and it is part of the
@@ -238,7 +242,11 @@ parse_bool() {
   esac
 }
 
+# Whether a value is a service-account email. Byte-wise in the C locale, whatever the user's
+# locale: lower-casing and the pattern then know ASCII only, so a look-alike such as the Kelvin
+# sign (U+212A, which a UTF-8 locale lower-cases to 'k') is refused instead of granted as 'k'.
 is_sa_email() {
+  local LC_ALL=C
   local value="${1,,}"
   [[ ${#value} -le 254 && "${value}" =~ ${SA_EMAIL_RE} ]]
 }
@@ -247,6 +255,7 @@ is_sa_email() {
 # trimmed, checked, lower-cased, printed once per line in first-seen order. Empty items (a trailing
 # or doubled comma) are reported instead of silently dropped. Stops at the first bad entry.
 allowlist_from() {
+  local LC_ALL=C
   local value rest entry
   local allow=()
   for value in "$@"; do
@@ -255,8 +264,8 @@ allowlist_from() {
       entry="${rest%%,*}"
       rest="${rest#*,}"
       # Spaces around entries are ignored, as in ALLOWED_INVOKERS.
-      entry="${entry#"${entry%%[![:space:]]*}"}"
-      entry="${entry%"${entry##*[![:space:]]}"}"
+      entry="${entry#"${entry%%[!"${ENTRY_PADDING}"]*}"}"
+      entry="${entry%"${entry##*[!"${ENTRY_PADDING}"]}"}"
       [[ -n "${entry}" ]] || die_usage "empty entry in the allowlist"
       is_sa_email "${entry}" || die_usage "'${entry}' is not a service-account email"
       entry="${entry,,}"
@@ -614,7 +623,7 @@ main() {
   print_how_to_call "${audiences[@]}"
 }
 
-# Run only when executed, not when sourced.
+# Run only when executed, not when sourced (AllowlistAgreementTest sources it).
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   main "$@"
 fi
