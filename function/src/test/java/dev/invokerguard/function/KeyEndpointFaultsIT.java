@@ -5,6 +5,7 @@ import static com.google.common.truth.Truth.assertWithMessage;
 
 import dev.invokerguard.testing.ChildJvm;
 import dev.invokerguard.testing.TestIssuer;
+import dev.invokerguard.testing.TricklingEndpoint;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -190,14 +191,42 @@ class KeyEndpointFaultsIT {
     }
   }
 
+  /**
+   * Issue 12 item 2, through the real invoker: an endpoint that sends {@code 200 OK} and then one
+   * header byte every 300 ms (under the 1 s read timeout, so the read timeout never fires) gets
+   * the first request a 503 within the fetch timeout; once the endpoint heals, the function serves
+   * without a restart, because the trickling fetch was given up at its deadline.
+   */
+  @Test
+  void tricklingEndpoint_requestUnavailableWithinTimeout_thenRecoversOnceHealed()
+      throws Exception {
+    try (TestIssuer issuer = TestIssuer.builder().start();
+        TricklingEndpoint trickling = TricklingEndpoint.start(Duration.ofMillis(300))) {
+      try (RunningFunction function = start(issuer, trickling.uri().toString())) {
+        String token = issuer.mint(ALICE, RunningFunction.audience(function.port));
+        assertThat(trickling.awaitConnectionCount(1, DEADLINE)).isTrue(); // start-up prefetch
+
+        assertThat(timed(function, token).call()).isLessThan(FETCH_TIMEOUT.plus(SLACK));
+        trickling.heal(issuer.jwksJson());
+
+        assertThat(statusEventually(function, token, 200)).isEqualTo(200);
+        assertThat(function.jvm.stderr()).contains("given up");
+      }
+    }
+  }
+
   private static RunningFunction start(TestIssuer issuer) {
+    return start(issuer, issuer.jwksUri().toString());
+  }
+
+  private static RunningFunction start(TestIssuer issuer, String jwksUrl) {
     int port = ChildJvm.freePort();
     return RunningFunction.start(
         port,
         Map.of(
             "ALLOWED_INVOKERS", ALICE,
             "EXPECTED_AUDIENCES", RunningFunction.audience(port),
-            "JWKS_URL", issuer.jwksUri().toString(),
+            "JWKS_URL", jwksUrl,
             "TOKEN_ISSUERS", issuer.issuer(),
             "KEY_FETCH_TIMEOUT_SECONDS", Long.toString(FETCH_TIMEOUT.toSeconds()),
             "KEY_REFETCH_INTERVAL_SECONDS", "1"));

@@ -31,7 +31,7 @@ import java.util.regex.Pattern;
  *   <tr><td>{@code CLOCK_SKEW_SECONDS}</td><td>allowed clock skew, 0 to 300</td><td>60</td></tr>
  *   <tr><td>{@code TRUST_PLATFORM_VERIFIED_TOKENS}</td><td>{@code true} or {@code
  *       false}</td><td>false</td></tr>
- *   <tr><td>{@code KEY_FETCH_TIMEOUT_SECONDS}</td><td>timeout of one key fetch, 1 to
+ *   <tr><td>{@code KEY_FETCH_TIMEOUT_SECONDS}</td><td>deadline of one whole key fetch, 1 to
  *       60</td><td>5</td></tr>
  *   <tr><td>{@code KEY_REFETCH_INTERVAL_SECONDS}</td><td>at most one key fetch per interval, 1 to
  *       3600; also the {@code Retry-After} of a 503</td><td>10</td></tr>
@@ -59,7 +59,7 @@ public final class GuardConfig {
   /** {@code true} to accept tokens whose signature Google removed; default {@code false}. */
   public static final String TRUST_PLATFORM_VERIFIED_TOKENS = "TRUST_PLATFORM_VERIFIED_TOKENS";
 
-  /** Connect and read timeout of one key fetch in seconds, 1 to 60; default 5. */
+  /** Hard deadline of one whole key fetch in seconds, 1 to 60; default 5. */
   public static final String KEY_FETCH_TIMEOUT_SECONDS = "KEY_FETCH_TIMEOUT_SECONDS";
 
   /** Minimum seconds between two key fetches, 1 to 3600; default 10. */

@@ -491,8 +491,9 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     /**
-     * Connect and read timeout of one key fetch, and about the longest a request waits for keys
-     * when none are loaded (default 5 s, at most 60 s).
+     * Hard deadline of one whole key fetch (connect, TLS, status, headers, body; the fetch is given
+     * up and disconnected at the deadline, also used as connect and read timeout), and about the
+     * longest a request waits for keys when none are loaded (default 5 s, at most 60 s).
      */
     public Builder keyFetchTimeout(Duration timeout) {
       this.keyFetchTimeout = within("key fetch timeout", timeout, Duration.ofMillis(1), Duration.ofSeconds(60));
