@@ -215,6 +215,39 @@ class KeyEndpointFaultsIT {
     }
   }
 
+  /**
+   * Issue 12 item 3, through the real invoker: keys loaded, then the signer rotates while the
+   * endpoint answers 503. The new key's token was not judged, so 503 with {@code Retry-After}
+   * (never a 401 a client would not retry) while tokens of the cached key still pass; once the
+   * endpoint recovers, the new token passes.
+   */
+  @Test
+  void newKeyDuringOutage_unavailableNotInvalid_thenAcceptedOnceEndpointRecovers()
+      throws Exception {
+    try (TestIssuer issuer = TestIssuer.builder().start();
+        RunningFunction function = start(issuer)) {
+      String audience = RunningFunction.audience(function.port);
+      String token = issuer.mint(ALICE, audience);
+      assertThat(statusEventually(function, token, 200)).isEqualTo(200);
+
+      issuer.jwks().respondWith(503, "");
+      issuer.rotate();
+      String rotated = issuer.mint(ALICE, audience);
+      int before = issuer.jwks().requestCount();
+      Instant deadline = Instant.now().plus(DEADLINE);
+      // Until a refetch certainly saw the outage, and once more after it.
+      while (issuer.jwks().requestCount() < before + 2 && Instant.now().isBefore(deadline)) {
+        assertUnavailable(function.send(bearer(function, rotated)), "new key during outage");
+      }
+      assertThat(issuer.jwks().requestCount()).isAtLeast(before + 2);
+      assertUnavailable(function.send(bearer(function, rotated)), "new key during outage");
+      assertThat(function.send(bearer(function, token)).statusCode()).isEqualTo(200);
+
+      issuer.jwks().respondNormally();
+      assertThat(statusEventually(function, rotated, 200)).isEqualTo(200);
+    }
+  }
+
   private static RunningFunction start(TestIssuer issuer) {
     return start(issuer, issuer.jwksUri().toString());
   }

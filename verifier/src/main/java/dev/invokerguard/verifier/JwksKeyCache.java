@@ -70,7 +70,15 @@ import java.util.concurrent.atomic.AtomicReference;
  *   <li>a known {@code kid} is answered at once;
  *   <li>an unknown {@code kid} may mean the signer rotated: if a fetch is under way, or the rate
  *       limit lets one start, the request waits for it (at most {@code fetchTimeout}) and looks
- *       once more; otherwise it is {@link Reason#UNKNOWN_KEY_ID} at once.
+ *       once more; otherwise it is answered at once from the outcome of the last fetch.
+ *   <li>an unknown {@code kid} is {@link Reason#UNKNOWN_KEY_ID} (401: the token is judged) only
+ *       when a key set fetched <em>successfully</em> lacks it: the fetch it waited for succeeded,
+ *       or the rate limit holds back a new one and the last fetch succeeded. When that fetch
+ *       failed, was given up, or is still running after the wait, no fresh set could be had, so the
+ *       token was not judged: {@link Reason#KEYS_UNAVAILABLE} (503, to be retried), not a 401 that
+ *       blames the caller for the signer's new key during an outage (issue 12). A flood of
+ *       made-up {@code kid}s stays as cheap either way: the rate limit decides how often the
+ *       endpoint is asked, not the answer.
  * </ul>
  *
  * Without a usable set, the request starts or joins a fetch and waits at most {@code
@@ -129,6 +137,7 @@ final class JwksKeyCache implements KeySource {
   private CompletableFuture<KeySet> inFlight;
   private AtomicReference<HttpURLConnection> inFlightConnection;
   private Instant lastFetchStart;
+  private boolean lastFetchSucceeded;
   private boolean closed;
   private int fetchesStarted;
 
@@ -171,6 +180,7 @@ final class JwksKeyCache implements KeySource {
     Objects.requireNonNull(kid, "kid");
     Objects.requireNonNull(now, "now");
     KeySet set = current.get();
+    boolean freshSetLoaded; // whether a successful fetch, not only the cache, lacks the kid
     if (set != null && set.usableAt(now, config.maxStaleness())) {
       if (!now.isBefore(set.refreshAt())) {
         fetchUnderWayOrStart(now); // refresh ahead (or retry while stale); never waited for
@@ -180,15 +190,10 @@ final class JwksKeyCache implements KeySource {
         return key;
       }
       CompletableFuture<KeySet> fetch = fetchUnderWayOrStart(now);
-      if (fetch == null) {
-        throw unknownKeyId();
-      }
-      await(fetch);
+      freshSetLoaded = fetch == null ? lastFetchSucceeded() : await(fetch);
     } else {
       CompletableFuture<KeySet> fetch = fetchUnderWayOrStart(now);
-      if (fetch != null) {
-        await(fetch);
-      }
+      freshSetLoaded = fetch == null ? lastFetchSucceeded() : await(fetch);
     }
     // One more look after the fetch (or after waiting as long as allowed); no second fetch.
     set = current.get();
@@ -198,9 +203,20 @@ final class JwksKeyCache implements KeySource {
     }
     RSAPublicKey key = set.keys().get(kid);
     if (key == null) {
+      if (!freshSetLoaded) {
+        throw new CallerRejectedException(
+            Reason.KEYS_UNAVAILABLE,
+            "the token's kid is not in the cached key set and no fresh key set could be loaded");
+      }
       throw unknownKeyId();
     }
     return key;
+  }
+
+  private boolean lastFetchSucceeded() {
+    synchronized (lock) {
+      return lastFetchSucceeded;
+    }
   }
 
   @Override
@@ -380,6 +396,7 @@ final class JwksKeyCache implements KeySource {
       }
       inFlight = null;
       inFlightConnection = null;
+      lastFetchSucceeded = fetched != null;
       if (fetched != null) {
         current.set(fetched);
       }
@@ -484,14 +501,21 @@ final class JwksKeyCache implements KeySource {
         Reason.UNKNOWN_KEY_ID, "the token's kid is not in the signer's key set");
   }
 
-  /** Waits at most {@code fetchTimeout}; the outcome is read from {@link #current} afterwards. */
-  private void await(CompletableFuture<KeySet> fetch) {
+  /**
+   * Waits at most {@code fetchTimeout}; the key set is read from {@link #current} afterwards.
+   *
+   * @return whether the fetch succeeded within the wait
+   */
+  private boolean await(CompletableFuture<KeySet> fetch) {
     try {
       fetch.get(config.fetchTimeout().toNanos(), TimeUnit.NANOSECONDS);
+      return true;
     } catch (ExecutionException | TimeoutException | CancellationException e) {
       // The fetch failed or is slow: the caller decides from whatever key set there is.
+      return false;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      return false;
     }
   }
 

@@ -216,6 +216,50 @@ final class JwksKeyCacheTest {
     assertThat(issuer.jwks().requestCount()).isEqualTo(2);
   }
 
+  /**
+   * Issue 12 item 3: right after the signer starts using a new key, the endpoint is down. The
+   * token was not judged (no fresh set could be loaded), so it is not the caller's fault: {@code
+   * KEYS_UNAVAILABLE} (503), also while the rate limit holds back the retry, and the key is found
+   * once the endpoint recovers.
+   */
+  @Test
+  void key_unknownKidWhileEndpointFails_keysUnavailableNotUnknownThenFound() throws Exception {
+    TestIssuer issuer = issuer();
+    JwksKeyCache cache = cache(issuer.jwksUri(), TIMEOUT, REFRESH_AHEAD);
+    String oldKid = issuer.activeKeyId();
+    load(cache);
+    String newKid = issuer.rotate();
+    issuer.jwks().respondWith(503, "");
+    clock.advance(INTERVAL);
+
+    assertThat(rejection(cache, newKid)).isEqualTo(Reason.KEYS_UNAVAILABLE); // the fetch failed
+    assertThat(rejection(cache, newKid)).isEqualTo(Reason.KEYS_UNAVAILABLE); // rate limit holds
+    assertThat(rejection(cache, "made-up")).isEqualTo(Reason.KEYS_UNAVAILABLE);
+    assertThat(key(cache, oldKid)).isEqualTo(issuer.publicKey(oldKid)); // cached keys still work
+    assertThat(cache.fetchesStarted()).isEqualTo(2);
+
+    issuer.jwks().respondNormally();
+    clock.advance(INTERVAL);
+    assertThat(key(cache, newKid)).isEqualTo(issuer.publicKey(newKid));
+    assertThat(rejection(cache, "made-up")).isEqualTo(Reason.UNKNOWN_KEY_ID); // judged now
+  }
+
+  /** The same when the refetch does not end in time: not judged, so {@code KEYS_UNAVAILABLE}. */
+  @Test
+  void key_unknownKidWhileEndpointHangs_keysUnavailable() throws Exception {
+    TestIssuer issuer = issuer();
+    JwksKeyCache cache = cache(issuer.jwksUri(), HANG_TIMEOUT, REFRESH_AHEAD);
+    load(cache);
+    String newKid = issuer.rotate();
+    issuer.jwks().delay(Duration.ofMinutes(1)); // released when the issuer closes
+    clock.advance(INTERVAL);
+
+    assertThat(rejection(cache, newKid)).isEqualTo(Reason.KEYS_UNAVAILABLE);
+    pollUntil(() -> !cache.fetchInProgress()); // given up at its deadline
+    assertThat(rejection(cache, newKid)).isEqualTo(Reason.KEYS_UNAVAILABLE); // rate limit holds
+    assertThat(cache.fetchesStarted()).isEqualTo(2);
+  }
+
   @Test
   void key_floodOfMadeUpKids_fetchesAtMostOncePerInterval() throws Exception {
     TestIssuer issuer = issuer();
