@@ -19,8 +19,11 @@ import java.util.regex.Pattern;
  * <ul>
  *   <li>Service-account emails: {@code NAME@PROJECT.iam.gserviceaccount.com}, {@code
  *       NUMBER-compute@developer.gserviceaccount.com}, {@code PROJECT@appspot.gserviceaccount.com}.
- *       Compared case-insensitively; matched against the token's {@code email} only when {@code
- *       email_verified} is true.
+ *       ASCII only, compared case-insensitively by ASCII rules only; matched against the token's
+ *       {@code email} only when {@code email_verified} is true. Unicode case rules would make
+ *       other characters equal to ASCII letters (the Kelvin sign U+212A lower-cases to {@code k}),
+ *       so a non-ASCII entry is refused at build time and a token email with any non-ASCII
+ *       character matches no entry.
  *   <li>Numeric unique IDs (10 to 30 digits, no leading zero), matched against {@code sub}. These
  *       survive a service account being deleted and recreated under the same name (the new account
  *       gets a new ID), and they match tokens minted without {@code email}.
@@ -54,15 +57,23 @@ public final class ServiceAccountAllowlist {
     Set<String> emails = new LinkedHashSet<>();
     Set<String> ids = new LinkedHashSet<>();
     List<String> bad = new ArrayList<>();
+    List<String> nonAscii = new ArrayList<>();
     for (String raw : entries) {
       String entry = raw == null ? "" : raw.strip();
-      if (UNIQUE_ID.matcher(entry).matches()) {
+      if (asciiLowerCase(entry) == null) {
+        nonAscii.add(escaped(entry));
+      } else if (UNIQUE_ID.matcher(entry).matches()) {
         ids.add(entry);
       } else if (isServiceAccountEmail(entry)) {
-        emails.add(entry.toLowerCase(Locale.ROOT));
+        emails.add(asciiLowerCase(entry));
       } else {
         bad.add("'" + entry + "'");
       }
+    }
+    if (!nonAscii.isEmpty()) {
+      throw new IllegalArgumentException(
+          "allowlist entries must be ASCII (service-account emails and unique IDs are), got "
+              + nonAscii);
     }
     if (!bad.isEmpty()) {
       throw new IllegalArgumentException(
@@ -89,11 +100,45 @@ public final class ServiceAccountAllowlist {
     return of(List.of(commaSeparated.split(",", -1)));
   }
 
-  /** Whether {@code value} is a service-account email (case-insensitive), by the rule above. */
+  /**
+   * Whether {@code value} is a service-account email (ASCII, case-insensitive by ASCII rules), by
+   * the rule above.
+   */
   public static boolean isServiceAccountEmail(String value) {
-    return value != null
-        && value.length() <= 254
-        && SERVICE_ACCOUNT_EMAIL.matcher(value.toLowerCase(Locale.ROOT)).matches();
+    String lower = value == null || value.length() > 254 ? null : asciiLowerCase(value);
+    return lower != null && SERVICE_ACCOUNT_EMAIL.matcher(lower).matches();
+  }
+
+  /**
+   * {@code value} with {@code A-Z} lower-cased, or {@code null} if it has any character outside
+   * ASCII. Not {@link String#toLowerCase}: Unicode rules map some non-ASCII characters to ASCII
+   * letters, which would let the Kelvin sign (U+212A) in an email equal {@code k}.
+   */
+  static String asciiLowerCase(String value) {
+    char[] chars = value.toCharArray();
+    for (int i = 0; i < chars.length; i++) {
+      char c = chars[i];
+      if (c > 0x7F) {
+        return null;
+      }
+      if (c >= 'A' && c <= 'Z') {
+        chars[i] = (char) (c + ('a' - 'A'));
+      }
+    }
+    return new String(chars);
+  }
+
+  /** The entry in quotes with every non-ASCII or control character as {@code \}{@code uXXXX}. */
+  private static String escaped(String entry) {
+    StringBuilder out = new StringBuilder(entry.length() + 8).append('\'');
+    for (char c : entry.toCharArray()) {
+      if (c > 0x7E || c < 0x20) {
+        out.append(String.format(Locale.ROOT, "\\u%04X", (int) c));
+      } else {
+        out.append(c);
+      }
+    }
+    return out.append('\'').toString();
   }
 
   /** The allowlisted emails, lower-cased. */
@@ -119,7 +164,9 @@ public final class ServiceAccountAllowlist {
     if (uniqueIds.contains(subject)) {
       return;
     }
-    if (email != null && emails.contains(email.toLowerCase(Locale.ROOT))) {
+    // A non-ASCII email gives null and matches nothing: no service-account email has one.
+    String lower = email == null ? null : asciiLowerCase(email);
+    if (lower != null && emails.contains(lower)) {
       if (emailVerified) {
         return;
       }

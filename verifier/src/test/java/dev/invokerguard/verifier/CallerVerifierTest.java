@@ -507,6 +507,25 @@ class CallerVerifierTest {
     assertThat(reason.category()).isEqualTo(Reason.Category.FORBIDDEN);
   }
 
+  /**
+   * Issue 12 item 5: a signed token whose email spells the allowlisted one with the Kelvin sign
+   * (U+212A, which Unicode lower-cases to {@code k}) is not the allowlisted caller.
+   */
+  @Test
+  void verify_emailWithKelvinSignForK_rejectedAsNotAllowed() throws Exception {
+    try (CallerVerifier kate =
+        verifierBuilder()
+            .allowlist(ServiceAccountAllowlist.parse("kate@client-project.iam.gserviceaccount.com"))
+            .build()) {
+      String lookalike = issuer.mint("\u212Aate@client-project.iam.gserviceaccount.com", AUDIENCE);
+      CallerRejectedException e =
+          assertThrows(CallerRejectedException.class, () -> kate.verify(bearer(lookalike)));
+      assertThat(e.reason()).isEqualTo(Reason.CALLER_NOT_ALLOWED);
+      assertThat(kate.verify(bearer(issuer.mint("kate@client-project.iam.gserviceaccount.com", AUDIENCE))).principal())
+          .isEqualTo("kate@client-project.iam.gserviceaccount.com");
+    }
+  }
+
   @Test
   void verify_emailNotVerified_rejectedAsEmailNotVerified() {
     assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).claim("email_verified", false).build()))
