@@ -152,7 +152,8 @@ public final class ServiceAccountAllowlist {
   }
 
   /**
-   * Checks a caller whose token is otherwise valid.
+   * Checks a caller whose token is otherwise valid (signature and claims verified): a rejection
+   * carries {@code subject}, and {@code email} when verified, for the decision log.
    *
    * @param subject the {@code sub} claim
    * @param email the {@code email} claim, or {@code null} when absent
@@ -171,10 +172,16 @@ public final class ServiceAccountAllowlist {
         return;
       }
       throw new CallerRejectedException(
-          Reason.EMAIL_NOT_VERIFIED, "the token's email is allowlisted but email_verified is not true");
+          Reason.EMAIL_NOT_VERIFIED,
+          "the token's email is allowlisted but email_verified is not true",
+          subject,
+          null);
     }
     throw new CallerRejectedException(
-        Reason.CALLER_NOT_ALLOWED, "the caller is not on the allowlist");
+        Reason.CALLER_NOT_ALLOWED,
+        "the caller is not on the allowlist",
+        subject,
+        emailVerified ? email : null);
   }
 
   @Override

@@ -526,6 +526,35 @@ class CallerVerifierTest {
     }
   }
 
+  /** Issue 12 item 6: the allowlist's refusal says who; no other rejection carries anyone. */
+  @Test
+  void verify_stranger_rejectionCarriesVerifiedIdentity_otherRejectionsNone() {
+    CallerRejectedException refused =
+        assertThrows(
+            CallerRejectedException.class,
+            () -> verifier.verify(bearer(issuer.mint(STRANGER, AUDIENCE))));
+    assertThat(refused.verifiedSubject()).hasValue(TestIssuer.uniqueIdOf(STRANGER));
+    assertThat(refused.verifiedEmail()).hasValue(STRANGER);
+
+    CallerRejectedException unverifiedEmail =
+        assertThrows(
+            CallerRejectedException.class,
+            () ->
+                verifier.verify(
+                    bearer(
+                        issuer.token().email(STRANGER).audience(AUDIENCE)
+                            .claim("email_verified", false).build())));
+    assertThat(unverifiedEmail.verifiedSubject()).hasValue(TestIssuer.uniqueIdOf(STRANGER));
+    assertThat(unverifiedEmail.verifiedEmail()).isEmpty();
+
+    CallerRejectedException wrongAudience =
+        assertThrows(
+            CallerRejectedException.class,
+            () -> verifier.verify(bearer(issuer.mint(STRANGER, "https://elsewhere.example"))));
+    assertThat(wrongAudience.verifiedSubject()).isEmpty();
+    assertThat(wrongAudience.verifiedEmail()).isEmpty();
+  }
+
   @Test
   void verify_emailNotVerified_rejectedAsEmailNotVerified() {
     assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).claim("email_verified", false).build()))
