@@ -281,7 +281,12 @@ class GuardedFunctionTest {
       // A verified token whose email is not verified: the subject only.
       logLines.clear();
       String token =
-          issuer.token().email(unverified).audience(AUDIENCE).claim("email_verified", false).build();
+          issuer
+              .token()
+              .email(unverified)
+              .audience(AUDIENCE)
+              .claim("email_verified", false)
+              .build();
       assertThat(send(function, token).status).isEqualTo(403);
       line = onlyLogLine();
       assertThat(line.get("subject").getAsString()).isEqualTo(TestIssuer.uniqueIdOf(unverified));

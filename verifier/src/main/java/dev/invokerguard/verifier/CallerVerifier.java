@@ -184,9 +184,13 @@ public final class CallerVerifier implements AutoCloseable {
             SIGNATURE_REMOVED_BY_GOOGLE.length())
         && token.length() - secondDot - 1 == SIGNATURE_REMOVED_BY_GOOGLE.length()) {
       if (!trustPlatformVerifiedTokens) {
+        // Cloud Run forwards a token it checked in X-Serverless-Authorization with its signature
+        // removed, and a token sent in Authorization alone intact (SECURITY.md, with sources).
         throw reject(
             Reason.SIGNATURE_REMOVED,
-            "the platform removed the signature and this verifier does not trust platform checks");
+            "the platform removed the signature (it does for a token sent in"
+                + " X-Serverless-Authorization) and this verifier does not trust platform checks:"
+                + " send the ID token in Authorization instead");
       }
       signatureCheck = VerifiedCaller.SignatureCheck.TRUSTED_PLATFORM;
     } else {

@@ -364,6 +364,28 @@ class CallerVerifierTest {
     assertThat(Reason.SIGNATURE_REMOVED.category()).isEqualTo(Reason.Category.INVALID_TOKEN);
   }
 
+  /**
+   * Issue 12 item 7: the platform removes the signature of a token it checked in
+   * X-Serverless-Authorization; the log detail tells the operator what the client should do.
+   */
+  @Test
+  void verify_signatureRemovedByGoogle_detailSaysToSendTheTokenInAuthorization() {
+    String token =
+        issuer
+            .token()
+            .email(CLIENT)
+            .audience(AUDIENCE)
+            .signature("SIGNATURE_REMOVED_BY_GOOGLE")
+            .build();
+    Map<String, List<String>> headers =
+        Map.of("X-Serverless-Authorization", List.of("Bearer " + token));
+    CallerRejectedException e =
+        assertThrows(CallerRejectedException.class, () -> verifier.verify(headers));
+    assertThat(e.reason()).isEqualTo(Reason.SIGNATURE_REMOVED);
+    assertThat(e).hasMessageThat().contains("X-Serverless-Authorization");
+    assertThat(e).hasMessageThat().contains("send the ID token in Authorization");
+  }
+
   @Test
   void verify_signatureRemovedByGoogle_whenTrusted_claimsAndAllowlistStillChecked() throws Exception {
     try (CallerVerifier trusting = verifierBuilder().trustPlatformVerifiedTokens().build()) {
@@ -521,7 +543,8 @@ class CallerVerifierTest {
       CallerRejectedException e =
           assertThrows(CallerRejectedException.class, () -> kate.verify(bearer(lookalike)));
       assertThat(e.reason()).isEqualTo(Reason.CALLER_NOT_ALLOWED);
-      assertThat(kate.verify(bearer(issuer.mint("kate@client-project.iam.gserviceaccount.com", AUDIENCE))).principal())
+      String kateToken = issuer.mint("kate@client-project.iam.gserviceaccount.com", AUDIENCE);
+      assertThat(kate.verify(bearer(kateToken)).principal())
           .isEqualTo("kate@client-project.iam.gserviceaccount.com");
     }
   }

@@ -142,13 +142,15 @@ class ServiceAccountAllowlistTest {
       })
   void of_nonAsciiEntry_refusedAtStartUp(String entry) {
     IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> ServiceAccountAllowlist.of(List.of(entry)));
+        assertThrows(
+            IllegalArgumentException.class, () -> ServiceAccountAllowlist.of(List.of(entry)));
     assertThat(e).hasMessageThat().contains("ASCII");
   }
 
   @Test
   void isServiceAccountEmail_kelvinSign_false() {
-    assertThat(ServiceAccountAllowlist.isServiceAccountEmail("\u212Aate@proj.iam.gserviceaccount.com"))
+    assertThat(
+            ServiceAccountAllowlist.isServiceAccountEmail("\u212Aate@proj.iam.gserviceaccount.com"))
         .isFalse();
   }
 
