@@ -2,8 +2,10 @@ package dev.invokerguard.client;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.UnknownHostException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -13,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Function;
+import java.util.regex.Pattern;
 
 /**
  * The {@code invoke} command: calls a protected function with an ID token from Application Default
@@ -24,7 +27,10 @@ import java.util.function.Function;
  *
  * <p>Without {@code --data} it sends a GET; with it, a POST of the JSON with {@code Content-Type:
  * application/json}. The audience defaults to the URL without its query and fragment (and without a
- * bare trailing {@code /}). Exit codes: {@value #EXIT_OK} for a 2xx answer, {@value
+ * bare trailing {@code /}). Plain {@code http} is refused (exit {@value #EXIT_USAGE}, before any
+ * token is fetched) unless the host is loopback ({@code localhost}, {@code 127.0.0.0/8}, {@code
+ * [::1]}): an ID token sent in clear text could be replayed by anyone on the path. Exit codes:
+ * {@value #EXIT_OK} for a 2xx answer, {@value
  * #EXIT_HTTP_ERROR} for any other status, {@value #EXIT_USAGE} for a usage error, {@value
  * #EXIT_NO_CREDENTIALS} when no ID token could be obtained, {@value #EXIT_UNREACHABLE} when the URL
  * could not be reached.
@@ -52,7 +58,8 @@ public final class Invoke {
 
       Calls URL with "Authorization: Bearer <ID token>" from Application Default Credentials
       (metadata server on GKE/GCE, GOOGLE_APPLICATION_CREDENTIALS key file, or impersonation),
-      then prints the status line and the response body.
+      then prints the status line and the response body. URL must be https; plain http is
+      allowed only for loopback (localhost, 127.0.0.0/8, [::1]).
 
         --data JSON           POST this JSON (Content-Type: application/json); default is GET
         --audience AUD        the token's audience; default: URL without query, fragment
@@ -66,6 +73,7 @@ public final class Invoke {
 
   private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
   private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(70);
+  private static final Pattern IPV4_LITERAL = Pattern.compile("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
 
   private final Function<String, IdTokenAuthenticator> authenticators;
   private final HttpClient http;
@@ -220,7 +228,40 @@ public final class Invoke {
     if (uri.getRawUserInfo() != null) {
       throw new UsageException("user info in the URL is not supported: " + url);
     }
+    if (scheme.equals("http") && !isLoopback(uri.getHost())) {
+      // An ID token is a bearer credential valid for up to an hour: in clear text, anyone on the
+      // path could replay it. Checked here, before any credentials are asked for a token.
+      throw new UsageException(
+          "refusing to send an ID token over plain http to "
+              + uri.getRawAuthority()
+              + ": use https (http is allowed only for loopback: localhost, 127.0.0.0/8, [::1])");
+    }
     return uri;
+  }
+
+  /**
+   * Whether {@code host} is certainly this machine: {@code localhost}, or an IP literal in the
+   * loopback range. Names other than {@code localhost} are not resolved (a name's address can
+   * change between this check and the request), so they count as remote.
+   */
+  static boolean isLoopback(String host) {
+    if (host == null) {
+      return false;
+    }
+    if (host.equalsIgnoreCase("localhost")) {
+      return true;
+    }
+    boolean ipv6 = host.startsWith("[") && host.endsWith("]");
+    if (!ipv6 && !IPV4_LITERAL.matcher(host).matches()) {
+      return false;
+    }
+    try {
+      // A literal: InetAddress parses it without a name lookup.
+      return InetAddress.getByName(ipv6 ? host.substring(1, host.length() - 1) : host)
+          .isLoopbackAddress();
+    } catch (UnknownHostException e) {
+      return false; // not a valid literal (e.g. 999.1.1.1)
+    }
   }
 
   private static String value(String[] args, int index, String option) throws UsageException {

@@ -71,6 +71,36 @@ class InvokeJarIT {
     }
   }
 
+  /**
+   * Issue 12 item 4, as a user types it: plain http to a host off this machine is refused with
+   * exit status 2 before any token is fetched (the metadata server stand-in is asked for none).
+   */
+  @Test
+  void jar_plainHttpOffLoopback_refusedBeforeAnyTokenIsFetched() throws Exception {
+    try (TestIssuer issuer = TestIssuer.start();
+        RecordingServer proxy = new RecordingServer()) {
+      MetadataServer metadata = issuer.startMetadataServer(ACCOUNT);
+
+      ClientRun.Result result =
+          ClientRun.jar(
+              JAR,
+              gcloudConfig,
+              Map.of(
+                  "GCE_METADATA_HOST",
+                  metadata.host(),
+                  // Were the check missing, the request would go to this loopback proxy (and the
+                  // metadata server, on 127.*, is not proxied by default), never off this machine.
+                  "JAVA_TOOL_OPTIONS",
+                  "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=" + proxy.uri("/").getPort()),
+              "http://192.0.2.1/fn"); // TEST-NET-1
+
+      assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(2);
+      assertThat(result.stderr()).contains("refusing to send an ID token over plain http");
+      assertThat(metadata.identityRequestCount()).isEqualTo(0);
+      assertThat(proxy.requests()).isEmpty();
+    }
+  }
+
   @Test
   void jar_noCredentials_exitsThree() throws Exception {
     ClientRun.Result result =

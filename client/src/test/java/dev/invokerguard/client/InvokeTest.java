@@ -1,12 +1,15 @@
 package dev.invokerguard.client;
 
 import static com.google.common.truth.Truth.assertThat;
+import static com.google.common.truth.Truth.assertWithMessage;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.invokerguard.testing.TestIssuer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.ProxySelector;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
@@ -40,6 +43,10 @@ class InvokeTest {
 
   /** The CLI with credentials that mint a token for whatever audience it asks for. */
   private int invoke(String... args) {
+    return invoke(HttpClient.newHttpClient(), args);
+  }
+
+  private int invoke(HttpClient http, String... args) {
     Invoke invoke =
         new Invoke(
             audience -> {
@@ -51,7 +58,7 @@ class InvokeTest {
                       CredentialSource.METADATA_SERVER)
                   .build();
             },
-            HttpClient.newHttpClient());
+            http);
     return invoke.run(
         args,
         new PrintStream(out, true, StandardCharsets.UTF_8),
@@ -187,6 +194,50 @@ class InvokeTest {
         .isEqualTo(Invoke.EXIT_USAGE);
     assertThat(invoke("http://x/", "--header", "no-colon")).isEqualTo(Invoke.EXIT_USAGE);
     assertThat(audiences).isEmpty();
+  }
+
+  /** Issue 12 item 4: a token in clear text to a host off this machine can be replayed. */
+  @Test
+  void invoke_plainHttpOffLoopback_refusedBeforeAnyToken_exitTwo() {
+    // Every request goes to a loopback proxy that records it: were the check missing, the request
+    // would end there, never off this machine.
+    HttpClient proxied =
+        HttpClient.newBuilder()
+            .proxy(ProxySelector.of(new InetSocketAddress("127.0.0.1", target.uri("/").getPort())))
+            .build();
+    for (String url :
+        new String[] {
+          "http://192.0.2.1/fn", // TEST-NET-1: never reached, refused before
+          "http://example.com/fn",
+          "HTTP://example.com/fn",
+          "http://10.0.0.1:8080/",
+          "http://127.0.0.1.example.com/",
+          "http://2130706433/", // 127.0.0.1 as one number: not a literal this check accepts
+          "http://localhost.example.com/",
+          "http://[2001:db8::1]/",
+        }) {
+      err.reset();
+      assertWithMessage(url).that(invoke(proxied, url)).isEqualTo(Invoke.EXIT_USAGE);
+      assertThat(err()).contains("refusing to send an ID token over plain http");
+    }
+    assertThat(audiences).isEmpty(); // no credentials were even asked for a token
+    assertThat(target.requests()).isEmpty();
+  }
+
+  @Test
+  void parse_plainHttpOnLoopbackOrHttpsAnywhere_accepted() throws Exception {
+    for (String url :
+        new String[] {
+          "http://localhost:8080/fn",
+          "http://LOCALHOST/",
+          "http://127.0.0.1:9/fn",
+          "http://127.3.4.5/",
+          "http://[::1]:8080/",
+          "https://example.com/fn",
+          "https://10.0.0.1/",
+        }) {
+      assertThat(Invoke.parse(new String[] {url}).url()).isEqualTo(URI.create(url));
+    }
   }
 
   @Test

@@ -41,6 +41,9 @@ class ConfigRefusalIT {
         "TRUST_PLATFORM_VERIFIED_TOKENS|yes|TRUST_PLATFORM_VERIFIED_TOKENS: must be exactly",
         "TRUST_PLATFORM_VERIFIED_TOKENS|true|TRUST_PLATFORM_VERIFIED_TOKENS: 'true' is accepted"
             + " only on Google Cloud",
+        "TRUST_PLATFORM_VERIFIED_TOKENS|true;K_SERVICE=api;FUNCTION_GENERATION=gen1"
+            + "|TRUST_PLATFORM_VERIFIED_TOKENS: 'true' is refused on 1st gen",
+        "FUNCTION_GENERATION|2|FUNCTION_GENERATION: must be exactly 'gen1' or 'gen2'",
         "KEY_FETCH_TIMEOUT_SECONDS|0|KEY_FETCH_TIMEOUT_SECONDS: must be between 1 and 60",
         "KEY_REFETCH_INTERVAL_SECONDS|-1|KEY_REFETCH_INTERVAL_SECONDS: must be a whole number",
       })
@@ -57,8 +60,8 @@ class ConfigRefusalIT {
               String[] kv = extra.split("=", 2);
               apply(env, kv[0], kv[1]);
             });
-    if (variable.equals("TOKEN_ISSUERS")) {
-      env.remove("JWKS_URL"); // on Google Cloud only the issuer is wrong here
+    if (!variable.equals("K_SERVICE") && env.containsKey("K_SERVICE")) {
+      env.remove("JWKS_URL"); // on Google Cloud only the variable under test is wrong here
     }
     int port = ChildJvm.freePort();
 

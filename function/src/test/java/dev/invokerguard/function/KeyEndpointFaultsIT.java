@@ -5,6 +5,7 @@ import static com.google.common.truth.Truth.assertWithMessage;
 
 import dev.invokerguard.testing.ChildJvm;
 import dev.invokerguard.testing.TestIssuer;
+import dev.invokerguard.testing.TricklingEndpoint;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -190,14 +191,80 @@ class KeyEndpointFaultsIT {
     }
   }
 
+  /**
+   * Issue 12 item 2, through the real invoker: an endpoint that sends {@code 200 OK} and then one
+   * header byte every 300 ms (under the 1 s read timeout, so the read timeout never fires) gets
+   * the first request a 503 within the fetch timeout; once the endpoint heals, the function serves
+   * without a restart, because the trickling fetch was given up at its deadline.
+   */
+  @Test
+  void tricklingEndpoint_requestUnavailableWithinTimeout_thenRecoversOnceHealed()
+      throws Exception {
+    try (TestIssuer issuer = TestIssuer.builder().start();
+        TricklingEndpoint trickling = TricklingEndpoint.start(Duration.ofMillis(300))) {
+      try (RunningFunction function = start(issuer, trickling.uri().toString())) {
+        String token = issuer.mint(ALICE, RunningFunction.audience(function.port));
+        assertThat(trickling.awaitConnectionCount(1, DEADLINE)).isTrue(); // start-up prefetch
+
+        assertThat(timed(function, token).call()).isLessThan(FETCH_TIMEOUT.plus(SLACK));
+        trickling.heal(issuer.jwksJson());
+
+        assertThat(statusEventually(function, token, 200)).isEqualTo(200);
+        assertThat(function.jvm.stderr()).contains("given up");
+      }
+    }
+  }
+
+  /**
+   * Issue 12 item 3, through the real invoker: keys loaded, then the signer rotates while the
+   * endpoint answers 503. The new key's token was not judged, so 503 with {@code Retry-After}
+   * (never a 401 a client would not retry) while tokens of the cached key still pass; once the
+   * endpoint recovers, the new token passes.
+   */
+  @Test
+  void newKeyDuringOutage_unavailableNotInvalid_thenAcceptedOnceEndpointRecovers()
+      throws Exception {
+    try (TestIssuer issuer = TestIssuer.builder().start();
+        RunningFunction function = start(issuer)) {
+      String audience = RunningFunction.audience(function.port);
+      String token = issuer.mint(ALICE, audience);
+      assertThat(statusEventually(function, token, 200)).isEqualTo(200);
+
+      issuer.jwks().respondWith(503, "");
+      issuer.rotate();
+      String rotated = issuer.mint(ALICE, audience);
+      int before = issuer.jwks().requestCount();
+      Instant deadline = Instant.now().plus(DEADLINE);
+      // Within the refetch interval after the last good fetch, a set fetched successfully lacks
+      // the kid: 401 by design (a made-up kid stays cheap). Once a refetch was tried, and failed,
+      // the token is not judged: 503 from then on.
+      while (issuer.jwks().requestCount() < before + 1 && Instant.now().isBefore(deadline)) {
+        assertThat(function.send(bearer(function, rotated)).statusCode()).isAnyOf(401, 503);
+      }
+      while (issuer.jwks().requestCount() < before + 3 && Instant.now().isBefore(deadline)) {
+        assertUnavailable(function.send(bearer(function, rotated)), "new key during outage");
+      }
+      assertThat(issuer.jwks().requestCount()).isAtLeast(before + 3);
+      assertUnavailable(function.send(bearer(function, rotated)), "new key during outage");
+      assertThat(function.send(bearer(function, token)).statusCode()).isEqualTo(200);
+
+      issuer.jwks().respondNormally();
+      assertThat(statusEventually(function, rotated, 200)).isEqualTo(200);
+    }
+  }
+
   private static RunningFunction start(TestIssuer issuer) {
+    return start(issuer, issuer.jwksUri().toString());
+  }
+
+  private static RunningFunction start(TestIssuer issuer, String jwksUrl) {
     int port = ChildJvm.freePort();
     return RunningFunction.start(
         port,
         Map.of(
             "ALLOWED_INVOKERS", ALICE,
             "EXPECTED_AUDIENCES", RunningFunction.audience(port),
-            "JWKS_URL", issuer.jwksUri().toString(),
+            "JWKS_URL", jwksUrl,
             "TOKEN_ISSUERS", issuer.issuer(),
             "KEY_FETCH_TIMEOUT_SECONDS", Long.toString(FETCH_TIMEOUT.toSeconds()),
             "KEY_REFETCH_INTERVAL_SECONDS", "1"));

@@ -361,6 +361,15 @@ class ProtectedFunctionIT {
     assertThat(tracedLine.get("caller").getAsString()).isEqualTo(ALICE);
     assertThat(tracedLine.get("logging.googleapis.com/trace").getAsString())
         .isEqualTo("projects/it-project/traces/" + TRACE_ID);
+    // The allowlist's refusal of a signed token names the caller (issue 12 item 6).
+    JsonObject strangerLine =
+        decisions.stream()
+            .filter(line -> line.get("reason").getAsString().equals("CALLER_NOT_ALLOWED"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(strangerLine.get("caller").getAsString()).isEqualTo(STRANGER);
+    assertThat(strangerLine.get("subject").getAsString())
+        .isEqualTo(TestIssuer.uniqueIdOf(STRANGER));
     assertThat(tokensSent).isNotEmpty();
     for (String sent : tokensSent) {
       String[] parts = sent.split("\\.", -1);

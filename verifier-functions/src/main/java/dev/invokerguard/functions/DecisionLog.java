@@ -127,6 +127,23 @@ final class DecisionLog {
    * key material; it helps an operator see what was expected.
    */
   void denied(RequestFacts request, Reason reason, int status, String detail) {
+    denied(request, reason, status, detail, Optional.empty(), Optional.empty());
+  }
+
+  /**
+   * A rejection, naming the caller when the verifier vouches for it: {@code caller} (the verified
+   * email) and {@code subject}, as on an allowed line. The verifier gives them only when the
+   * signature and claims verified and the allowlist alone said no ({@link
+   * dev.invokerguard.verifier.CallerRejectedException#verifiedSubject()}); nothing from a token
+   * that did not verify reaches a line.
+   */
+  void denied(
+      RequestFacts request,
+      Reason reason,
+      int status,
+      String detail,
+      Optional<String> verifiedSubject,
+      Optional<String> verifiedEmail) {
     boolean unavailable = reason.category() == Reason.Category.UNAVAILABLE;
     Line line = line(unavailable ? "ERROR" : "WARNING", request, status);
     line.field("message", "denied: " + reason.name());
@@ -134,6 +151,12 @@ final class DecisionLog {
     line.field("reason", reason.name());
     if (detail != null) {
       line.field("detail", detail);
+    }
+    if (verifiedEmail.isPresent()) {
+      line.field("caller", verifiedEmail.get());
+    }
+    if (verifiedSubject.isPresent()) {
+      line.field("subject", verifiedSubject.get());
     }
     sink.accept(line.end());
   }

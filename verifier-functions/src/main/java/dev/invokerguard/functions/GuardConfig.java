@@ -29,9 +29,12 @@ import java.util.regex.Pattern;
  *   <tr><td>{@code TOKEN_ISSUERS}</td><td>comma-separated accepted issuers</td><td>Google's
  *       two</td></tr>
  *   <tr><td>{@code CLOCK_SKEW_SECONDS}</td><td>allowed clock skew, 0 to 300</td><td>60</td></tr>
- *   <tr><td>{@code TRUST_PLATFORM_VERIFIED_TOKENS}</td><td>{@code true} or {@code
- *       false}</td><td>false</td></tr>
- *   <tr><td>{@code KEY_FETCH_TIMEOUT_SECONDS}</td><td>timeout of one key fetch, 1 to
+ *   <tr><td>{@code TRUST_PLATFORM_VERIFIED_TOKENS}</td><td>{@code true} or {@code false};
+ *       {@code true} only with {@code K_SERVICE} and {@code FUNCTION_GENERATION=gen2}</td>
+ *       <td>false</td></tr>
+ *   <tr><td>{@code FUNCTION_GENERATION}</td><td>{@code gen1} or {@code gen2}</td><td>unset
+ *       </td></tr>
+ *   <tr><td>{@code KEY_FETCH_TIMEOUT_SECONDS}</td><td>deadline of one whole key fetch, 1 to
  *       60</td><td>5</td></tr>
  *   <tr><td>{@code KEY_REFETCH_INTERVAL_SECONDS}</td><td>at most one key fetch per interval, 1 to
  *       3600; also the {@code Retry-After} of a 503</td><td>10</td></tr>
@@ -59,7 +62,7 @@ public final class GuardConfig {
   /** {@code true} to accept tokens whose signature Google removed; default {@code false}. */
   public static final String TRUST_PLATFORM_VERIFIED_TOKENS = "TRUST_PLATFORM_VERIFIED_TOKENS";
 
-  /** Connect and read timeout of one key fetch in seconds, 1 to 60; default 5. */
+  /** Hard deadline of one whole key fetch in seconds, 1 to 60; default 5. */
   public static final String KEY_FETCH_TIMEOUT_SECONDS = "KEY_FETCH_TIMEOUT_SECONDS";
 
   /** Minimum seconds between two key fetches, 1 to 3600; default 10. */
@@ -67,6 +70,21 @@ public final class GuardConfig {
 
   /** Set by the platform on Google Cloud (Cloud Functions 2nd gen, Cloud Run). */
   public static final String K_SERVICE = "K_SERVICE";
+
+  /**
+   * The function's generation, {@code gen1} or {@code gen2}, set at deployment (the platform sets
+   * no variable that tells the two apart for certain). Optional; {@code
+   * TRUST_PLATFORM_VERIFIED_TOKENS=true} requires {@code gen2}.
+   */
+  public static final String FUNCTION_GENERATION = "FUNCTION_GENERATION";
+
+  /**
+   * Variables only a 1st gen runtime sets (its older runtimes set {@code FUNCTION_NAME} and
+   * {@code FUNCTION_TRIGGER_TYPE}; its legacy workers {@code X_GOOGLE_*}): any of them outweighs
+   * a {@code FUNCTION_GENERATION=gen2} set by mistake.
+   */
+  static final List<String> FIRST_GEN_VARIABLES =
+      List.of("FUNCTION_NAME", "FUNCTION_TRIGGER_TYPE", "X_GOOGLE_FUNCTION_NAME");
 
   private static final Pattern DIGITS = Pattern.compile("[0-9]{1,9}");
   private static final Pattern CONTROL_OR_SPACE = Pattern.compile("[\\p{Cntrl}\\s]");
@@ -97,6 +115,7 @@ public final class GuardConfig {
                 0,
                 CallerVerifier.MAX_CLOCK_SKEW.getSeconds()));
     this.trustPlatformVerifiedTokens = bool(env, TRUST_PLATFORM_VERIFIED_TOKENS);
+    String generation = generation(env);
     if (trustPlatformVerifiedTokens && !onGoogleCloud) {
       // Off Google Cloud no front end checked the signature that was removed: anyone could
       // write such a token. Refusing here keeps a production setting from opening a local run.
@@ -105,6 +124,9 @@ public final class GuardConfig {
           "'true' is accepted only on Google Cloud ("
               + K_SERVICE
               + " set), where Google's front end checks the signature it removes");
+    }
+    if (trustPlatformVerifiedTokens) {
+      requireSecondGeneration(env, generation);
     }
     this.keyFetchTimeout = Duration.ofSeconds(seconds(env, KEY_FETCH_TIMEOUT_SECONDS, 5, 1, 60));
     this.keyRefetchInterval =
@@ -326,6 +348,52 @@ public final class GuardConfig {
           name, "must be between " + min + " and " + max + " seconds, got " + seconds);
     }
     return seconds;
+  }
+
+  /** {@code FUNCTION_GENERATION}: {@code null} when unset, else exactly gen1 or gen2. */
+  private static String generation(Map<String, String> env) {
+    String value = env.get(FUNCTION_GENERATION);
+    if (value == null || value.equals("gen1") || value.equals("gen2")) {
+      return value;
+    }
+    throw new InvalidConfigurationException(
+        FUNCTION_GENERATION, "must be exactly 'gen1' or 'gen2', got " + shown(value));
+  }
+
+  /**
+   * Trusting a removed signature is safe only where Google's front end judged the token that
+   * arrives in {@code X-Serverless-Authorization}, the header the verifier judges first. Google's
+   * documents say so for Cloud Run (2nd gen) and say nothing of it for 1st gen; were it not
+   * judged there, a caller with IAM access could send its own valid {@code Authorization} and a
+   * forged token ending in {@code SIGNATURE_REMOVED_BY_GOOGLE} in {@code
+   * X-Serverless-Authorization}. So 1st gen, and an unknown generation, are refused (SECURITY.md).
+   */
+  private static void requireSecondGeneration(Map<String, String> env, String generation) {
+    if ("gen1".equals(generation)) {
+      throw new InvalidConfigurationException(
+          TRUST_PLATFORM_VERIFIED_TOKENS,
+          "'true' is refused on 1st gen ("
+              + FUNCTION_GENERATION
+              + "=gen1): Google does not document that 1st gen judges X-Serverless-Authorization");
+    }
+    if (generation == null) {
+      throw new InvalidConfigurationException(
+          TRUST_PLATFORM_VERIFIED_TOKENS,
+          "'true' needs "
+              + FUNCTION_GENERATION
+              + "=gen2: it is safe only on 2nd gen, and the generation is not known");
+    }
+    for (String firstGen : FIRST_GEN_VARIABLES) {
+      if (env.containsKey(firstGen)) {
+        throw new InvalidConfigurationException(
+            TRUST_PLATFORM_VERIFIED_TOKENS,
+            "'true' is refused: "
+                + firstGen
+                + " is set, which only 1st gen sets, though "
+                + FUNCTION_GENERATION
+                + " says gen2");
+      }
+    }
   }
 
   private static boolean bool(Map<String, String> env, String name) {

@@ -156,7 +156,13 @@ public final class GuardedFunction implements HttpFunction {
       caller = verification.verify(headers);
     } catch (CallerRejectedException e) {
       // Logged before answering, so the line exists by the time the caller has the answer.
-      log.denied(facts, e.reason(), status(e.reason().category()), e.getMessage());
+      log.denied(
+          facts,
+          e.reason(),
+          status(e.reason().category()),
+          e.getMessage(),
+          e.verifiedSubject(),
+          e.verifiedEmail());
       reject(response, e.reason().category());
       return;
     } catch (RuntimeException e) {

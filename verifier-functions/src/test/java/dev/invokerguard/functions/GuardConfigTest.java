@@ -246,11 +246,72 @@ class GuardConfigTest {
   }
 
   @Test
-  void trustPlatformVerifiedTokens_trueOnGoogleCloud_isTrue() {
+  void trustPlatformVerifiedTokens_trueOnSecondGen_isTrue() {
+    Map<String, String> env = with("TRUST_PLATFORM_VERIFIED_TOKENS", "true");
+    env.put("K_SERVICE", "api");
+    env.put("FUNCTION_GENERATION", "gen2");
+
+    assertThat(GuardConfig.fromEnvironment(env).trustPlatformVerifiedTokens()).isTrue();
+  }
+
+  /**
+   * Issue 12 item 7: Google's documents do not say that 1st gen judges X-Serverless-Authorization.
+   * If it does not, a caller with IAM access could pair its own valid Authorization with a forged
+   * token ending in SIGNATURE_REMOVED_BY_GOOGLE in X-Serverless-Authorization, which the verifier
+   * judges first. So trust is refused on 1st gen, and wherever the generation is not known.
+   */
+  @Test
+  void trustPlatformVerifiedTokens_trueOnFirstGen_refused() {
+    Map<String, String> env = with("TRUST_PLATFORM_VERIFIED_TOKENS", "true");
+    env.put("K_SERVICE", "api");
+    env.put("FUNCTION_GENERATION", "gen1");
+
+    InvalidConfigurationException e = refused(env);
+
+    assertThat(e.variable()).isEqualTo("TRUST_PLATFORM_VERIFIED_TOKENS");
+    assertThat(e.getMessage()).contains("1st gen");
+  }
+
+  @Test
+  void trustPlatformVerifiedTokens_trueWithoutGeneration_refused() {
     Map<String, String> env = with("TRUST_PLATFORM_VERIFIED_TOKENS", "true");
     env.put("K_SERVICE", "api");
 
-    assertThat(GuardConfig.fromEnvironment(env).trustPlatformVerifiedTokens()).isTrue();
+    InvalidConfigurationException e = refused(env);
+
+    assertThat(e.variable()).isEqualTo("TRUST_PLATFORM_VERIFIED_TOKENS");
+    assertThat(e.getMessage()).contains("FUNCTION_GENERATION=gen2");
+  }
+
+  /** A 1st gen runtime's own variables outweigh a FUNCTION_GENERATION=gen2 set by mistake. */
+  @ParameterizedTest
+  @ValueSource(strings = {"FUNCTION_NAME", "FUNCTION_TRIGGER_TYPE", "X_GOOGLE_FUNCTION_NAME"})
+  void trustPlatformVerifiedTokens_secondGenClaimedButFirstGenVariableSet_refused(
+      String firstGenVariable) {
+    Map<String, String> env = with("TRUST_PLATFORM_VERIFIED_TOKENS", "true");
+    env.put("K_SERVICE", "api");
+    env.put("FUNCTION_GENERATION", "gen2");
+    env.put(firstGenVariable, "api");
+
+    InvalidConfigurationException e = refused(env);
+
+    assertThat(e.variable()).isEqualTo("TRUST_PLATFORM_VERIFIED_TOKENS");
+    assertThat(e.getMessage()).contains(firstGenVariable);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"2", "GEN2", "gen3", "", " gen2"})
+  void functionGeneration_notGen1OrGen2_refused(String value) {
+    assertThat(refused(with("FUNCTION_GENERATION", value)).variable())
+        .isEqualTo("FUNCTION_GENERATION");
+  }
+
+  @Test
+  void functionGeneration_gen1WithoutTrust_accepted() {
+    assertThat(
+            GuardConfig.fromEnvironment(with("FUNCTION_GENERATION", "gen1"))
+                .trustPlatformVerifiedTokens())
+        .isFalse();
   }
 
   @Test

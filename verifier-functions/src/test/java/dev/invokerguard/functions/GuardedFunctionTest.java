@@ -4,6 +4,7 @@ import static com.google.common.truth.Truth.assertThat;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.invokerguard.testing.TestIssuer;
 import dev.invokerguard.verifier.CallerRejectedException;
 import dev.invokerguard.verifier.CallerVerifier;
 import dev.invokerguard.verifier.Reason;
@@ -242,6 +243,78 @@ class GuardedFunctionTest {
     for (String part : token.split("\\.")) {
       assertThat(logLines.get(0)).doesNotContain(part);
     }
+  }
+
+  /**
+   * Issue 12 item 6: when signature and claims verified and only the allowlist said no, the deny
+   * line names the caller (verified email, sub), so an operator can tell who tried. From a token
+   * that did not verify, nothing reaches the line, whatever it claims.
+   */
+  @Test
+  void service_signedStrangerDenied_lineNamesVerifiedCaller_unverifiedTokensNameNobody()
+      throws Exception {
+    String stranger = "stranger@other-project.iam.gserviceaccount.com";
+    String unverified = "unverified@other-project.iam.gserviceaccount.com";
+    String forger = "forger@other-project.iam.gserviceaccount.com";
+    try (TestIssuer issuer = TestIssuer.start();
+        CallerVerifier signed =
+            CallerVerifier.builder()
+                .expectedAudiences(AUDIENCE)
+                .allowlist(ServiceAccountAllowlist.of(List.of(ALICE)))
+                .jwksUri(issuer.jwksUri())
+                .build()) {
+      GuardedFunction function = guard(signed::verify, greeting(new AtomicReference<>()));
+      String unpublished = issuer.addKey();
+      issuer.unpublish(unpublished);
+      String[] notVerified = {
+        issuer.token().email(forger).audience("https://elsewhere.example").build(),
+        issuer.token().email(forger).audience(AUDIENCE).signWithKey(unpublished).build(),
+        tamperedSignature(issuer.mint(forger, AUDIENCE)),
+      };
+
+      assertThat(send(function, issuer.mint(stranger, AUDIENCE)).status).isEqualTo(403);
+      JsonObject line = onlyLogLine();
+      assertThat(line.get("reason").getAsString()).isEqualTo("CALLER_NOT_ALLOWED");
+      assertThat(line.get("caller").getAsString()).isEqualTo(stranger);
+      assertThat(line.get("subject").getAsString()).isEqualTo(TestIssuer.uniqueIdOf(stranger));
+
+      // A verified token whose email is not verified: the subject only.
+      logLines.clear();
+      String token =
+          issuer
+              .token()
+              .email(unverified)
+              .audience(AUDIENCE)
+              .claim("email_verified", false)
+              .build();
+      assertThat(send(function, token).status).isEqualTo(403);
+      line = onlyLogLine();
+      assertThat(line.get("subject").getAsString()).isEqualTo(TestIssuer.uniqueIdOf(unverified));
+      assertThat(line.has("caller")).isFalse();
+      assertThat(logLines.get(0)).doesNotContain(unverified);
+
+      for (String bad : notVerified) {
+        logLines.clear();
+        assertThat(send(function, bad).status).isEqualTo(401);
+        assertThat(onlyLogLine().has("caller")).isFalse();
+        assertThat(logLines.get(0)).doesNotContain(forger);
+        assertThat(logLines.get(0)).doesNotContain(TestIssuer.uniqueIdOf(forger));
+      }
+    }
+  }
+
+  private static String tamperedSignature(String token) {
+    char last = token.charAt(token.length() - 2);
+    return token.substring(0, token.length() - 2)
+        + (last == 'A' ? 'B' : 'A')
+        + token.charAt(token.length() - 1);
+  }
+
+  private static FakeHttp.Response send(GuardedFunction function, String token) throws Exception {
+    FakeHttp.Response response = new FakeHttp.Response();
+    function.service(
+        new FakeHttp.Request("GET", "/").header("Authorization", "Bearer " + token), response);
+    return response;
   }
 
   @Test

@@ -184,9 +184,13 @@ public final class CallerVerifier implements AutoCloseable {
             SIGNATURE_REMOVED_BY_GOOGLE.length())
         && token.length() - secondDot - 1 == SIGNATURE_REMOVED_BY_GOOGLE.length()) {
       if (!trustPlatformVerifiedTokens) {
+        // Cloud Run forwards a token it checked in X-Serverless-Authorization with its signature
+        // removed, and a token sent in Authorization alone intact (SECURITY.md, with sources).
         throw reject(
             Reason.SIGNATURE_REMOVED,
-            "the platform removed the signature and this verifier does not trust platform checks");
+            "the platform removed the signature (it does for a token sent in"
+                + " X-Serverless-Authorization) and this verifier does not trust platform checks:"
+                + " send the ID token in Authorization instead");
       }
       signatureCheck = VerifiedCaller.SignatureCheck.TRUSTED_PLATFORM;
     } else {
@@ -491,8 +495,9 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     /**
-     * Connect and read timeout of one key fetch, and about the longest a request waits for keys
-     * when none are loaded (default 5 s, at most 60 s).
+     * Hard deadline of one whole key fetch (connect, TLS, status, headers, body; the fetch is given
+     * up and disconnected at the deadline, also used as connect and read timeout), and about the
+     * longest a request waits for keys when none are loaded (default 5 s, at most 60 s).
      */
     public Builder keyFetchTimeout(Duration timeout) {
       this.keyFetchTimeout = within("key fetch timeout", timeout, Duration.ofMillis(1), Duration.ofSeconds(60));

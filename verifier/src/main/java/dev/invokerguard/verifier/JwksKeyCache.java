@@ -18,6 +18,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
@@ -29,13 +32,21 @@ import java.util.concurrent.atomic.AtomicReference;
  * <h2>Fetching</h2>
  *
  * One {@code GET} of {@link KeyCacheConfig#jwksUri()} on a connection opened by the configured
- * {@link KeyEndpointConnector} (the JDK's {@link HttpURLConnection} by default), with connect and
- * read timeouts of {@link KeyCacheConfig#fetchTimeout()}, no retries, no redirects and no caches.
- * A connector that throws, even unchecked, is a failed fetch. Only {@code 200} is a success. The
- * body is capped at {@link KeyCacheConfig#maxBodyBytes()}: a larger {@code Content-Length} is
- * refused before reading, and reading stops as soon as the cap is passed, so no more than the cap
- * is ever buffered. Reading also stops at twice the fetch timeout in all, so a server that drips
- * one byte per read timeout cannot hold the fetch open. The body is parsed by {@link JwksParser}
+ * {@link KeyEndpointConnector} (the JDK's {@link HttpURLConnection} by default), with no
+ * retries, no redirects and no caches. A connector that throws, even unchecked, is a failed fetch.
+ * Only {@code 200} is a success. The body is capped at {@link KeyCacheConfig#maxBodyBytes()}: a
+ * larger {@code Content-Length} is refused before reading, and reading stops as soon as the cap is
+ * passed, so no more than the cap is ever buffered.
+ *
+ * <p>The whole fetch (connect, TLS handshake, status line, headers, body) has a hard deadline of
+ * {@link KeyCacheConfig#fetchTimeout()} from its start. Connect and read timeouts of the same
+ * length are set too, but a read timeout bounds one read only: a server that sends one header byte
+ * per second never trips it. So a watchdog ({@value #WATCHDOG_THREAD_NAME}) gives the fetch up at
+ * its deadline: the fetch fails, waiting callers wake, the slot for the one fetch in progress is
+ * free again, and the connection is disconnected. A given-up fetch's thread may stay blocked if
+ * the connection does not let go on disconnect (a TLS handshake in progress, a custom connector);
+ * its outcome is then discarded, and it never stops the next fetch from starting. The body is
+ * parsed by {@link JwksParser}
  * (strict JSON; RSA keys for RS256 signatures only; a bad set is refused whole). Keys are built
  * once per fetch, never per request.
  *
@@ -59,7 +70,15 @@ import java.util.concurrent.atomic.AtomicReference;
  *   <li>a known {@code kid} is answered at once;
  *   <li>an unknown {@code kid} may mean the signer rotated: if a fetch is under way, or the rate
  *       limit lets one start, the request waits for it (at most {@code fetchTimeout}) and looks
- *       once more; otherwise it is {@link Reason#UNKNOWN_KEY_ID} at once.
+ *       once more; otherwise it is answered at once from the outcome of the last fetch.
+ *   <li>an unknown {@code kid} is {@link Reason#UNKNOWN_KEY_ID} (401: the token is judged) only
+ *       when a key set fetched <em>successfully</em> lacks it: the fetch it waited for succeeded,
+ *       or the rate limit holds back a new one and the last fetch succeeded. When that fetch
+ *       failed, was given up, or is still running after the wait, no fresh set could be had, so the
+ *       token was not judged: {@link Reason#KEYS_UNAVAILABLE} (503, to be retried), not a 401 that
+ *       blames the caller for the signer's new key during an outage (issue 12). A flood of
+ *       made-up {@code kid}s stays as cheap either way: the rate limit decides how often the
+ *       endpoint is asked, not the answer.
  * </ul>
  *
  * Without a usable set, the request starts or joins a fetch and waits at most {@code
@@ -70,15 +89,16 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <ul>
  *   <li>Single flight: at most one fetch is in progress; every caller that needs one waits on the
- *       same future and never starts its own. Waiting callers give up after {@code fetchTimeout}
- *       but the fetch itself is not abandoned and a new one is not started while it runs, so a
- *       hanging server cannot make fetches pile up.
+ *       same future and never starts its own. A new one is not started while it runs, and it runs
+ *       at most {@code fetchTimeout} (then it is given up), so a hanging server can neither make
+ *       fetches pile up nor stop fetching for good.
  *   <li>Rate limit: at most one fetch <em>starts</em> per {@link
  *       KeyCacheConfig#minRefetchInterval()}, whatever triggers it (unknown {@code kid},
  *       refresh-ahead, retry after a failure, {@link #prefetch()}); the very first fetch is always
  *       allowed. A flood of tokens with made-up {@code kid}s therefore costs the signer at most one
  *       request per interval.
- *   <li>Fetches run on one daemon thread owned by this cache ({@value #THREAD_NAME}), stopped by
+ *   <li>Fetches run on daemon threads owned by this cache ({@value #THREAD_NAME}), one at a time
+ *       except while a given-up fetch is still blocked; they and the watchdog are stopped by
  *       {@link #close()}.
  * </ul>
  *
@@ -100,6 +120,7 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 final class JwksKeyCache implements KeySource {
   static final String THREAD_NAME = "invoker-guard-jwks";
+  static final String WATCHDOG_THREAD_NAME = "invoker-guard-jwks-watchdog";
 
   /** Upper bound of a key set's lifetime, whatever {@code max-age} says. */
   static final Duration MAX_TTL = Duration.ofHours(24);
@@ -108,12 +129,15 @@ final class JwksKeyCache implements KeySource {
 
   private final KeyCacheConfig config;
   private final ExecutorService executor;
+  private final ScheduledThreadPoolExecutor watchdog;
   private final AtomicReference<KeySet> current = new AtomicReference<>();
 
   private final Object lock = new Object();
   // Guarded by lock.
   private CompletableFuture<KeySet> inFlight;
+  private AtomicReference<HttpURLConnection> inFlightConnection;
   private Instant lastFetchStart;
+  private boolean lastFetchSucceeded;
   private boolean closed;
   private int fetchesStarted;
 
@@ -135,13 +159,20 @@ final class JwksKeyCache implements KeySource {
     if (config.maxBodyBytes() <= 0) {
       throw new IllegalArgumentException("maxBodyBytes must be positive: " + config.maxBodyBytes());
     }
-    this.executor =
-        Executors.newSingleThreadExecutor(
-            runnable -> {
-              Thread thread = new Thread(runnable, THREAD_NAME);
-              thread.setDaemon(true); // never keeps the JVM alive
-              return thread;
-            });
+    // A cached pool, not one thread: a given-up fetch whose connection does not let go must not
+    // queue the next fetch behind it. Fetches start at most once per interval, and each one is
+    // given up at its deadline, so the pool stays at one thread unless connections hang on.
+    this.executor = Executors.newCachedThreadPool(daemon(THREAD_NAME));
+    this.watchdog = new ScheduledThreadPoolExecutor(1, daemon(WATCHDOG_THREAD_NAME));
+    watchdog.setRemoveOnCancelPolicy(true); // a fetch that ends in time leaves no task behind
+  }
+
+  private static ThreadFactory daemon(String name) {
+    return runnable -> {
+      Thread thread = new Thread(runnable, name);
+      thread.setDaemon(true); // never keeps the JVM alive
+      return thread;
+    };
   }
 
   @Override
@@ -149,6 +180,7 @@ final class JwksKeyCache implements KeySource {
     Objects.requireNonNull(kid, "kid");
     Objects.requireNonNull(now, "now");
     KeySet set = current.get();
+    boolean freshSetLoaded; // whether a successful fetch, not only the cache, lacks the kid
     if (set != null && set.usableAt(now, config.maxStaleness())) {
       if (!now.isBefore(set.refreshAt())) {
         fetchUnderWayOrStart(now); // refresh ahead (or retry while stale); never waited for
@@ -158,15 +190,10 @@ final class JwksKeyCache implements KeySource {
         return key;
       }
       CompletableFuture<KeySet> fetch = fetchUnderWayOrStart(now);
-      if (fetch == null) {
-        throw unknownKeyId();
-      }
-      await(fetch);
+      freshSetLoaded = fetch == null ? lastFetchSucceeded() : await(fetch);
     } else {
       CompletableFuture<KeySet> fetch = fetchUnderWayOrStart(now);
-      if (fetch != null) {
-        await(fetch);
-      }
+      freshSetLoaded = fetch == null ? lastFetchSucceeded() : await(fetch);
     }
     // One more look after the fetch (or after waiting as long as allowed); no second fetch.
     set = current.get();
@@ -176,9 +203,20 @@ final class JwksKeyCache implements KeySource {
     }
     RSAPublicKey key = set.keys().get(kid);
     if (key == null) {
+      if (!freshSetLoaded) {
+        throw new CallerRejectedException(
+            Reason.KEYS_UNAVAILABLE,
+            "the token's kid is not in the cached key set and no fresh key set could be loaded");
+      }
       throw unknownKeyId();
     }
     return key;
+  }
+
+  private boolean lastFetchSucceeded() {
+    synchronized (lock) {
+      return lastFetchSucceeded;
+    }
   }
 
   @Override
@@ -200,14 +238,18 @@ final class JwksKeyCache implements KeySource {
   @Override
   public void close() {
     CompletableFuture<KeySet> fetch;
+    AtomicReference<HttpURLConnection> connection;
     synchronized (lock) {
       closed = true;
       fetch = inFlight;
+      connection = inFlightConnection;
     }
+    watchdog.shutdownNow();
     executor.shutdownNow();
     if (fetch != null) {
       // Wake waiting callers now rather than at their timeout.
       fetch.completeExceptionally(new CancellationException("key cache closed"));
+      disconnect(connection);
     }
   }
 
@@ -239,6 +281,7 @@ final class JwksKeyCache implements KeySource {
    */
   private CompletableFuture<KeySet> fetchUnderWayOrStart(Instant now) {
     CompletableFuture<KeySet> fetch;
+    AtomicReference<HttpURLConnection> connection = new AtomicReference<>();
     synchronized (lock) {
       if (closed) {
         return null;
@@ -253,13 +296,45 @@ final class JwksKeyCache implements KeySource {
       fetchesStarted++;
       fetch = new CompletableFuture<>();
       inFlight = fetch;
+      inFlightConnection = connection;
     }
     try {
-      executor.execute(() -> runFetch(fetch));
+      ScheduledFuture<?> deadline =
+          watchdog.schedule(
+              () -> giveUp(fetch, connection),
+              config.fetchTimeout().toNanos(),
+              TimeUnit.NANOSECONDS);
+      fetch.whenComplete((set, failure) -> deadline.cancel(false));
+      executor.execute(() -> runFetch(fetch, connection));
     } catch (RejectedExecutionException e) { // closed in the meantime
       finish(fetch, null, e);
     }
     return fetch;
+  }
+
+  /**
+   * The watchdog's task at a fetch's deadline: fails the fetch (if it has not ended), which frees
+   * the slot for the next one, then hangs up its connection.
+   */
+  private void giveUp(
+      CompletableFuture<KeySet> fetch, AtomicReference<HttpURLConnection> connection) {
+    if (finish(fetch, null, new KeyFetchException("not done within the fetch timeout"))) {
+      logFailure("not done within " + config.fetchTimeout() + ", given up");
+    }
+    // After finish: a fetch thread that sets its connection later sees the fetch done and hangs
+    // up itself (see fetch()); one of the two always does, at worst both.
+    disconnect(connection);
+  }
+
+  private static void disconnect(AtomicReference<HttpURLConnection> connection) {
+    HttpURLConnection open = connection == null ? null : connection.get();
+    if (open != null) {
+      try {
+        open.disconnect();
+      } catch (RuntimeException e) {
+        // A custom connection that fails to close: nothing more to do, the fetch is given up.
+      }
+    }
   }
 
   // Guarded by lock.
@@ -276,35 +351,54 @@ final class JwksKeyCache implements KeySource {
     return now.isBefore(lastFetchStart.minus(interval));
   }
 
-  private void runFetch(CompletableFuture<KeySet> fetch) {
-    KeySet fetched = null;
-    Throwable failure = null;
+  private void runFetch(
+      CompletableFuture<KeySet> fetch, AtomicReference<HttpURLConnection> connection) {
+    KeySet fetched;
     try {
-      fetched = fetch();
-      current.set(fetched);
+      fetched = fetch(fetch, connection);
+    } catch (KeyFetchException e) {
+      if (finish(fetch, null, e)) {
+        logFailure(e.getMessage());
+      }
+      return;
+    } catch (Exception e) {
+      if (finish(fetch, null, e)) {
+        logFailure(e.getClass().getName()); // messages may quote anything; the class won't
+      }
+      return;
+    } catch (Throwable t) { // an Error: still release the waiters, then let it propagate
+      finish(fetch, null, t);
+      throw t;
+    }
+    if (finish(fetch, fetched, null)) {
       LOG.log(
           Level.INFO,
           "JWKS fetched from {0}: HTTP 200, {1} keys, fresh for {2}",
           config.jwksUri(),
           fetched.keys().size(),
           fetched.ttl());
-    } catch (KeyFetchException e) {
-      failure = e;
-      logFailure(e.getMessage());
-    } catch (Exception e) {
-      failure = e;
-      logFailure(e.getClass().getName()); // exception messages may quote anything; the class won't
-    } catch (Throwable t) { // an Error: still release the waiters, then let it propagate
-      finish(fetch, null, t);
-      throw t;
     }
-    finish(fetch, fetched, failure);
+    // Otherwise the fetch was given up (or the cache closed) before it ended: a late key set is
+    // discarded, since a newer fetch may already have replaced the set, and it was logged then.
   }
 
-  private void finish(CompletableFuture<KeySet> fetch, KeySet fetched, Throwable failure) {
+  /**
+   * Ends {@code fetch} with its outcome, once: the first call frees the slot for the next fetch,
+   * installs {@code fetched} if there is one, and wakes the waiters; later calls (a fetch that
+   * ended after the watchdog gave it up) change nothing.
+   *
+   * @return whether this call ended the fetch
+   */
+  private boolean finish(CompletableFuture<KeySet> fetch, KeySet fetched, Throwable failure) {
     synchronized (lock) {
-      if (inFlight == fetch) {
-        inFlight = null;
+      if (inFlight != fetch || fetch.isDone()) {
+        return false;
+      }
+      inFlight = null;
+      inFlightConnection = null;
+      lastFetchSucceeded = fetched != null;
+      if (fetched != null) {
+        current.set(fetched);
       }
     }
     // Completed after inFlight is cleared, so a woken waiter never joins a finished fetch.
@@ -313,6 +407,7 @@ final class JwksKeyCache implements KeySource {
     } else {
       fetch.completeExceptionally(failure);
     }
+    return true;
   }
 
   private void logFailure(String what) {
@@ -328,13 +423,17 @@ final class JwksKeyCache implements KeySource {
                 + set.expiresAt().plus(config.maxStaleness()));
   }
 
-  private KeySet fetch() throws IOException, KeyFetchException {
+  private KeySet fetch(
+      CompletableFuture<KeySet> fetch, AtomicReference<HttpURLConnection> opened)
+      throws IOException, KeyFetchException {
     Instant fetchedAt = config.clock().instant();
-    Duration timeout = config.fetchTimeout();
-    long deadline = System.nanoTime() + timeout.multipliedBy(2).toNanos();
-    int timeoutMillis = (int) Math.max(timeout.toMillis(), 1);
+    int timeoutMillis = (int) Math.max(config.fetchTimeout().toMillis(), 1);
     HttpURLConnection connection = config.connector().open(config.jwksUri());
+    opened.set(connection);
     try {
+      if (fetch.isDone()) { // given up while the connector opened the connection
+        throw new KeyFetchException("given up before sending the request");
+      }
       connection.setConnectTimeout(timeoutMillis);
       connection.setReadTimeout(timeoutMillis);
       connection.setInstanceFollowRedirects(false);
@@ -348,7 +447,7 @@ final class JwksKeyCache implements KeySource {
         throw new KeyFetchException(
             "HTTP 200 with Content-Length over the cap of " + config.maxBodyBytes() + " bytes");
       }
-      byte[] body = readCapped(connection.getInputStream(), deadline);
+      byte[] body = readCapped(connection.getInputStream());
       Map<String, RSAPublicKey> keys = JwksParser.parse(body);
       Map<String, List<String>> headers = connection.getHeaderFields();
       Duration ttl =
@@ -377,9 +476,8 @@ final class JwksKeyCache implements KeySource {
     return values;
   }
 
-  /** Reads at most {@code maxBodyBytes}; more, or past the deadline, is a failed fetch. */
-  private byte[] readCapped(InputStream content, long deadline)
-      throws IOException, KeyFetchException {
+  /** Reads at most {@code maxBodyBytes}; more is a failed fetch. The watchdog bounds the time. */
+  private byte[] readCapped(InputStream content) throws IOException, KeyFetchException {
     if (content == null) {
       return new byte[0];
     }
@@ -393,9 +491,6 @@ final class JwksKeyCache implements KeySource {
         if (out.size() > cap) {
           throw new KeyFetchException("HTTP 200 with a body over the cap of " + cap + " bytes");
         }
-        if (System.nanoTime() - deadline > 0) {
-          throw new KeyFetchException("HTTP 200 with a body too slow to arrive");
-        }
       }
       return out.toByteArray();
     }
@@ -406,14 +501,21 @@ final class JwksKeyCache implements KeySource {
         Reason.UNKNOWN_KEY_ID, "the token's kid is not in the signer's key set");
   }
 
-  /** Waits at most {@code fetchTimeout}; the outcome is read from {@link #current} afterwards. */
-  private void await(CompletableFuture<KeySet> fetch) {
+  /**
+   * Waits at most {@code fetchTimeout}; the key set is read from {@link #current} afterwards.
+   *
+   * @return whether the fetch succeeded within the wait
+   */
+  private boolean await(CompletableFuture<KeySet> fetch) {
     try {
       fetch.get(config.fetchTimeout().toNanos(), TimeUnit.NANOSECONDS);
+      return true;
     } catch (ExecutionException | TimeoutException | CancellationException e) {
       // The fetch failed or is slow: the caller decides from whatever key set there is.
+      return false;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      return false;
     }
   }
 

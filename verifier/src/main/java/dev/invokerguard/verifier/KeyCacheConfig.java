@@ -11,8 +11,8 @@ import java.util.Objects;
  * @param jwksUri where the JWKS (RFC 7517) is fetched
  * @param connector the HTTP seam: opens the connection of each fetch
  * @param clock the time source for fetch timestamps
- * @param fetchTimeout connect timeout and read timeout of one fetch, and the longest a request
- *     waits for a fetch under way
+ * @param fetchTimeout hard deadline of one whole fetch (also its connect and read timeout), and
+ *     the longest a request waits for a fetch under way
  * @param maxBodyBytes bodies larger than this are a failed fetch
  * @param maxStaleness how long past its expiry the last good key set keeps being used while
  *     fetches fail

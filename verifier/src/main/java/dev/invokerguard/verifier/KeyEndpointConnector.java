@@ -9,7 +9,9 @@ import java.net.URLConnection;
  * Opens the HTTP connection of one key fetch: the HTTP seam of the verifier. The verifier sets
  * everything that makes the fetch safe on the connection it gets (connect and read timeouts, no
  * redirects, no caches, the {@code Accept} header) and then sends the {@code GET}; a connector only
- * decides how to reach the endpoint.
+ * decides how to reach the endpoint. At the fetch's deadline the verifier calls {@link
+ * HttpURLConnection#disconnect()} from another thread, which must make a blocked read fail (the
+ * JDK's connection does).
  *
  * <p>The default, {@link #JDK}, is the JDK's {@link HttpURLConnection}, which honours the standard
  * proxy system properties ({@code https.proxyHost}, ...) and the default trust store. Pass another

@@ -15,9 +15,10 @@ interface KeySource extends AutoCloseable {
    *
    * @param kid the token header's {@code kid}
    * @param now the time read once for this request, so every layer sees the same instant
-   * @throws CallerRejectedException {@link Reason#UNKNOWN_KEY_ID} when no key has that id (after
-   *     at most one rate-limited refetch), {@link Reason#KEYS_UNAVAILABLE} when no usable key set
-   *     could be loaded
+   * @throws CallerRejectedException {@link Reason#UNKNOWN_KEY_ID} when a key set fetched
+   *     successfully has no key with that id (after at most one rate-limited refetch), {@link
+   *     Reason#KEYS_UNAVAILABLE} when no usable key set could be loaded, or when the id is not in
+   *     the cached set and no fresh set could be fetched
    */
   RSAPublicKey key(String kid, Instant now) throws CallerRejectedException;
 

@@ -24,7 +24,11 @@ public enum Reason {
   CRITICAL_HEADER(Category.INVALID_TOKEN),
   /** The header has no {@code kid}, so no key can be chosen without trying every key. */
   MISSING_KEY_ID(Category.INVALID_TOKEN),
-  /** No key with the token's {@code kid} is in the signer's key set, even after a refetch. */
+  /**
+   * No key with the token's {@code kid} is in a key set fetched successfully (after at most one
+   * rate-limited refetch). When no fresh set could be fetched, the answer is {@link
+   * #KEYS_UNAVAILABLE} instead: the token was not judged.
+   */
   UNKNOWN_KEY_ID(Category.INVALID_TOKEN),
   /** The RS256 signature does not verify with the key named by {@code kid}. */
   BAD_SIGNATURE(Category.INVALID_TOKEN),
@@ -49,7 +53,10 @@ public enum Reason {
   CALLER_NOT_ALLOWED(Category.FORBIDDEN),
   /** The token's {@code email} is allowlisted but {@code email_verified} is not true. */
   EMAIL_NOT_VERIFIED(Category.FORBIDDEN),
-  /** No signing key set could be loaded (or the last good one is older than the staleness bound). */
+  /**
+   * No signing key set could be loaded (or the last good one is older than the staleness bound),
+   * or the token's {@code kid} is not in the cached set and no fresh set could be fetched.
+   */
   KEYS_UNAVAILABLE(Category.UNAVAILABLE);
 
   /** How a reason is answered; one category maps to one HTTP status. */

@@ -14,14 +14,16 @@ import java.util.regex.Pattern;
  * start-up. Any entry that is neither is a configuration error, reported at build time, so that a
  * typo can never turn into "nobody matches" or, worse, a wildcard.
  *
- * <p>Accepted entries, ASCII only (a look-alike such as the Kelvin sign U+212A, which lower-cases to
- * {@code k}, is an error, as are Unicode spaces around an entry; deploy.sh applies the same rule):
+ * <p>Accepted entries:
  *
  * <ul>
  *   <li>Service-account emails: {@code NAME@PROJECT.iam.gserviceaccount.com}, {@code
  *       NUMBER-compute@developer.gserviceaccount.com}, {@code PROJECT@appspot.gserviceaccount.com}.
- *       Compared case-insensitively; matched against the token's {@code email} only when {@code
- *       email_verified} is true.
+ *       ASCII only, compared case-insensitively by ASCII rules only; matched against the token's
+ *       {@code email} only when {@code email_verified} is true. Unicode case rules would make
+ *       other characters equal to ASCII letters (the Kelvin sign U+212A lower-cases to {@code k}),
+ *       so a non-ASCII entry is refused at build time and a token email with any non-ASCII
+ *       character matches no entry.
  *   <li>Numeric unique IDs (10 to 30 digits, no leading zero), matched against {@code sub}. These
  *       survive a service account being deleted and recreated under the same name (the new account
  *       gets a new ID), and they match tokens minted without {@code email}.
@@ -44,8 +46,8 @@ public final class ServiceAccountAllowlist {
   }
 
   /**
-   * Builds an allowlist from entries, each a service-account email or a numeric unique ID, in ASCII.
-   * Spaces around an entry are ignored.
+   * Builds an allowlist from entries, each a service-account email or a numeric unique ID. Spaces
+   * around an entry are ignored.
    *
    * @throws IllegalArgumentException if the collection is empty or any entry is neither; the
    *     message names every bad entry
@@ -55,17 +57,25 @@ public final class ServiceAccountAllowlist {
     Set<String> emails = new LinkedHashSet<>();
     Set<String> ids = new LinkedHashSet<>();
     List<String> bad = new ArrayList<>();
+    List<String> nonAscii = new ArrayList<>();
     for (String raw : entries) {
       String entry = raw == null ? "" : raw.strip();
-      if (!isAscii(raw == null ? "" : raw)) {
-        bad.add("'" + entry + "'");
+      // The whole raw entry, before strip(): Unicode spaces around an entry are refused too, as
+      // deploy.sh refuses them (AllowlistAgreementTest).
+      if (asciiLowerCase(raw == null ? "" : raw) == null) {
+        nonAscii.add(escaped(entry));
       } else if (UNIQUE_ID.matcher(entry).matches()) {
         ids.add(entry);
       } else if (isServiceAccountEmail(entry)) {
-        emails.add(entry.toLowerCase(Locale.ROOT));
+        emails.add(asciiLowerCase(entry));
       } else {
         bad.add("'" + entry + "'");
       }
+    }
+    if (!nonAscii.isEmpty()) {
+      throw new IllegalArgumentException(
+          "allowlist entries must be ASCII (service-account emails and unique IDs are), got "
+              + nonAscii);
     }
     if (!bad.isEmpty()) {
       throw new IllegalArgumentException(
@@ -93,18 +103,44 @@ public final class ServiceAccountAllowlist {
   }
 
   /**
-   * Whether {@code value} is a service-account email (ASCII, case-insensitive), by the rule above.
+   * Whether {@code value} is a service-account email (ASCII, case-insensitive by ASCII rules), by
+   * the rule above.
    */
   public static boolean isServiceAccountEmail(String value) {
-    return value != null
-        && value.length() <= 254
-        && isAscii(value)
-        && SERVICE_ACCOUNT_EMAIL.matcher(value.toLowerCase(Locale.ROOT)).matches();
+    String lower = value == null || value.length() > 254 ? null : asciiLowerCase(value);
+    return lower != null && SERVICE_ACCOUNT_EMAIL.matcher(lower).matches();
   }
 
-  // Checked before lower-casing, which maps some non-ASCII letters to ASCII ones.
-  private static boolean isAscii(String value) {
-    return value.chars().allMatch(c -> c < 0x80);
+  /**
+   * {@code value} with {@code A-Z} lower-cased, or {@code null} if it has any character outside
+   * ASCII. Not {@link String#toLowerCase}: Unicode rules map some non-ASCII characters to ASCII
+   * letters, which would let the Kelvin sign (U+212A) in an email equal {@code k}.
+   */
+  static String asciiLowerCase(String value) {
+    char[] chars = value.toCharArray();
+    for (int i = 0; i < chars.length; i++) {
+      char c = chars[i];
+      if (c > 0x7F) {
+        return null;
+      }
+      if (c >= 'A' && c <= 'Z') {
+        chars[i] = (char) (c + ('a' - 'A'));
+      }
+    }
+    return new String(chars);
+  }
+
+  /** The entry in quotes with every non-ASCII or control character as {@code \}{@code uXXXX}. */
+  private static String escaped(String entry) {
+    StringBuilder out = new StringBuilder(entry.length() + 8).append('\'');
+    for (char c : entry.toCharArray()) {
+      if (c > 0x7E || c < 0x20) {
+        out.append(String.format(Locale.ROOT, "\\u%04X", (int) c));
+      } else {
+        out.append(c);
+      }
+    }
+    return out.append('\'').toString();
   }
 
   /** The allowlisted emails, lower-cased. */
@@ -118,7 +154,8 @@ public final class ServiceAccountAllowlist {
   }
 
   /**
-   * Checks a caller whose token is otherwise valid.
+   * Checks a caller whose token is otherwise valid (signature and claims verified): a rejection
+   * carries {@code subject}, and {@code email} when verified, for the decision log.
    *
    * @param subject the {@code sub} claim
    * @param email the {@code email} claim, or {@code null} when absent
@@ -130,15 +167,23 @@ public final class ServiceAccountAllowlist {
     if (uniqueIds.contains(subject)) {
       return;
     }
-    if (email != null && emails.contains(email.toLowerCase(Locale.ROOT))) {
+    // A non-ASCII email gives null and matches nothing: no service-account email has one.
+    String lower = email == null ? null : asciiLowerCase(email);
+    if (lower != null && emails.contains(lower)) {
       if (emailVerified) {
         return;
       }
       throw new CallerRejectedException(
-          Reason.EMAIL_NOT_VERIFIED, "the token's email is allowlisted but email_verified is not true");
+          Reason.EMAIL_NOT_VERIFIED,
+          "the token's email is allowlisted but email_verified is not true",
+          subject,
+          null);
     }
     throw new CallerRejectedException(
-        Reason.CALLER_NOT_ALLOWED, "the caller is not on the allowlist");
+        Reason.CALLER_NOT_ALLOWED,
+        "the caller is not on the allowlist",
+        subject,
+        emailVerified ? email : null);
   }
 
   @Override

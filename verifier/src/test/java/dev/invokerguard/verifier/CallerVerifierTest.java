@@ -364,6 +364,28 @@ class CallerVerifierTest {
     assertThat(Reason.SIGNATURE_REMOVED.category()).isEqualTo(Reason.Category.INVALID_TOKEN);
   }
 
+  /**
+   * Issue 12 item 7: the platform removes the signature of a token it checked in
+   * X-Serverless-Authorization; the log detail tells the operator what the client should do.
+   */
+  @Test
+  void verify_signatureRemovedByGoogle_detailSaysToSendTheTokenInAuthorization() {
+    String token =
+        issuer
+            .token()
+            .email(CLIENT)
+            .audience(AUDIENCE)
+            .signature("SIGNATURE_REMOVED_BY_GOOGLE")
+            .build();
+    Map<String, List<String>> headers =
+        Map.of("X-Serverless-Authorization", List.of("Bearer " + token));
+    CallerRejectedException e =
+        assertThrows(CallerRejectedException.class, () -> verifier.verify(headers));
+    assertThat(e.reason()).isEqualTo(Reason.SIGNATURE_REMOVED);
+    assertThat(e).hasMessageThat().contains("X-Serverless-Authorization");
+    assertThat(e).hasMessageThat().contains("send the ID token in Authorization");
+  }
+
   @Test
   void verify_signatureRemovedByGoogle_whenTrusted_claimsAndAllowlistStillChecked() throws Exception {
     try (CallerVerifier trusting = verifierBuilder().trustPlatformVerifiedTokens().build()) {
@@ -505,6 +527,55 @@ class CallerVerifierTest {
     Reason reason = rejection(issuer.mint(STRANGER, AUDIENCE));
     assertThat(reason).isEqualTo(Reason.CALLER_NOT_ALLOWED);
     assertThat(reason.category()).isEqualTo(Reason.Category.FORBIDDEN);
+  }
+
+  /**
+   * Issue 12 item 5: a signed token whose email spells the allowlisted one with the Kelvin sign
+   * (U+212A, which Unicode lower-cases to {@code k}) is not the allowlisted caller.
+   */
+  @Test
+  void verify_emailWithKelvinSignForK_rejectedAsNotAllowed() throws Exception {
+    try (CallerVerifier kate =
+        verifierBuilder()
+            .allowlist(ServiceAccountAllowlist.parse("kate@client-project.iam.gserviceaccount.com"))
+            .build()) {
+      String lookalike = issuer.mint("\u212Aate@client-project.iam.gserviceaccount.com", AUDIENCE);
+      CallerRejectedException e =
+          assertThrows(CallerRejectedException.class, () -> kate.verify(bearer(lookalike)));
+      assertThat(e.reason()).isEqualTo(Reason.CALLER_NOT_ALLOWED);
+      String kateToken = issuer.mint("kate@client-project.iam.gserviceaccount.com", AUDIENCE);
+      assertThat(kate.verify(bearer(kateToken)).principal())
+          .isEqualTo("kate@client-project.iam.gserviceaccount.com");
+    }
+  }
+
+  /** Issue 12 item 6: the allowlist's refusal says who; no other rejection carries anyone. */
+  @Test
+  void verify_stranger_rejectionCarriesVerifiedIdentity_otherRejectionsNone() {
+    CallerRejectedException refused =
+        assertThrows(
+            CallerRejectedException.class,
+            () -> verifier.verify(bearer(issuer.mint(STRANGER, AUDIENCE))));
+    assertThat(refused.verifiedSubject()).hasValue(TestIssuer.uniqueIdOf(STRANGER));
+    assertThat(refused.verifiedEmail()).hasValue(STRANGER);
+
+    CallerRejectedException unverifiedEmail =
+        assertThrows(
+            CallerRejectedException.class,
+            () ->
+                verifier.verify(
+                    bearer(
+                        issuer.token().email(STRANGER).audience(AUDIENCE)
+                            .claim("email_verified", false).build())));
+    assertThat(unverifiedEmail.verifiedSubject()).hasValue(TestIssuer.uniqueIdOf(STRANGER));
+    assertThat(unverifiedEmail.verifiedEmail()).isEmpty();
+
+    CallerRejectedException wrongAudience =
+        assertThrows(
+            CallerRejectedException.class,
+            () -> verifier.verify(bearer(issuer.mint(STRANGER, "https://elsewhere.example"))));
+    assertThat(wrongAudience.verifiedSubject()).isEmpty();
+    assertThat(wrongAudience.verifiedEmail()).isEmpty();
   }
 
   @Test

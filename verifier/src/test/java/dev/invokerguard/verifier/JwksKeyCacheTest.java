@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.invokerguard.testing.JwksEndpoint;
 import dev.invokerguard.testing.MutableClock;
 import dev.invokerguard.testing.TestIssuer;
+import dev.invokerguard.testing.TricklingEndpoint;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -215,6 +216,50 @@ final class JwksKeyCacheTest {
     assertThat(issuer.jwks().requestCount()).isEqualTo(2);
   }
 
+  /**
+   * Issue 12 item 3: right after the signer starts using a new key, the endpoint is down. The
+   * token was not judged (no fresh set could be loaded), so it is not the caller's fault: {@code
+   * KEYS_UNAVAILABLE} (503), also while the rate limit holds back the retry, and the key is found
+   * once the endpoint recovers.
+   */
+  @Test
+  void key_unknownKidWhileEndpointFails_keysUnavailableNotUnknownThenFound() throws Exception {
+    TestIssuer issuer = issuer();
+    JwksKeyCache cache = cache(issuer.jwksUri(), TIMEOUT, REFRESH_AHEAD);
+    String oldKid = issuer.activeKeyId();
+    load(cache);
+    String newKid = issuer.rotate();
+    issuer.jwks().respondWith(503, "");
+    clock.advance(INTERVAL);
+
+    assertThat(rejection(cache, newKid)).isEqualTo(Reason.KEYS_UNAVAILABLE); // the fetch failed
+    assertThat(rejection(cache, newKid)).isEqualTo(Reason.KEYS_UNAVAILABLE); // rate limit holds
+    assertThat(rejection(cache, "made-up")).isEqualTo(Reason.KEYS_UNAVAILABLE);
+    assertThat(key(cache, oldKid)).isEqualTo(issuer.publicKey(oldKid)); // cached keys still work
+    assertThat(cache.fetchesStarted()).isEqualTo(2);
+
+    issuer.jwks().respondNormally();
+    clock.advance(INTERVAL);
+    assertThat(key(cache, newKid)).isEqualTo(issuer.publicKey(newKid));
+    assertThat(rejection(cache, "made-up")).isEqualTo(Reason.UNKNOWN_KEY_ID); // judged now
+  }
+
+  /** The same when the refetch does not end in time: not judged, so {@code KEYS_UNAVAILABLE}. */
+  @Test
+  void key_unknownKidWhileEndpointHangs_keysUnavailable() throws Exception {
+    TestIssuer issuer = issuer();
+    JwksKeyCache cache = cache(issuer.jwksUri(), HANG_TIMEOUT, REFRESH_AHEAD);
+    load(cache);
+    String newKid = issuer.rotate();
+    issuer.jwks().delay(Duration.ofMinutes(1)); // released when the issuer closes
+    clock.advance(INTERVAL);
+
+    assertThat(rejection(cache, newKid)).isEqualTo(Reason.KEYS_UNAVAILABLE);
+    pollUntil(() -> !cache.fetchInProgress()); // given up at its deadline
+    assertThat(rejection(cache, newKid)).isEqualTo(Reason.KEYS_UNAVAILABLE); // rate limit holds
+    assertThat(cache.fetchesStarted()).isEqualTo(2);
+  }
+
   @Test
   void key_floodOfMadeUpKids_fetchesAtMostOncePerInterval() throws Exception {
     TestIssuer issuer = issuer();
@@ -332,6 +377,57 @@ final class JwksKeyCacheTest {
     assertThat(lastWait).isLessThan(HANG_TIMEOUT.multipliedBy(4));
     assertThat(cache.fetchesStarted()).isEqualTo(1);
     assertThat(issuer.jwks().requestCount()).isEqualTo(1);
+  }
+
+  /**
+   * Issue 12 item 2: a server that sends a status line and then one header byte per quarter of the
+   * timeout never trips the per-read timeout. The whole fetch must still end at its deadline (the
+   * watchdog hangs up), and the next fetch must be free to start and load the healed endpoint.
+   */
+  @Test
+  void key_endpointTricklesHeaders_fetchEndsAtDeadlineAndTheNextFetchLoads() throws Exception {
+    TestIssuer issuer = issuer();
+    TricklingEndpoint trickling = TricklingEndpoint.start(HANG_TIMEOUT.dividedBy(4));
+    toClose.push(trickling);
+    JwksKeyCache cache = cache(trickling.uri(), HANG_TIMEOUT, REFRESH_AHEAD);
+    String kid = issuer.activeKeyId();
+
+    assertThat(rejection(cache, kid)).isEqualTo(Reason.KEYS_UNAVAILABLE);
+    // Given up at its deadline although the endpoint still trickles, and the connection is closed.
+    pollUntil(() -> !cache.fetchInProgress());
+    pollUntil(() -> trickling.openConnectionCount() == 0);
+    trickling.heal(issuer.jwksJson());
+    clock.advance(INTERVAL);
+
+    assertThat(key(cache, kid)).isEqualTo(issuer.publicKey(kid));
+    assertThat(trickling.connectionCount()).isEqualTo(2);
+  }
+
+  /**
+   * A refresh in the background whose server trickles: given up at its deadline like any fetch,
+   * so a later rotation is still picked up.
+   */
+  @Test
+  void key_refreshTrickles_givenUpAndTheNextRefreshLoadsTheRotatedKey() throws Exception {
+    TestIssuer issuer = issuer();
+    TricklingEndpoint trickling = TricklingEndpoint.start(HANG_TIMEOUT.dividedBy(4));
+    toClose.push(trickling);
+    trickling.heal(issuer.jwksJson());
+    JwksKeyCache cache = cache(trickling.uri(), HANG_TIMEOUT, REFRESH_AHEAD);
+    load(cache);
+    trickling.trickle();
+    String oldKid = issuer.activeKeyId();
+    String newKid = issuer.rotate();
+
+    clock.set(START.plusSeconds(3600 - 300)); // refreshAt: a background fetch that trickles
+    assertThat(key(cache, oldKid)).isEqualTo(issuer.publicKey(oldKid));
+    assertThat(trickling.awaitConnectionCount(2, DEADLINE)).isTrue();
+    pollUntil(() -> !cache.fetchInProgress());
+    trickling.heal(issuer.jwksJson());
+    clock.advance(INTERVAL);
+
+    assertThat(key(cache, newKid)).isEqualTo(issuer.publicKey(newKid));
+    assertThat(trickling.connectionCount()).isEqualTo(3);
   }
 
   @Test

@@ -142,4 +142,46 @@ class ServiceAccountAllowlistTest {
             () -> allowlist.check("a-client@p1.iam.gserviceaccount.com", null, false));
     assertThat(e.reason()).isEqualTo(Reason.CALLER_NOT_ALLOWED);
   }
+
+  /**
+   * Issue 12 item 5: Unicode lower-casing maps the Kelvin sign (U+212A) to {@code k}, so such an
+   * entry used to be stored as an ASCII email. Service-account emails are ASCII: refused at
+   * start-up, naming the entry.
+   */
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "\u212Aate@proj.iam.gserviceaccount.com", // Kelvin sign, lower-cases to "k"
+        "ka\u0131e@proj.iam.gserviceaccount.com", // dotless i
+        "caller@pro\u017Fj.iam.gserviceaccount.com", // long s
+        "caller@proj.iam.gserviceaccount.com\u00A0x",
+      })
+  void of_nonAsciiEntry_refusedAtStartUp(String entry) {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> ServiceAccountAllowlist.of(List.of(entry)));
+    assertThat(e).hasMessageThat().contains("ASCII");
+  }
+
+  @Test
+  void isServiceAccountEmail_kelvinSign_false() {
+    assertThat(
+            ServiceAccountAllowlist.isServiceAccountEmail("\u212Aate@proj.iam.gserviceaccount.com"))
+        .isFalse();
+  }
+
+  /** A token email with non-ASCII characters never matches, quietly: CALLER_NOT_ALLOWED. */
+  @Test
+  void check_tokenEmailWithKelvinSign_doesNotMatchTheAsciiEntry() {
+    ServiceAccountAllowlist allowlist =
+        ServiceAccountAllowlist.parse("kate@proj.iam.gserviceaccount.com");
+    CallerRejectedException e =
+        assertThrows(
+            CallerRejectedException.class,
+            () ->
+                allowlist.check(
+                    "111111111111111111111", "\u212Aate@proj.iam.gserviceaccount.com", true));
+    assertThat(e.reason()).isEqualTo(Reason.CALLER_NOT_ALLOWED);
+    assertThat(e).hasMessageThat().doesNotContain("\u212A");
+  }
 }
