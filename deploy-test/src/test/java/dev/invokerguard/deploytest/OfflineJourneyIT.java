@@ -63,8 +63,17 @@ class OfflineJourneyIT {
   }
 
   @AfterEach
-  void tearDown() {
+  void tearDown(org.junit.jupiter.api.TestInfo test) throws java.io.IOException {
     if (google != null) {
+      // What the CLI sent, for whoever reads a failure or wonders what gcloud calls.
+      Path log =
+          Path.of("target", "journey-" + test.getTestMethod().orElseThrow().getName() + ".log");
+      Files.createDirectories(log.getParent());
+      Files.write(
+          log,
+          google.requests().stream()
+              .map(r -> r.at() + " " + r + (r.body().isEmpty() ? "" : "\n    " + r.body()))
+              .toList());
       google.close();
     }
     if (issuer != null) {

@@ -54,9 +54,12 @@ public final class Gcloud {
     environment.put("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "1");
     environment.put("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "1");
     environment.put("CLOUDSDK_SURVEY_DISABLE_PROMPTS", "1");
-    // A metadata server no one listens on: nothing may fall back to a real one.
-    environment.put("GCE_METADATA_HOST", "127.0.0.1:9");
-    environment.put("GCE_METADATA_IP", "127.0.0.1:9");
+    // A metadata server no one listens on: nothing may fall back to a real one. Without
+    // GCE_METADATA_ROOT, `gcloud auth activate-service-account` resolves metadata.google.internal
+    // (a DNS query off the machine, seen with strace); the three cover gcloud and google-auth.
+    for (String name : List.of("GCE_METADATA_ROOT", "GCE_METADATA_HOST", "GCE_METADATA_IP")) {
+      environment.put(name, "127.0.0.1:9");
+    }
     environment.putAll(google.gcloudEnvironment());
   }
 

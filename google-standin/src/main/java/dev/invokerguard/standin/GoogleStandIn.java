@@ -92,7 +92,8 @@ public final class GoogleStandIn implements AutoCloseable {
   private static final SecureRandom RANDOM = new SecureRandom();
 
   /** One request the stand-in received. */
-  public record Request(String method, String api, String path, String query, String body) {
+  public record Request(
+      java.time.Instant at, String method, String api, String path, String query, String body) {
     @Override
     public String toString() {
       return method + " /" + api + path + (query == null ? "" : "?" + query);
@@ -367,7 +368,7 @@ public final class GoogleStandIn implements AutoCloseable {
       int slash = rawPath.indexOf('/', 1);
       String api = slash < 0 ? rawPath.substring(1) : rawPath.substring(1, slash);
       String path = slash < 0 ? "/" : rawPath.substring(slash);
-      Request request = new Request(exchange.getRequestMethod(), api, path, query, body);
+      Request request = new Request(clock.instant(), exchange.getRequestMethod(), api, path, query, body);
       requests.add(request);
       try {
         Object answer = route(exchange, request);
