@@ -68,6 +68,9 @@ public final class GoogleStandIn implements AutoCloseable {
           "cloudscheduler", "pubsub", "eventarc", "secretmanager", "cloudkms", "oslogin",
           "container", "appengine", "cloudidentity", "sts", "policyanalyzer", "orgpolicy");
 
+  private static final List<String> SERVED_APIS =
+      List.of("cloudfunctions", "run", "serviceusage", "cloudbuild", "cloudresourcemanager");
+
   private static final Pattern FUNCTION_V2 =
       Pattern.compile("/v2/projects/([^/]+)/locations/([^/]+)/functions/([^/:]+)(:\\w+)?");
   private static final Pattern FUNCTIONS_V2 =
@@ -409,7 +412,7 @@ public final class GoogleStandIn implements AutoCloseable {
       Files.write(file, (byte[]) exchange.getAttribute("bytes"));
       return new byte[0];
     }
-    if (!OVERRIDDEN_APIS.contains(r.api())) {
+    if (!SERVED_APIS.contains(r.api())) {
       return null;
     }
     authenticate(exchange);
