@@ -113,8 +113,14 @@ class OfflineJourneyIT {
 
     Gcloud.Result open =
         gcloud.gcloud(
-            "functions", "add-invoker-policy-binding", NAME, "--region=" + REGION,
-            "--project=" + PROJECT, "--gen2", "--member=allUsers", "--quiet");
+            "functions",
+            "add-invoker-policy-binding",
+            NAME,
+            "--region=" + REGION,
+            "--project=" + PROJECT,
+            "--gen2",
+            "--member=allUsers",
+            "--quiet");
     assertWithMessage("%s", open).that(open.exitCode()).isEqualTo(0);
     // Public: the front end lets a call without a token through, and only the guard refuses it.
     assertThat(anonymousStatus(function)).isEqualTo(401);
@@ -149,8 +155,7 @@ class OfflineJourneyIT {
     Gcloud.Result first = deploy(gen1, "--allow", ALICE);
     DeployedFunction function = google.function(REGION, NAME);
     assertThat(function.generation()).isEqualTo(gen1 ? 1 : 2);
-    assertThat(function.environmentVariables())
-        .containsEntry("ALLOWED_INVOKERS", ALICE);
+    assertThat(function.environmentVariables()).containsEntry("ALLOWED_INVOKERS", ALICE);
     assertThat(List.of(function.environmentVariables().get("EXPECTED_AUDIENCES").split(",")))
         .containsExactlyElementsIn(function.audiences());
     assertThat(function.grantsInvoker("serviceAccount:" + ALICE)).isTrue();
@@ -172,8 +177,14 @@ class OfflineJourneyIT {
     // 4. Someone grants Bob the invoker role by hand: Google lets him through, the guard does not.
     Gcloud.Result grant =
         gcloud.gcloud(
-            "functions", "add-invoker-policy-binding", NAME, "--region=" + REGION,
-            "--project=" + PROJECT, genFlag, "--member=serviceAccount:" + BOB, "--quiet");
+            "functions",
+            "add-invoker-policy-binding",
+            NAME,
+            "--region=" + REGION,
+            "--project=" + PROJECT,
+            genFlag,
+            "--member=serviceAccount:" + BOB,
+            "--quiet");
     assertWithMessage("%s", grant).that(grant.exitCode()).isEqualTo(0);
     forwarded = function.forwardedCount();
     Invocation guarded = invoke(function, bob);
@@ -185,14 +196,16 @@ class OfflineJourneyIT {
 
     // 5. The next deploy.sh run converges IAM: Bob's hand-made grant is revoked.
     Gcloud.Result revoke = deploy(gen1, "--allow", ALICE);
-    assertThat(revoke.stdout()).contains("Revoking " + function.invokerRole() + " from serviceAccount:" + BOB);
+    assertThat(revoke.stdout())
+        .contains("Revoking " + function.invokerRole() + " from serviceAccount:" + BOB);
     assertThat(function.grantsInvoker("serviceAccount:" + BOB)).isFalse();
     Invocation refusedAgain = invoke(function, bob);
     assertThat(refusedAgain.stdout()).contains("<title>403 Forbidden</title>");
 
     // 6. Bob is allowlisted: granted and accepted by the guard.
     deploy(gen1, "--allow", ALICE, "--allow", BOB);
-    assertThat(function.environmentVariables().get("ALLOWED_INVOKERS")).isEqualTo(ALICE + "," + BOB);
+    assertThat(function.environmentVariables().get("ALLOWED_INVOKERS"))
+        .isEqualTo(ALICE + "," + BOB);
     Invocation bobOk = invoke(function, bob);
     assertWithMessage("%s\n%s", bobOk, function.instanceLogs()).that(bobOk.exitCode()).isEqualTo(0);
 

@@ -45,8 +45,7 @@ public final class DeployedFunction implements AutoCloseable {
   private volatile int instancePort;
   private final List<String> instanceLogs = new ArrayList<>();
 
-  DeployedFunction(
-      GoogleStandIn google, String project, String region, String id, int generation) {
+  DeployedFunction(GoogleStandIn google, String project, String region, String id, int generation) {
     this.google = google;
     this.project = project;
     this.region = region;
@@ -159,7 +158,9 @@ public final class DeployedFunction implements AutoCloseable {
     return config;
   }
 
-  /** Takes a new configuration and starts it in the background; the old instance serves meanwhile. */
+  /**
+   * Takes a new configuration and starts it in the background; the old instance serves meanwhile.
+   */
   synchronized void update(JsonObject newConfig, Path source, Operation operation) {
     config = newConfig;
     state = "DEPLOYING";
@@ -193,9 +194,7 @@ public final class DeployedFunction implements AutoCloseable {
       ChildJvm.Builder builder =
           ChildJvm.functionsInvoker(entryPoint, port)
               .classpath(google.invokerClasspath())
-              .args(
-                  "--classpath",
-                  String.join(":", jars.stream().map(Path::toString).toList()));
+              .args("--classpath", String.join(":", jars.stream().map(Path::toString).toList()));
       builder.env(env);
       builder.env(google.platformEnvironment(entryPoint, port));
       started = builder.start();

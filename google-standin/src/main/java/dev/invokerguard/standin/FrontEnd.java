@@ -21,11 +21,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 
@@ -42,8 +42,17 @@ final class FrontEnd implements AutoCloseable {
 
   private static final Set<String> NOT_FORWARDED =
       Set.of(
-          "connection", "content-length", "expect", "host", "upgrade", "keep-alive",
-          "transfer-encoding", "te", "trailer", "proxy-authorization", "proxy-connection");
+          "connection",
+          "content-length",
+          "expect",
+          "host",
+          "upgrade",
+          "keep-alive",
+          "transfer-encoding",
+          "te",
+          "trailer",
+          "proxy-authorization",
+          "proxy-connection");
 
   private final HttpServer server;
   private final ExecutorService executor;
@@ -140,7 +149,8 @@ final class FrontEnd implements AutoCloseable {
       }
       if (email.isEmpty()) {
         decisions.add(new Decision(401, "no valid ID token in " + judged));
-        exchange.getResponseHeaders()
+        exchange
+            .getResponseHeaders()
             .set(
                 "WWW-Authenticate",
                 "Bearer error=\"invalid_token\" error_description=\"The access token could not be"
@@ -203,9 +213,7 @@ final class FrontEnd implements AutoCloseable {
                         request.header(name, PlatformRules.forwardedValue(name, value, judged)));
               }
             });
-    request.header(
-        "X-Cloud-Trace-Context",
-        HexFormat.of().formatHex(randomBytes(16)) + "/1;o=1");
+    request.header("X-Cloud-Trace-Context", HexFormat.of().formatHex(randomBytes(16)) + "/1;o=1");
     request.header("X-Forwarded-Proto", "https");
     HttpResponse<byte[]> response;
     try {
@@ -220,8 +228,7 @@ final class FrontEnd implements AutoCloseable {
         .map()
         .forEach(
             (name, values) -> {
-              if (!NOT_FORWARDED.contains(name.toLowerCase(Locale.ROOT))
-                  && !name.startsWith(":")) {
+              if (!NOT_FORWARDED.contains(name.toLowerCase(Locale.ROOT)) && !name.startsWith(":")) {
                 exchange.getResponseHeaders().put(name, values);
               }
             });

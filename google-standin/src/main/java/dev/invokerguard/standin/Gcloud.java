@@ -86,8 +86,10 @@ public final class Gcloud {
     Gcloud gcloud = new Gcloud(dir, google, account);
     Path key = google.writeServiceAccountKey(account, dir.resolve("deployer-key.json"));
     Result result =
-        gcloud.run(List.of("gcloud", "auth", "activate-service-account", "--key-file=" + key),
-            Map.of(), Duration.ofSeconds(60));
+        gcloud.run(
+            List.of("gcloud", "auth", "activate-service-account", "--key-file=" + key),
+            Map.of(),
+            Duration.ofSeconds(60));
     if (result.exitCode() != 0) {
       throw new IllegalStateException("gcloud auth activate-service-account failed\n" + result);
     }
@@ -130,8 +132,12 @@ public final class Gcloud {
     try {
       if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         throw new IllegalStateException(
-            String.join(" ", command) + " did not finish within " + timeout
-                + "\n--- stdout\n" + Files.readString(out) + "\n--- stderr\n"
+            String.join(" ", command)
+                + " did not finish within "
+                + timeout
+                + "\n--- stdout\n"
+                + Files.readString(out)
+                + "\n--- stderr\n"
                 + Files.readString(err));
       }
     } finally {

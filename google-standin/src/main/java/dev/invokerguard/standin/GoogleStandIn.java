@@ -49,10 +49,10 @@ import java.util.regex.Pattern;
  *
  * <p>It imitates: the OAuth token endpoint for service-account keys it made ({@link
  * #writeServiceAccountKey}); Cloud Functions v2 (get, create, patch, generateUploadUrl and the
- * upload, operations, runtimes) and v1 (the same for 1st gen, and the function's IAM policy);
- * Cloud Run's service IAM policy; the Service Usage, Cloud Build and Resource Manager reads gcloud
- * makes on a deploy. Deployed functions run: see {@link DeployedFunction}. A request it does not
- * know is answered 501 and recorded ({@link #assertNoUnexpectedRequests()}).
+ * upload, operations, runtimes) and v1 (the same for 1st gen, and the function's IAM policy); Cloud
+ * Run's service IAM policy; the Service Usage, Cloud Build and Resource Manager reads gcloud makes
+ * on a deploy. Deployed functions run: see {@link DeployedFunction}. A request it does not know is
+ * answered 501 and recorded ({@link #assertNoUnexpectedRequests()}).
  *
  * <p>Test support only, never deployed: anyone who reaches the port can deploy and read keys.
  */
@@ -63,10 +63,30 @@ public final class GoogleStandIn implements AutoCloseable {
    */
   public static final List<String> OVERRIDDEN_APIS =
       List.of(
-          "cloudfunctions", "run", "serviceusage", "cloudbuild", "cloudresourcemanager", "iam",
-          "iamcredentials", "storage", "artifactregistry", "logging", "monitoring", "compute",
-          "cloudscheduler", "pubsub", "eventarc", "secretmanager", "cloudkms", "oslogin",
-          "container", "appengine", "cloudidentity", "sts", "policyanalyzer", "orgpolicy");
+          "cloudfunctions",
+          "run",
+          "serviceusage",
+          "cloudbuild",
+          "cloudresourcemanager",
+          "iam",
+          "iamcredentials",
+          "storage",
+          "artifactregistry",
+          "logging",
+          "monitoring",
+          "compute",
+          "cloudscheduler",
+          "pubsub",
+          "eventarc",
+          "secretmanager",
+          "cloudkms",
+          "oslogin",
+          "container",
+          "appengine",
+          "cloudidentity",
+          "sts",
+          "policyanalyzer",
+          "orgpolicy");
 
   private static final List<String> SERVED_APIS =
       List.of("cloudfunctions", "run", "serviceusage", "cloudbuild", "cloudresourcemanager");
@@ -223,16 +243,15 @@ public final class GoogleStandIn implements AutoCloseable {
   public Map<String, String> gcloudEnvironment() {
     Map<String, String> env = new LinkedHashMap<>();
     for (String api : OVERRIDDEN_APIS) {
-      env.put(
-          "CLOUDSDK_API_ENDPOINT_OVERRIDES_" + api.toUpperCase(Locale.ROOT), uri() + api + "/");
+      env.put("CLOUDSDK_API_ENDPOINT_OVERRIDES_" + api.toUpperCase(Locale.ROOT), uri() + api + "/");
     }
     return env;
   }
 
   /**
-   * Writes a service-account key file for {@code email} (a real RSA key generated now) whose
-   * {@code token_uri} is this stand-in's token endpoint, for {@code gcloud auth
-   * activate-service-account --key-file}.
+   * Writes a service-account key file for {@code email} (a real RSA key generated now) whose {@code
+   * token_uri} is this stand-in's token endpoint, for {@code gcloud auth activate-service-account
+   * --key-file}.
    */
   public Path writeServiceAccountKey(String email, Path file) throws IOException {
     KeyPair pair;
@@ -371,7 +390,8 @@ public final class GoogleStandIn implements AutoCloseable {
       int slash = rawPath.indexOf('/', 1);
       String api = slash < 0 ? rawPath.substring(1) : rawPath.substring(1, slash);
       String path = slash < 0 ? "/" : rawPath.substring(slash);
-      Request request = new Request(clock.instant(), exchange.getRequestMethod(), api, path, query, body);
+      Request request =
+          new Request(clock.instant(), exchange.getRequestMethod(), api, path, query, body);
       requests.add(request);
       try {
         Object answer = route(exchange, request);
@@ -390,10 +410,7 @@ public final class GoogleStandIn implements AutoCloseable {
         Json.send(exchange, e.code, Json.error(e.code, e.status, e.getMessage()));
       } catch (RuntimeException e) {
         // A bug in the stand-in: say so in the answer instead of dropping the connection.
-        Json.send(
-            exchange,
-            500,
-            Json.error(500, "INTERNAL", "google stand-in failed: " + e));
+        Json.send(exchange, 500, Json.error(500, "INTERNAL", "google stand-in failed: " + e));
       }
     }
   }
@@ -422,8 +439,7 @@ public final class GoogleStandIn implements AutoCloseable {
         if (method.equals("GET") && (m = SERVICE_USAGE.matcher(r.path())).matches()) {
           checkProject(m.group(1));
           JsonObject service = new JsonObject();
-          service.addProperty(
-              "name", "projects/" + projectNumber + "/services/" + m.group(2));
+          service.addProperty("name", "projects/" + projectNumber + "/services/" + m.group(2));
           service.addProperty("parent", "projects/" + projectNumber);
           service.addProperty("state", "ENABLED");
           return service;
@@ -497,13 +513,13 @@ public final class GoogleStandIn implements AutoCloseable {
       return op.toJson();
     }
     boolean v2 = path.startsWith("/v2/");
-    if ((m = (v2 ? FUNCTIONS_V2 : FUNCTIONS_V1).matcher(path)).matches()
-        && method.equals("POST")) {
+    if ((m = (v2 ? FUNCTIONS_V2 : FUNCTIONS_V1).matcher(path)).matches() && method.equals("POST")) {
       checkProject(m.group(1));
       if (m.group(3) != null) {
         return generateUploadUrl(m.group(2), v2);
       }
-      return v2 ? createV2(m.group(2), query(r.query()).get("functionId"), Json.object(r.body()))
+      return v2
+          ? createV2(m.group(2), query(r.query()).get("functionId"), Json.object(r.body()))
           : createV1(m.group(2), Json.object(r.body()));
     }
     if ((m = (v2 ? FUNCTION_V2 : FUNCTION_V1).matcher(path)).matches()) {
@@ -685,8 +701,18 @@ public final class GoogleStandIn implements AutoCloseable {
   }
 
   private static JsonObject stripOutputFields(JsonObject config) {
-    for (String field : List.of("name", "state", "updateTime", "url", "environment", "status",
-        "versionId", "updateTime", "buildId", "buildName")) {
+    for (String field :
+        List.of(
+            "name",
+            "state",
+            "updateTime",
+            "url",
+            "environment",
+            "status",
+            "versionId",
+            "updateTime",
+            "buildId",
+            "buildName")) {
       config.remove(field);
     }
     if (config.has("serviceConfig") && config.get("serviceConfig").isJsonObject()) {
@@ -712,7 +738,8 @@ public final class GoogleStandIn implements AutoCloseable {
     if (config.has("eventTrigger")) {
       throw new ApiException(400, "INVALID_ARGUMENT", "the stand-in runs HTTP functions only");
     }
-    DeployedFunction.checkEnvironment(Json.child(config, "serviceConfig").get("environmentVariables"));
+    DeployedFunction.checkEnvironment(
+        Json.child(config, "serviceConfig").get("environmentVariables"));
   }
 
   private static void checkV1(JsonObject config) {
@@ -733,14 +760,22 @@ public final class GoogleStandIn implements AutoCloseable {
       DeployedFunction function, JsonObject config, Path source, boolean v2, String verb) {
     String name =
         v2
-            ? "projects/" + project + "/locations/" + regionOf(function) + "/operations/operation-"
-                + clock.millis() + "-" + HexFormat.of().formatHex(randomBytes(6))
-            : "operations/" + Base64.getUrlEncoder().withoutPadding().encodeToString(randomBytes(18));
+            ? "projects/"
+                + project
+                + "/locations/"
+                + regionOf(function)
+                + "/operations/operation-"
+                + clock.millis()
+                + "-"
+                + HexFormat.of().formatHex(randomBytes(6))
+            : "operations/"
+                + Base64.getUrlEncoder().withoutPadding().encodeToString(randomBytes(18));
     JsonObject metadata = new JsonObject();
-    String target = "projects/" + project + "/locations/" + regionOf(function) + "/functions/"
-        + function.id();
+    String target =
+        "projects/" + project + "/locations/" + regionOf(function) + "/functions/" + function.id();
     if (v2) {
-      metadata.addProperty("@type", "type.googleapis.com/google.cloud.functions.v2.OperationMetadata");
+      metadata.addProperty(
+          "@type", "type.googleapis.com/google.cloud.functions.v2.OperationMetadata");
       metadata.addProperty("target", target);
       metadata.addProperty("verb", verb);
       metadata.addProperty("apiVersion", "v2");
@@ -789,8 +824,8 @@ public final class GoogleStandIn implements AutoCloseable {
         trigger.addProperty("securityLevel", "SECURE_ALWAYS");
       }
       out.add("httpsTrigger", trigger);
-      out.addProperty("status", function.state().equals("DEPLOYING") ? "DEPLOY_IN_PROGRESS"
-          : function.state());
+      out.addProperty(
+          "status", function.state().equals("DEPLOYING") ? "DEPLOY_IN_PROGRESS" : function.state());
       if (!out.has("serviceAccountEmail")) {
         out.addProperty("serviceAccountEmail", project + "@appspot.gserviceaccount.com");
       }
@@ -816,8 +851,8 @@ public final class GoogleStandIn implements AutoCloseable {
       config.entrySet().forEach(e -> out.add(e.getKey(), e.getValue()));
       out.addProperty("environment", "GEN_2");
       JsonObject service = Json.child(out, "serviceConfig");
-      service.addProperty("service", "projects/" + project + "/locations/" + region
-          + "/services/" + function.id());
+      service.addProperty(
+          "service", "projects/" + project + "/locations/" + region + "/services/" + function.id());
       service.addProperty("uri", function.runUrl());
       if (!service.has("serviceAccountEmail")) {
         service.addProperty("serviceAccountEmail", computeAccount());
@@ -909,7 +944,8 @@ public final class GoogleStandIn implements AutoCloseable {
     for (String pair : query.split("&")) {
       int eq = pair.indexOf('=');
       String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-      String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+      String value =
+          eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
       out.putIfAbsent(key, value);
     }
     return out;

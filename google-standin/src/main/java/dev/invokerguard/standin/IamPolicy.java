@@ -129,7 +129,9 @@ final class IamPolicy {
       return granted.equals(member);
     }
     return granted.substring(0, colon).equals(member.substring(0, colon))
-        && granted.substring(colon + 1).toLowerCase(Locale.ROOT)
+        && granted
+            .substring(colon + 1)
+            .toLowerCase(Locale.ROOT)
             .equals(member.substring(colon + 1).toLowerCase(Locale.ROOT));
   }
 

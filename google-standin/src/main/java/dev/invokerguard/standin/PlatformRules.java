@@ -5,9 +5,9 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * What Google's front end does with the credential headers of a request to a function that
- * requires authentication, in one place, so that it can be corrected when Google's documentation
- * says otherwise.
+ * What Google's front end does with the credential headers of a request to a function that requires
+ * authentication, in one place, so that it can be corrected when Google's documentation says
+ * otherwise.
  *
  * <ul>
  *   <li>When {@code X-Serverless-Authorization} is present, the front end judges only that header;
@@ -43,8 +43,8 @@ final class PlatformRules {
   }
 
   /**
-   * The value the function receives for header {@code name} whose value the front end accepted:
-   * the signature removed for X-Serverless-Authorization, unchanged otherwise.
+   * The value the function receives for header {@code name} whose value the front end accepted: the
+   * signature removed for X-Serverless-Authorization, unchanged otherwise.
    */
   static String forwardedValue(String name, String value, String judgedHeader) {
     if (!name.equalsIgnoreCase(SERVERLESS_AUTHORIZATION)

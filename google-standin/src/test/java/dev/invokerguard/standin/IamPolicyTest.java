@@ -31,14 +31,19 @@ class IamPolicyTest {
     String etag = stored.get("etag").getAsString();
     assertThat(etag).isNotEqualTo(IamPolicy.EMPTY_ETAG);
     assertThat(Base64.getDecoder().decode(etag)).isNotEmpty();
-    assertThat(policy.grants("roles/run.invoker", ALICE.toUpperCase().replace("SERVICEACCOUNT", "serviceAccount"), clock.instant()))
+    assertThat(
+            policy.grants(
+                "roles/run.invoker",
+                ALICE.toUpperCase().replace("SERVICEACCOUNT", "serviceAccount"),
+                clock.instant()))
         .isTrue();
   }
 
   @Test
   void set_withStaleEtag_is409Aborted() {
     policy.set(json("{\"etag\":\"ACAB\"}"));
-    ApiException e = assertThrows(ApiException.class, () -> policy.set(json("{\"etag\":\"ACAB\"}")));
+    ApiException e =
+        assertThrows(ApiException.class, () -> policy.set(json("{\"etag\":\"ACAB\"}")));
     assertThat(e.code).isEqualTo(409);
     assertThat(e.status).isEqualTo("ABORTED");
   }
@@ -46,7 +51,9 @@ class IamPolicyTest {
   @Test
   void conditionalBinding_needsVersion3_andGrantsNothing() {
     String conditional =
-        "\"bindings\":[{\"role\":\"roles/run.invoker\",\"members\":[\"" + ALICE + "\"],"
+        "\"bindings\":[{\"role\":\"roles/run.invoker\",\"members\":[\""
+            + ALICE
+            + "\"],"
             + "\"condition\":{\"title\":\"t\",\"expression\":\"true\"}}]";
     ApiException e =
         assertThrows(ApiException.class, () -> policy.set(json("{" + conditional + "}")));

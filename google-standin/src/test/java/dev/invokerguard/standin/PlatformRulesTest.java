@@ -11,7 +11,10 @@ class PlatformRulesTest {
   void serverlessHeader_whenPresent_isTheOneJudged() {
     assertThat(
             PlatformRules.judgedHeader(
-                Map.of("authorization", List.of("Bearer a"), "x-serverless-authorization",
+                Map.of(
+                    "authorization",
+                    List.of("Bearer a"),
+                    "x-serverless-authorization",
                     List.of("Bearer b"))))
         .isEqualTo(PlatformRules.SERVERLESS_AUTHORIZATION);
     assertThat(PlatformRules.judgedHeader(Map.of("Authorization", List.of("Bearer a"))))
@@ -22,7 +25,9 @@ class PlatformRulesTest {
   void tokenFromServerlessHeader_reachesTheFunctionWithoutItsSignature() {
     assertThat(
             PlatformRules.forwardedValue(
-                "X-Serverless-Authorization", "Bearer h.p.sig", PlatformRules.SERVERLESS_AUTHORIZATION))
+                "X-Serverless-Authorization",
+                "Bearer h.p.sig",
+                PlatformRules.SERVERLESS_AUTHORIZATION))
         .isEqualTo("Bearer h.p.SIGNATURE_REMOVED_BY_GOOGLE");
   }
 
@@ -33,7 +38,8 @@ class PlatformRulesTest {
                 "Authorization", "Bearer h.p.sig", PlatformRules.SERVERLESS_AUTHORIZATION))
         .isEqualTo("Bearer h.p.sig");
     assertThat(
-            PlatformRules.forwardedValue("Authorization", "Bearer h.p.sig", PlatformRules.AUTHORIZATION))
+            PlatformRules.forwardedValue(
+                "Authorization", "Bearer h.p.sig", PlatformRules.AUTHORIZATION))
         .isEqualTo("Bearer h.p.sig");
   }
 }
