@@ -16,7 +16,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Runs the real deploy.sh against the fake gcloud and checks every call it makes. */
+/**
+ * Runs the real deploy.sh against the recording fake gcloud and checks every call it makes: input
+ * validation, settings precedence, the build step, exit codes, and states the stand-in cannot
+ * produce (gcloud or jq missing, not authenticated, describe failing). The journey, IAM
+ * convergence, dry run and public-access removal run with the real gcloud in {@link
+ * OfflineJourneyIT}.
+ */
 class DeployScriptTest {
   private static final String PROJECT = "host-proj";
   private static final String REGION = "europe-west1";

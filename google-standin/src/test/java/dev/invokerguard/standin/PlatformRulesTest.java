@@ -1,0 +1,45 @@
+package dev.invokerguard.standin;
+
+import static com.google.common.truth.Truth.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class PlatformRulesTest {
+  @Test
+  void serverlessHeader_whenPresent_isTheOneJudged() {
+    assertThat(
+            PlatformRules.judgedHeader(
+                Map.of(
+                    "authorization",
+                    List.of("Bearer a"),
+                    "x-serverless-authorization",
+                    List.of("Bearer b"))))
+        .isEqualTo(PlatformRules.SERVERLESS_AUTHORIZATION);
+    assertThat(PlatformRules.judgedHeader(Map.of("Authorization", List.of("Bearer a"))))
+        .isEqualTo(PlatformRules.AUTHORIZATION);
+  }
+
+  @Test
+  void tokenFromServerlessHeader_reachesTheFunctionWithoutItsSignature() {
+    assertThat(
+            PlatformRules.forwardedValue(
+                "X-Serverless-Authorization",
+                "Bearer h.p.sig",
+                PlatformRules.SERVERLESS_AUTHORIZATION))
+        .isEqualTo("Bearer h.p.SIGNATURE_REMOVED_BY_GOOGLE");
+  }
+
+  @Test
+  void authorization_isForwardedAsSent() {
+    assertThat(
+            PlatformRules.forwardedValue(
+                "Authorization", "Bearer h.p.sig", PlatformRules.SERVERLESS_AUTHORIZATION))
+        .isEqualTo("Bearer h.p.sig");
+    assertThat(
+            PlatformRules.forwardedValue(
+                "Authorization", "Bearer h.p.sig", PlatformRules.AUTHORIZATION))
+        .isEqualTo("Bearer h.p.sig");
+  }
+}
