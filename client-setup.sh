@@ -388,7 +388,7 @@ write_manifest() {
 
 # Writes a new key to KEY_FILE with mode 600, or keeps the key file of this account already there.
 create_key() {
-  local err status=0
+  local err status=0 constraint
   if [[ -e "${KEY_FILE}" ]]; then
     info "${KEY_FILE} already holds a key of ${EMAIL}: keeping it (no new key)."
     if [[ "$(stat -c '%a' "${KEY_FILE}")" != "600" ]]; then
@@ -410,10 +410,14 @@ create_key() {
   (umask 077 && gcloud_change iam service-accounts keys create "${KEY_FILE}" \
     --iam-account="${EMAIL}" --project="${PROJECT}") 2>"${err}" || status=$?
   if [[ ${status} -ne 0 ]]; then
-    if grep -q 'disableServiceAccountKeyCreation' "${err}"; then
+    # Google names the constraint in the error's PreconditionFailure: the classic one or the
+    # managed iam.managed.disableServiceAccountKeyCreation that new organizations get by default.
+    constraint="$(grep -Eo 'constraints/iam\.([a-z]+\.)?disableServiceAccountKeyCreation' "${err}" |
+      head -n 1 || true)"
+    if [[ -n "${constraint}" ]]; then
       rm -f "${err}"
       rm -f -- "${KEY_FILE}"
-      die "an organization policy (constraints/iam.disableServiceAccountKeyCreation) forbids keys for ${EMAIL}.
+      die "an organization policy (${constraint}) forbids keys for ${EMAIL}.
   Keys are forbidden on purpose: prefer Workload Identity (--gke) on GKE, or Workload Identity
   Federation for on-premises callers. If a key is the only way, ask your organization policy
   administrator for an exception on project ${PROJECT} (nothing else was changed by this step)."
