@@ -8,12 +8,17 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** deploy.sh and the fake gcloud stay shellcheck clean (the quality bar). */
+/** deploy.sh, client-setup.sh and the fake gcloud stay shellcheck clean (the quality bar). */
 class ShellcheckTest {
 
   @Test
   void deployScript_isShellcheckClean() throws Exception {
     assertShellcheckClean(Tools.repositoryRoot().resolve("deploy.sh"));
+  }
+
+  @Test
+  void clientSetupScript_isShellcheckClean() throws Exception {
+    assertShellcheckClean(Tools.repositoryRoot().resolve("client-setup.sh"));
   }
 
   @Test

@@ -139,6 +139,8 @@ public final class GoogleStandIn implements AutoCloseable {
   private final Map<String, DeployedFunction> functions = new ConcurrentHashMap<>();
   private final Map<String, Operation> operations = new ConcurrentHashMap<>();
   private volatile Duration propagationDelay = Duration.ZERO;
+  private final IamServiceAccounts iam;
+  private final GkeClusters gke;
 
   private GoogleStandIn(Builder builder) {
     this.issuer = builder.issuer;
@@ -147,6 +149,8 @@ public final class GoogleStandIn implements AutoCloseable {
     this.projectNumber = builder.projectNumber;
     this.workDir = builder.workDir;
     this.invokerClasspath = builder.invokerClasspath;
+    this.iam = new IamServiceAccounts(this::uri, keys, builder.clock, builder.project);
+    this.gke = new GkeClusters(iam::projectExists);
     try {
       Files.createDirectories(workDir);
       server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
@@ -283,6 +287,16 @@ public final class GoogleStandIn implements AutoCloseable {
     return file;
   }
 
+  /** The IAM API's service accounts and keys (client projects are added there). */
+  public IamServiceAccounts iam() {
+    return iam;
+  }
+
+  /** The GKE API's clusters. */
+  public GkeClusters gke() {
+    return gke;
+  }
+
   /** Every request received so far, in order. */
   public List<Request> requests() {
     return List.copyOf(requests);
@@ -407,7 +421,7 @@ public final class GoogleStandIn implements AutoCloseable {
           Json.send(exchange, 200, (byte[]) answer);
         }
       } catch (ApiException e) {
-        Json.send(exchange, e.code, Json.error(e.code, e.status, e.getMessage()));
+        Json.send(exchange, e.code, Json.error(e.code, e.status, e.getMessage(), e.details));
       } catch (RuntimeException e) {
         // A bug in the stand-in: say so in the answer instead of dropping the connection.
         Json.send(exchange, 500, Json.error(500, "INTERNAL", "google stand-in failed: " + e));
@@ -478,6 +492,12 @@ public final class GoogleStandIn implements AutoCloseable {
       }
       case "cloudfunctions" -> {
         return cloudFunctions(r);
+      }
+      case "iam" -> {
+        return iam.route(r);
+      }
+      case "container" -> {
+        return gke.route(r);
       }
       case "run" -> {
         if ((m = RUN_SERVICE_IAM.matcher(r.path())).matches()) {

@@ -1,5 +1,6 @@
 package dev.invokerguard.standin;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
@@ -46,6 +47,15 @@ final class Json {
     error.addProperty("status", status);
     JsonObject body = new JsonObject();
     body.add("error", error);
+    return body;
+  }
+
+  /** Google's error body with {@code details} (none when null). */
+  static JsonObject error(int code, String status, String message, JsonArray details) {
+    JsonObject body = error(code, status, message);
+    if (details != null) {
+      body.getAsJsonObject("error").add("details", details.deepCopy());
+    }
     return body;
   }
 

@@ -1,0 +1,164 @@
+package dev.invokerguard.deploytest;
+
+import static com.google.common.truth.Truth.assertThat;
+import static com.google.common.truth.Truth.assertWithMessage;
+
+import dev.invokerguard.standin.DeployedFunction;
+import dev.invokerguard.standin.Gcloud;
+import dev.invokerguard.standin.GoogleStandIn;
+import dev.invokerguard.testing.ChildJvm;
+import dev.invokerguard.testing.TestIssuer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The on-premises path end to end: the client team runs client-setup.sh with a key file, the
+ * real {@code client/target/invoke.jar} calls with {@code GOOGLE_APPLICATION_CREDENTIALS} set to
+ * that key (its token from the stand-in's token endpoint), the host team allowlists the account
+ * with deploy.sh and the argument client-setup.sh printed. Real gcloud, real invoker.
+ */
+class ClientSetupJourneyIT {
+  private static final String HOST = "host-project";
+  private static final String CLIENT = "client-project";
+  private static final String REGION = "europe-west1";
+  private static final String FUNCTION = "invoker-guard";
+  private static final String ADMIN = "admin@host-project.iam.gserviceaccount.com";
+  private static final String OTHER = "other@elsewhere.iam.gserviceaccount.com";
+  private static final String CALLER = "onprem-caller@client-project.iam.gserviceaccount.com";
+
+  @TempDir Path temp;
+  private TestIssuer issuer;
+  private GoogleStandIn google;
+  private Gcloud gcloud;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    Assumptions.assumeTrue(
+        Gcloud.find().isPresent(),
+        "gcloud is not on PATH: the client journey needs the real Google Cloud CLI (see"
+            + " docs/DEPLOY.md)");
+    Tools.requireInstalled("jq");
+    issuer = TestIssuer.start();
+    google =
+        GoogleStandIn.builder().issuer(issuer).project(HOST).workDir(temp.resolve("google")).start();
+    google.iam().addProject(CLIENT);
+    gcloud = Gcloud.activate(temp.resolve("gcloud"), google, ADMIN);
+  }
+
+  @AfterEach
+  void tearDown() {
+    if (google != null) {
+      google.close();
+    }
+    if (issuer != null) {
+      issuer.close();
+    }
+  }
+
+  @Test
+  void onPremises_keyFromClientSetup_refusedThenAllowed_andDeadOnceDeleted() throws Exception {
+    // The host team has deployed with another caller allowlisted.
+    deploy("--allow", OTHER);
+    DeployedFunction function = google.function(REGION, FUNCTION);
+    String url = function.audiences().get(function.audiences().size() - 1);
+
+    // The client team onboards: account and key, with the function's URL.
+    Path key = temp.resolve("caller-key.json");
+    ClientSetup script = new ClientSetup(gcloud);
+    Gcloud.Result setup =
+        script.run(temp, "--project", CLIENT, "--name", "onprem-caller", "--key-file",
+            key.toString(), "--audience", url);
+    assertWithMessage("%s", setup).that(setup.exitCode()).isEqualTo(0);
+    String allow = ClientSetup.allowArgument(setup);
+    assertThat(allow).isEqualTo(CALLER + "=" + TestIssuer.uniqueIdOf(CALLER));
+
+    // Not yet granted: Google's front end refuses it with its HTML page.
+    int forwarded = function.forwardedCount();
+    Invocation google403 = invoke(function, key);
+    assertWithMessage("%s", google403).that(google403.exitCode()).isEqualTo(1);
+    assertThat(google403.stdout()).contains("<title>403 Forbidden</title>");
+    assertThat(function.forwardedCount()).isEqualTo(forwarded);
+
+    // Granted the invoker role but not allowlisted: the guard's JSON 403.
+    Gcloud.Result grant =
+        gcloud.gcloud("functions", "add-invoker-policy-binding", FUNCTION, "--region=" + REGION,
+            "--project=" + HOST, "--gen2", "--member=serviceAccount:" + CALLER, "--quiet");
+    assertWithMessage("%s", grant).that(grant.exitCode()).isEqualTo(0);
+    Invocation guard403 = invoke(function, key);
+    assertWithMessage("%s", guard403).that(guard403.exitCode()).isEqualTo(1);
+    assertThat(guard403.stdout()).contains("403");
+    assertThat(guard403.stdout()).doesNotContain("<html>");
+    assertThat(guard403.stdout()).contains("{");
+    assertThat(function.forwardedCount()).isEqualTo(forwarded + 1);
+
+    // The host team allowlists it with what client-setup.sh printed: 200.
+    deploy("--allow", OTHER, "--allow", allowArgumentForThisDeployScript(allow));
+    Invocation ok = invoke(function, key);
+    assertWithMessage("%s\n%s", ok, function.instanceLogs()).that(ok.exitCode()).isEqualTo(0);
+    assertThat(ok.stdout()).contains("200");
+    assertThat(ok.stdout()).contains(CALLER);
+
+    // The key deleted, the same file gets no token any more.
+    Gcloud.Result deleted =
+        script.run(temp, "--project", CLIENT, "--name", "onprem-caller", "--delete-keys");
+    assertWithMessage("%s", deleted).that(deleted.exitCode()).isEqualTo(0);
+    Invocation dead = invoke(function, key);
+    assertWithMessage("%s", dead).that(dead.exitCode()).isEqualTo(3);
+
+    google.assertNoUnexpectedRequests();
+  }
+
+  /**
+   * The printed {@code EMAIL=UNIQUE_ID} as is when this deploy.sh takes pinned unique IDs, the
+   * email alone otherwise (deploy.sh learns {@code EMAIL=UNIQUE_ID} in its own change).
+   */
+  private static String allowArgumentForThisDeployScript(String allow) throws Exception {
+    String script = Files.readString(Tools.repositoryRoot().resolve("deploy.sh"));
+    return script.contains("EMAIL=UNIQUE_ID") ? allow : allow.substring(0, allow.indexOf('='));
+  }
+
+  private void deploy(String... allow) throws Exception {
+    List<String> command = new ArrayList<>();
+    command.add("bash");
+    command.add(Tools.repositoryRoot().resolve("deploy.sh").toString());
+    command.addAll(List.of("--project", HOST, "--region", REGION, "--name", FUNCTION));
+    command.addAll(List.of(allow));
+    Gcloud.Result result = gcloud.run(command, Map.of(), Duration.ofMinutes(4));
+    assertWithMessage("%s\n--- stand-in requests\n%s", result, google.requests())
+        .that(result.exitCode())
+        .isEqualTo(0);
+  }
+
+  record Invocation(int exitCode, String stdout, String stderr) {}
+
+  /** {@code GOOGLE_APPLICATION_CREDENTIALS=KEY java -jar client/target/invoke.jar FRONT_END}. */
+  private Invocation invoke(DeployedFunction function, Path key) throws Exception {
+    Path jar = Tools.repositoryRoot().resolve("client/target/invoke.jar");
+    assertWithMessage("%s: build it with ./mvnw -pl client -am package", jar)
+        .that(Files.isRegularFile(jar))
+        .isTrue();
+    Path emptyConfig = Files.createDirectories(temp.resolve("client-gcloud-config"));
+    String audience = function.audiences().get(function.audiences().size() - 1);
+    try (ChildJvm client =
+        ChildJvm.builder("dev.invokerguard.client.Invoke")
+            .classpath(jar.toString())
+            .env("GOOGLE_APPLICATION_CREDENTIALS", key.toString())
+            // Nothing may fall back to a real metadata server or the user's gcloud login.
+            .env("GCE_METADATA_HOST", "127.0.0.1:9")
+            .env("CLOUDSDK_CONFIG", emptyConfig.toString())
+            .args(function.frontEnd().toString(), "--audience", audience)
+            .start()) {
+      int exit = client.awaitExit(Duration.ofSeconds(90));
+      return new Invocation(exit, client.stdout(), client.stderr());
+    }
+  }
+}
