@@ -1,4 +1,4 @@
-package dev.invokerguard.functions;
+package dev.invokerguard.guard;
 
 import com.google.gson.stream.JsonWriter;
 import dev.invokerguard.verifier.Reason;
