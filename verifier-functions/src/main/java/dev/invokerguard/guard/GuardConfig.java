@@ -2,6 +2,7 @@ package dev.invokerguard.guard;
 
 import dev.invokerguard.verifier.CallerVerifier;
 import dev.invokerguard.verifier.ServiceAccountAllowlist;
+import dev.invokerguard.verifier.Setting;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
@@ -56,17 +57,19 @@ public final class GuardConfig {
   /** Comma-separated accepted issuers; Google's two by default and on Google Cloud. */
   public static final String TOKEN_ISSUERS = "TOKEN_ISSUERS";
 
-  /** Allowed clock skew in whole seconds, 0 to 300; default 60. */
-  public static final String CLOCK_SKEW_SECONDS = "CLOCK_SKEW_SECONDS";
+  /** Allowed clock skew in whole seconds ({@link CallerVerifier#CLOCK_SKEW}). */
+  public static final String CLOCK_SKEW_SECONDS = CallerVerifier.CLOCK_SKEW.environmentVariable();
 
   /** {@code true} to accept tokens whose signature Google removed; default {@code false}. */
   public static final String TRUST_PLATFORM_VERIFIED_TOKENS = "TRUST_PLATFORM_VERIFIED_TOKENS";
 
-  /** Hard deadline of one whole key fetch in seconds, 1 to 60; default 5. */
-  public static final String KEY_FETCH_TIMEOUT_SECONDS = "KEY_FETCH_TIMEOUT_SECONDS";
+  /** Hard deadline of one whole key fetch in seconds ({@link CallerVerifier#KEY_FETCH_TIMEOUT}). */
+  public static final String KEY_FETCH_TIMEOUT_SECONDS =
+      CallerVerifier.KEY_FETCH_TIMEOUT.environmentVariable();
 
-  /** Minimum seconds between two key fetches, 1 to 3600; default 10. */
-  public static final String KEY_REFETCH_INTERVAL_SECONDS = "KEY_REFETCH_INTERVAL_SECONDS";
+  /** Minimum seconds between two key fetches ({@link CallerVerifier#KEY_REFETCH_INTERVAL}). */
+  public static final String KEY_REFETCH_INTERVAL_SECONDS =
+      CallerVerifier.KEY_REFETCH_INTERVAL.environmentVariable();
 
   /** Set by the platform on Google Cloud (Cloud Functions 2nd gen, Cloud Run). */
   public static final String K_SERVICE = "K_SERVICE";
@@ -106,14 +109,7 @@ public final class GuardConfig {
     this.audiences = list(env, EXPECTED_AUDIENCES, null);
     this.jwksUri = jwksUri(env, onGoogleCloud);
     this.issuers = issuers(env, onGoogleCloud);
-    this.clockSkew =
-        Duration.ofSeconds(
-            seconds(
-                env,
-                CLOCK_SKEW_SECONDS,
-                CallerVerifier.DEFAULT_CLOCK_SKEW.getSeconds(),
-                0,
-                CallerVerifier.MAX_CLOCK_SKEW.getSeconds()));
+    this.clockSkew = seconds(env, CallerVerifier.CLOCK_SKEW);
     this.trustPlatformVerifiedTokens = bool(env, TRUST_PLATFORM_VERIFIED_TOKENS);
     String generation = generation(env);
     if (trustPlatformVerifiedTokens && !onGoogleCloud) {
@@ -128,9 +124,8 @@ public final class GuardConfig {
     if (trustPlatformVerifiedTokens) {
       requireSecondGeneration(env, generation);
     }
-    this.keyFetchTimeout = Duration.ofSeconds(seconds(env, KEY_FETCH_TIMEOUT_SECONDS, 5, 1, 60));
-    this.keyRefetchInterval =
-        Duration.ofSeconds(seconds(env, KEY_REFETCH_INTERVAL_SECONDS, 10, 1, 3600));
+    this.keyFetchTimeout = seconds(env, CallerVerifier.KEY_FETCH_TIMEOUT);
+    this.keyRefetchInterval = seconds(env, CallerVerifier.KEY_REFETCH_INTERVAL);
     this.project = project(env);
   }
 
@@ -157,7 +152,7 @@ public final class GuardConfig {
             .issuers(issuers.toArray(String[]::new))
             .clockSkew(clockSkew)
             .keyFetchTimeout(keyFetchTimeout)
-            .minKeyRefetchInterval(keyRefetchInterval);
+            .keyRefetchInterval(keyRefetchInterval);
     if (trustPlatformVerifiedTokens) {
       builder.trustPlatformVerifiedTokens();
     }
@@ -269,9 +264,7 @@ public final class GuardConfig {
               + " is set), got "
               + shown(value));
     }
-    try {
-      CallerVerifier.builder().jwksUri(uri); // the verifier's own rule: https, or http on loopback
-    } catch (IllegalArgumentException e) {
+    if (!CallerVerifier.isAcceptableJwksUri(uri)) {
       throw new InvalidConfigurationException(
           JWKS_URL, "must be an https URL (or http on loopback), got " + shown(value));
     }
@@ -332,22 +325,31 @@ public final class GuardConfig {
     return List.copyOf(items);
   }
 
-  private static long seconds(
-      Map<String, String> env, String name, long defaultValue, long min, long max) {
+  /**
+   * A duration setting in whole seconds from its variable, checked by the setting's own range: the
+   * environment accepts exactly the whole seconds the builder accepts.
+   */
+  private static Duration seconds(Map<String, String> env, Setting<Duration> setting) {
+    String name = setting.environmentVariable();
     String value = env.get(name);
     if (value == null) {
-      return defaultValue;
+      return setting.defaultValue();
     }
     if (!DIGITS.matcher(value).matches()) {
       throw new InvalidConfigurationException(
           name, "must be a whole number of seconds, got " + shown(value));
     }
     long seconds = Long.parseLong(value);
-    if (seconds < min || seconds > max) {
+    try {
+      return setting.check(Duration.ofSeconds(seconds));
+    } catch (IllegalArgumentException e) {
+      // The range in the variable's unit: the first and last whole second inside it.
+      long min = setting.min().getSeconds() + (setting.min().getNano() > 0 ? 1 : 0);
       throw new InvalidConfigurationException(
-          name, "must be between " + min + " and " + max + " seconds, got " + seconds);
+          name,
+          "must be between " + min + " and " + setting.max().getSeconds() + " seconds, got "
+              + seconds);
     }
-    return seconds;
   }
 
   /** {@code FUNCTION_GENERATION}: {@code null} when unset, else exactly gen1 or gen2. */

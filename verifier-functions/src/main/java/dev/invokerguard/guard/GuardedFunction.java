@@ -57,12 +57,6 @@ import java.util.Optional;
  * }</pre>
  */
 public final class GuardedFunction implements HttpFunction {
-  /**
-   * The {@code Retry-After} of a 503 when none is configured: the verifier's default refetch
-   * interval.
-   */
-  public static final Duration DEFAULT_RETRY_AFTER = Duration.ofSeconds(10);
-
   static final String JSON = "application/json";
 
   /** The verification step; {@link CallerVerifier#verify} in production. */
@@ -99,7 +93,8 @@ public final class GuardedFunction implements HttpFunction {
         verifier::verify,
         handler,
         new DecisionLog(project, DecisionLog.STDOUT),
-        DEFAULT_RETRY_AFTER);
+        // Without a configuration, the verifier's default: no key fetch comes sooner.
+        CallerVerifier.KEY_REFETCH_INTERVAL.defaultValue());
   }
 
   /**

@@ -56,20 +56,34 @@ public final class CallerVerifier implements AutoCloseable {
   public static final List<String> GOOGLE_ISSUERS =
       List.of("https://accounts.google.com", "accounts.google.com");
 
-  /** The default allowed clock skew. */
-  public static final Duration DEFAULT_CLOCK_SKEW = Duration.ofSeconds(60);
+  /** The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}: 0 to 5 minutes, 60 s. */
+  public static final Setting<Duration> CLOCK_SKEW =
+      new Setting<>("clockSkew", Duration.ofSeconds(60), Duration.ZERO, Duration.ofMinutes(5));
 
-  /** The largest clock skew a builder accepts. */
-  public static final Duration MAX_CLOCK_SKEW = Duration.ofMinutes(5);
+  /** The deadline of one whole key fetch: more than 0, at most 60 s, 5 s by default. */
+  public static final Setting<Duration> KEY_FETCH_TIMEOUT =
+      new Setting<>(
+          "keyFetchTimeout", Duration.ofSeconds(5), Duration.ofMillis(1), Duration.ofSeconds(60));
 
   /**
-   * The default bound of the verified-token cache; see {@link
-   * Builder#verifiedTokenCache(int)}.
+   * At most one key fetch starts per interval: 1 s to 1 h, 10 s by default. Not 0: that would let
+   * tokens with made-up {@code kid}s turn every request into a fetch.
    */
-  public static final int DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES = 10_000;
+  public static final Setting<Duration> KEY_REFETCH_INTERVAL =
+      new Setting<>(
+          "keyRefetchInterval", Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofHours(1));
 
-  /** The largest verified-token cache bound a builder accepts. */
-  public static final int MAX_VERIFIED_TOKEN_CACHE_ENTRIES = 1_000_000;
+  /** How long past its expiry the last good key set is used while fetches fail: 0 to 7 days. */
+  public static final Setting<Duration> MAX_KEY_STALENESS =
+      new Setting<>("maxKeyStaleness", Duration.ofHours(24), Duration.ZERO, Duration.ofDays(7));
+
+  /** The size cap of a key set response: 1 KiB to 16 MiB, 64 KiB by default. */
+  public static final Setting<Integer> MAX_KEY_SET_BYTES =
+      new Setting<>("maxKeySetBytes", 64 * 1024, 1024, 16 * 1024 * 1024);
+
+  /** The bound of the verified-token cache (see {@link Builder#verifiedTokenCache(int)}). */
+  public static final Setting<Integer> VERIFIED_TOKEN_CACHE_ENTRIES =
+      new Setting<>("verifiedTokenCache", 10_000, 0, 1_000_000);
 
   /** The literal Google puts in place of a signature it removed after checking it. */
   static final String SIGNATURE_REMOVED_BY_GOOGLE = "SIGNATURE_REMOVED_BY_GOOGLE";
@@ -96,6 +110,14 @@ public final class CallerVerifier implements AutoCloseable {
     this.trustPlatformVerifiedTokens = builder.trustPlatformVerifiedTokens;
     this.keys = keys;
     this.tokenCache = tokenCache;
+  }
+
+  /**
+   * Whether {@code uri} is accepted by {@link Builder#jwksUri}: {@code https}, or {@code http} on
+   * a loopback address.
+   */
+  public static boolean isAcceptableJwksUri(URI uri) {
+    return KeyCacheConfig.isAcceptableJwksUri(uri);
   }
 
   /** Starts a builder; {@link Builder#expectedAudiences} and {@link Builder#allowlist} are required. */
@@ -389,17 +411,12 @@ public final class CallerVerifier implements AutoCloseable {
     private final Set<String> audiences = new LinkedHashSet<>();
     private final Set<String> issuers = new LinkedHashSet<>(GOOGLE_ISSUERS);
     private ServiceAccountAllowlist allowlist;
-    private Duration clockSkew = DEFAULT_CLOCK_SKEW;
+    private Duration clockSkew = CLOCK_SKEW.defaultValue();
     private Clock clock = Clock.systemUTC();
-    private URI jwksUri = GOOGLE_JWKS_URI;
-    private KeyEndpointConnector keyEndpointConnector = KeyEndpointConnector.JDK;
-    private Duration keyFetchTimeout = Duration.ofSeconds(5);
-    private Duration maxKeyStaleness = Duration.ofHours(24);
-    private Duration minKeyRefetchInterval = Duration.ofSeconds(10);
-    private int maxKeySetBytes = 64 * 1024;
+    private final KeyCacheConfig.Builder keyCache = KeyCacheConfig.builder();
     private boolean trustPlatformVerifiedTokens;
     private KeySource keySource;
-    private int verifiedTokenCacheEntries = DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES;
+    private int verifiedTokenCacheEntries = VERIFIED_TOKEN_CACHE_ENTRIES.defaultValue();
     private VerifiedTokenCache sharedTokenCache;
 
     private Builder() {}
@@ -448,20 +465,16 @@ public final class CallerVerifier implements AutoCloseable {
       return this;
     }
 
-    /** The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}: 0 to 5 minutes, default 60 s. */
+    /** The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}; see {@link #CLOCK_SKEW}. */
     public Builder clockSkew(Duration clockSkew) {
-      Objects.requireNonNull(clockSkew, "clockSkew");
-      if (clockSkew.isNegative() || clockSkew.compareTo(MAX_CLOCK_SKEW) > 0) {
-        throw new IllegalArgumentException(
-            "clock skew must be between 0 and " + MAX_CLOCK_SKEW + ", got " + clockSkew);
-      }
-      this.clockSkew = clockSkew;
+      this.clockSkew = CLOCK_SKEW.check(clockSkew);
       return this;
     }
 
     /** The time source (default the system UTC clock); tests inject a fixed or mutable clock. */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
+      keyCache.clock(clock);
       return this;
     }
 
@@ -470,17 +483,7 @@ public final class CallerVerifier implements AutoCloseable {
      * except on a loopback address, which is allowed for tests and local development.
      */
     public Builder jwksUri(URI jwksUri) {
-      Objects.requireNonNull(jwksUri, "jwksUri");
-      boolean loopback =
-          "http".equals(jwksUri.getScheme())
-              && ("127.0.0.1".equals(jwksUri.getHost())
-                  || "localhost".equals(jwksUri.getHost())
-                  || "[::1]".equals(jwksUri.getHost()));
-      if (!"https".equals(jwksUri.getScheme()) && !loopback) {
-        throw new IllegalArgumentException(
-            "the JWKS URI must be https (or http on loopback), got " + jwksUri);
-      }
-      this.jwksUri = jwksUri;
+      keyCache.jwksUri(jwksUri);
       return this;
     }
 
@@ -490,45 +493,45 @@ public final class CallerVerifier implements AutoCloseable {
      * timeouts and the other fetch rules on the connection it gets.
      */
     public Builder keyEndpointConnector(KeyEndpointConnector connector) {
-      this.keyEndpointConnector = Objects.requireNonNull(connector, "connector");
+      keyCache.connector(connector);
       return this;
     }
 
     /**
      * Hard deadline of one whole key fetch (connect, TLS, status, headers, body; the fetch is given
      * up and disconnected at the deadline, also used as connect and read timeout), and about the
-     * longest a request waits for keys when none are loaded (default 5 s, at most 60 s).
+     * longest a request waits for keys when none are loaded; see {@link #KEY_FETCH_TIMEOUT}.
      */
     public Builder keyFetchTimeout(Duration timeout) {
-      this.keyFetchTimeout = within("key fetch timeout", timeout, Duration.ofMillis(1), Duration.ofSeconds(60));
+      keyCache.keyFetchTimeout(timeout);
       return this;
     }
 
     /**
-     * How long past its expiry the last good key set is still used while fetches fail (default
-     * 24 h, at most 7 days). Zero means never use an expired key set.
+     * How long past its expiry the last good key set is still used while fetches fail; see {@link
+     * #MAX_KEY_STALENESS}. Zero means never use an expired key set.
      */
     public Builder maxKeyStaleness(Duration staleness) {
-      this.maxKeyStaleness = within("max key staleness", staleness, Duration.ZERO, Duration.ofDays(7));
+      keyCache.maxKeyStaleness(staleness);
       return this;
     }
 
     /**
      * At most one key fetch starts per interval, whatever triggers it, so that tokens with made-up
-     * {@code kid}s cannot make the verifier hammer the key endpoint (default 10 s, at most 1 h).
+     * {@code kid}s cannot make the verifier hammer the key endpoint; see {@link
+     * #KEY_REFETCH_INTERVAL}.
      */
-    public Builder minKeyRefetchInterval(Duration interval) {
-      this.minKeyRefetchInterval =
-          within("min key refetch interval", interval, Duration.ZERO, Duration.ofHours(1));
+    public Builder keyRefetchInterval(Duration interval) {
+      keyCache.keyRefetchInterval(interval);
       return this;
     }
 
-    /** Key set responses larger than this are refused (default 64 KiB; Google's is about 2 KiB). */
+    /**
+     * Key set responses larger than this are refused (Google's is a few KiB); see {@link
+     * #MAX_KEY_SET_BYTES}.
+     */
     public Builder maxKeySetBytes(int bytes) {
-      if (bytes < 1024 || bytes > 16 * 1024 * 1024) {
-        throw new IllegalArgumentException("max key set bytes must be 1 KiB to 16 MiB, got " + bytes);
-      }
-      this.maxKeySetBytes = bytes;
+      keyCache.maxKeySetBytes(bytes);
       return this;
     }
 
@@ -545,8 +548,7 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     /**
-     * Bounds the verified-token cache (default {@link #DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES}); 0
-     * turns it off. Clients reuse one ID token for up to an hour, so after its first request a
+     * Bounds the verified-token cache (see {@link #VERIFIED_TOKEN_CACHE_ENTRIES}); 0 turns it off. Clients reuse one ID token for up to an hour, so after its first request a
      * token costs a hash lookup instead of an RS256 verification.
      *
      * <p>The cache is keyed by the whole token and holds only tokens that passed every check;
@@ -557,17 +559,10 @@ public final class CallerVerifier implements AutoCloseable {
      * cached, so the heap held is at most about {@code maxEntries} times 4.8 KiB, and about 1.7 KiB
      * an entry for Google's 1 KiB tokens (see BENCHMARKS.md).
      *
-     * @param maxEntries 0 to {@link #MAX_VERIFIED_TOKEN_CACHE_ENTRIES}
+     * @param maxEntries 0 to {@code VERIFIED_TOKEN_CACHE_ENTRIES.max()}
      */
     public Builder verifiedTokenCache(int maxEntries) {
-      if (maxEntries < 0 || maxEntries > MAX_VERIFIED_TOKEN_CACHE_ENTRIES) {
-        throw new IllegalArgumentException(
-            "verified token cache entries must be 0 to "
-                + MAX_VERIFIED_TOKEN_CACHE_ENTRIES
-                + ", got "
-                + maxEntries);
-      }
-      this.verifiedTokenCacheEntries = maxEntries;
+      this.verifiedTokenCacheEntries = VERIFIED_TOKEN_CACHE_ENTRIES.check(maxEntries);
       return this;
     }
 
@@ -608,18 +603,7 @@ public final class CallerVerifier implements AutoCloseable {
       }
       KeySource keys = keySource;
       if (keys == null) {
-        keys =
-            new JwksKeyCache(
-                new KeyCacheConfig(
-                    jwksUri,
-                    keyEndpointConnector,
-                    clock,
-                    keyFetchTimeout,
-                    maxKeySetBytes,
-                    maxKeyStaleness,
-                    minKeyRefetchInterval,
-                    Duration.ofMinutes(5),
-                    Duration.ofMinutes(5)));
+        keys = new JwksKeyCache(keyCache.build());
       }
       VerifiedTokenCache tokenCache = sharedTokenCache;
       if (tokenCache == null) {
@@ -629,15 +613,6 @@ public final class CallerVerifier implements AutoCloseable {
                 : new VerifiedTokenCache(verifiedTokenCacheEntries);
       }
       return new CallerVerifier(this, keys, tokenCache);
-    }
-
-    private static Duration within(String what, Duration value, Duration min, Duration max) {
-      Objects.requireNonNull(value, what);
-      if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
-        throw new IllegalArgumentException(
-            what + " must be between " + min + " and " + max + ", got " + value);
-      }
-      return value;
     }
   }
 }

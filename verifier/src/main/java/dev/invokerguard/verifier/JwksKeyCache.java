@@ -34,12 +34,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * One {@code GET} of {@link KeyCacheConfig#jwksUri()} on a connection opened by the configured
  * {@link KeyEndpointConnector} (the JDK's {@link HttpURLConnection} by default), with no
  * retries, no redirects and no caches. A connector that throws, even unchecked, is a failed fetch.
- * Only {@code 200} is a success. The body is capped at {@link KeyCacheConfig#maxBodyBytes()}: a
+ * Only {@code 200} is a success. The body is capped at {@link KeyCacheConfig#maxKeySetBytes()}: a
  * larger {@code Content-Length} is refused before reading, and reading stops as soon as the cap is
  * passed, so no more than the cap is ever buffered.
  *
  * <p>The whole fetch (connect, TLS handshake, status line, headers, body) has a hard deadline of
- * {@link KeyCacheConfig#fetchTimeout()} from its start. Connect and read timeouts of the same
+ * {@link KeyCacheConfig#keyFetchTimeout()} from its start. Connect and read timeouts of the same
  * length are set too, but a read timeout bounds one read only: a server that sends one header byte
  * per second never trips it. So a watchdog ({@value #WATCHDOG_THREAD_NAME}) gives the fetch up at
  * its deadline: the fetch fails, waiting callers wake, the slot for the one fetch in progress is
@@ -53,7 +53,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * <h2>Freshness</h2>
  *
  * The lifetime is {@code max-age} minus {@code Age} (RFC 9111 section 4.2.3), or {@link
- * KeyCacheConfig#defaultTtl()} without one, clamped to {@code [minRefetchInterval, 24 h]} (see
+ * KeyCacheConfig#defaultTtl()} without one, clamped to {@code [keyRefetchInterval, 24 h]} (see
  * {@link CacheFreshness}). {@code expiresAt = fetchedAt + ttl}, where {@code fetchedAt} is read
  * from {@link KeyCacheConfig#clock()} when the request is sent (so the response's time in transit
  * counts against its lifetime, as in section 4.2.3); {@code refreshAt = expiresAt -
@@ -61,7 +61,7 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <h2>Answering {@link #key(String, Instant)}</h2>
  *
- * A key set is usable while {@code now < expiresAt + maxStaleness}. With a usable set:
+ * A key set is usable while {@code now < expiresAt + maxKeyStaleness}. With a usable set:
  *
  * <ul>
  *   <li>from {@code refreshAt} on, a background fetch is started (rate limit permitting) and the
@@ -69,7 +69,7 @@ import java.util.concurrent.atomic.AtomicReference;
  *       for a routine refresh;
  *   <li>a known {@code kid} is answered at once;
  *   <li>an unknown {@code kid} may mean the signer rotated: if a fetch is under way, or the rate
- *       limit lets one start, the request waits for it (at most {@code fetchTimeout}) and looks
+ *       limit lets one start, the request waits for it (at most {@code keyFetchTimeout}) and looks
  *       once more; otherwise it is answered at once from the outcome of the last fetch.
  *   <li>an unknown {@code kid} is {@link Reason#UNKNOWN_KEY_ID} (401: the token is judged) only
  *       when a key set fetched <em>successfully</em> lacks it: the fetch it waited for succeeded,
@@ -82,7 +82,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * </ul>
  *
  * Without a usable set, the request starts or joins a fetch and waits at most {@code
- * fetchTimeout}; if there is still no usable set, it is {@link Reason#KEYS_UNAVAILABLE} (503, not
+ * keyFetchTimeout}; if there is still no usable set, it is {@link Reason#KEYS_UNAVAILABLE} (503, not
  * a 401 that would blame the caller).
  *
  * <h2>Limits on fetching</h2>
@@ -90,10 +90,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * <ul>
  *   <li>Single flight: at most one fetch is in progress; every caller that needs one waits on the
  *       same future and never starts its own. A new one is not started while it runs, and it runs
- *       at most {@code fetchTimeout} (then it is given up), so a hanging server can neither make
+ *       at most {@code keyFetchTimeout} (then it is given up), so a hanging server can neither make
  *       fetches pile up nor stop fetching for good.
  *   <li>Rate limit: at most one fetch <em>starts</em> per {@link
- *       KeyCacheConfig#minRefetchInterval()}, whatever triggers it (unknown {@code kid},
+ *       KeyCacheConfig#keyRefetchInterval()}, whatever triggers it (unknown {@code kid},
  *       refresh-ahead, retry after a failure, {@link #prefetch()}); the very first fetch is always
  *       allowed. A flood of tokens with made-up {@code kid}s therefore costs the signer at most one
  *       request per interval.
@@ -105,7 +105,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * <h2>Failures</h2>
  *
  * A failed fetch (network error, timeout, status other than 200, oversized body, invalid JSON, no
- * usable key, ...) changes nothing: the last good set keeps being used up to {@code maxStaleness}
+ * usable key, ...) changes nothing: the last good set keeps being used up to {@code maxKeyStaleness}
  * past its expiry, and the next fetch is tried at the next request after the rate limit allows it.
  * Every fetch is logged in one line through {@link System.Logger} (success: URL, status, key count
  * and lifetime; failure: URL and the status, the refusal, or the exception class), never with the
@@ -143,22 +143,10 @@ final class JwksKeyCache implements KeySource {
 
   /**
    * A cache that has fetched nothing yet; the first {@link #key} or {@link #prefetch()} fetches.
-   *
-   * @throws IllegalArgumentException if a duration or the body cap is out of range
+   * The settings were checked when {@code config} was built.
    */
   JwksKeyCache(KeyCacheConfig config) {
     this.config = Objects.requireNonNull(config, "config");
-    requirePositive(config.fetchTimeout(), "fetchTimeout");
-    if (config.fetchTimeout().toMillis() > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("fetchTimeout is too long: " + config.fetchTimeout());
-    }
-    requirePositive(config.defaultTtl(), "defaultTtl");
-    requireNotNegative(config.maxStaleness(), "maxStaleness");
-    requireNotNegative(config.minRefetchInterval(), "minRefetchInterval");
-    requireNotNegative(config.refreshAhead(), "refreshAhead");
-    if (config.maxBodyBytes() <= 0) {
-      throw new IllegalArgumentException("maxBodyBytes must be positive: " + config.maxBodyBytes());
-    }
     // A cached pool, not one thread: a given-up fetch whose connection does not let go must not
     // queue the next fetch behind it. Fetches start at most once per interval, and each one is
     // given up at its deadline, so the pool stays at one thread unless connections hang on.
@@ -181,7 +169,7 @@ final class JwksKeyCache implements KeySource {
     Objects.requireNonNull(now, "now");
     KeySet set = current.get();
     boolean freshSetLoaded; // whether a successful fetch, not only the cache, lacks the kid
-    if (set != null && set.usableAt(now, config.maxStaleness())) {
+    if (set != null && set.usableAt(now, config.maxKeyStaleness())) {
       if (!now.isBefore(set.refreshAt())) {
         fetchUnderWayOrStart(now); // refresh ahead (or retry while stale); never waited for
       }
@@ -197,7 +185,7 @@ final class JwksKeyCache implements KeySource {
     }
     // One more look after the fetch (or after waiting as long as allowed); no second fetch.
     set = current.get();
-    if (set == null || !set.usableAt(now, config.maxStaleness())) {
+    if (set == null || !set.usableAt(now, config.maxKeyStaleness())) {
       throw new CallerRejectedException(
           Reason.KEYS_UNAVAILABLE, "no usable signing key set could be loaded");
     }
@@ -225,7 +213,7 @@ final class JwksKeyCache implements KeySource {
     CompletableFuture<KeySet> fetch = fetchUnderWayOrStart(now);
     if (fetch == null) {
       KeySet set = current.get();
-      return set != null && set.usableAt(now, config.maxStaleness())
+      return set != null && set.usableAt(now, config.maxKeyStaleness())
           ? CompletableFuture.completedFuture(null)
           : CompletableFuture.failedFuture(
               new CallerRejectedException(
@@ -302,7 +290,7 @@ final class JwksKeyCache implements KeySource {
       ScheduledFuture<?> deadline =
           watchdog.schedule(
               () -> giveUp(fetch, connection),
-              config.fetchTimeout().toNanos(),
+              config.keyFetchTimeout().toNanos(),
               TimeUnit.NANOSECONDS);
       fetch.whenComplete((set, failure) -> deadline.cancel(false));
       executor.execute(() -> runFetch(fetch, connection));
@@ -319,7 +307,7 @@ final class JwksKeyCache implements KeySource {
   private void giveUp(
       CompletableFuture<KeySet> fetch, AtomicReference<HttpURLConnection> connection) {
     if (finish(fetch, null, new KeyFetchException("not done within the fetch timeout"))) {
-      logFailure("not done within " + config.fetchTimeout() + ", given up");
+      logFailure("not done within " + config.keyFetchTimeout() + ", given up");
     }
     // After finish: a fetch thread that sets its connection later sees the fetch done and hangs
     // up itself (see fetch()); one of the two always does, at worst both.
@@ -342,7 +330,7 @@ final class JwksKeyCache implements KeySource {
     if (lastFetchStart == null) {
       return true; // the very first fetch
     }
-    Duration interval = config.minRefetchInterval();
+    Duration interval = config.keyRefetchInterval();
     if (!now.isBefore(lastFetchStart.plus(interval))) {
       return true;
     }
@@ -420,14 +408,14 @@ final class JwksKeyCache implements KeySource {
         set == null
             ? "no key set loaded"
             : "keeping " + set.keys().size() + " keys, usable until "
-                + set.expiresAt().plus(config.maxStaleness()));
+                + set.expiresAt().plus(config.maxKeyStaleness()));
   }
 
   private KeySet fetch(
       CompletableFuture<KeySet> fetch, AtomicReference<HttpURLConnection> opened)
       throws IOException, KeyFetchException {
     Instant fetchedAt = config.clock().instant();
-    int timeoutMillis = (int) Math.max(config.fetchTimeout().toMillis(), 1);
+    int timeoutMillis = (int) Math.max(config.keyFetchTimeout().toMillis(), 1);
     HttpURLConnection connection = config.connector().open(config.jwksUri());
     opened.set(connection);
     try {
@@ -443,9 +431,9 @@ final class JwksKeyCache implements KeySource {
       if (status != 200) {
         throw new KeyFetchException("HTTP " + status);
       }
-      if (connection.getContentLengthLong() > config.maxBodyBytes()) {
+      if (connection.getContentLengthLong() > config.maxKeySetBytes()) {
         throw new KeyFetchException(
-            "HTTP 200 with Content-Length over the cap of " + config.maxBodyBytes() + " bytes");
+            "HTTP 200 with Content-Length over the cap of " + config.maxKeySetBytes() + " bytes");
       }
       byte[] body = readCapped(connection.getInputStream());
       Map<String, RSAPublicKey> keys = JwksParser.parse(body);
@@ -455,7 +443,7 @@ final class JwksKeyCache implements KeySource {
               values(headers, "Cache-Control"),
               values(headers, "Age"),
               config.defaultTtl(),
-              config.minRefetchInterval(),
+              config.keyRefetchInterval(),
               MAX_TTL);
       return KeySet.of(keys, fetchedAt, ttl, config.refreshAhead());
     } finally {
@@ -476,12 +464,12 @@ final class JwksKeyCache implements KeySource {
     return values;
   }
 
-  /** Reads at most {@code maxBodyBytes}; more is a failed fetch. The watchdog bounds the time. */
+  /** Reads at most {@code maxKeySetBytes}; more is a failed fetch. The watchdog bounds the time. */
   private byte[] readCapped(InputStream content) throws IOException, KeyFetchException {
     if (content == null) {
       return new byte[0];
     }
-    int cap = config.maxBodyBytes();
+    int cap = config.maxKeySetBytes();
     try (InputStream in = content) {
       ByteArrayOutputStream out = new ByteArrayOutputStream(Math.min(cap, 16 * 1024));
       byte[] buffer = new byte[8 * 1024];
@@ -502,13 +490,13 @@ final class JwksKeyCache implements KeySource {
   }
 
   /**
-   * Waits at most {@code fetchTimeout}; the key set is read from {@link #current} afterwards.
+   * Waits at most {@code keyFetchTimeout}; the key set is read from {@link #current} afterwards.
    *
    * @return whether the fetch succeeded within the wait
    */
   private boolean await(CompletableFuture<KeySet> fetch) {
     try {
-      fetch.get(config.fetchTimeout().toNanos(), TimeUnit.NANOSECONDS);
+      fetch.get(config.keyFetchTimeout().toNanos(), TimeUnit.NANOSECONDS);
       return true;
     } catch (ExecutionException | TimeoutException | CancellationException e) {
       // The fetch failed or is slow: the caller decides from whatever key set there is.
@@ -516,18 +504,6 @@ final class JwksKeyCache implements KeySource {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return false;
-    }
-  }
-
-  private static void requirePositive(Duration d, String name) {
-    if (d.isNegative() || d.isZero()) {
-      throw new IllegalArgumentException(name + " must be positive: " + d);
-    }
-  }
-
-  private static void requireNotNegative(Duration d, String name) {
-    if (d.isNegative()) {
-      throw new IllegalArgumentException(name + " must not be negative: " + d);
     }
   }
 

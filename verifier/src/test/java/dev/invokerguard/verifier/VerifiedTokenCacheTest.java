@@ -246,7 +246,7 @@ class VerifiedTokenCacheTest {
         IllegalArgumentException.class,
         () ->
             builder(CLIENT)
-                .verifiedTokenCache(CallerVerifier.MAX_VERIFIED_TOKEN_CACHE_ENTRIES + 1));
+                .verifiedTokenCache(CallerVerifier.VERIFIED_TOKEN_CACHE_ENTRIES.max() + 1));
   }
 
   @Test
