@@ -89,7 +89,9 @@ public final class GoogleStandIn implements AutoCloseable {
           "orgpolicy");
 
   private static final List<String> SERVED_APIS =
-      List.of("cloudfunctions", "run", "serviceusage", "cloudbuild", "cloudresourcemanager");
+      List.of(
+          "cloudfunctions", "run", "serviceusage", "cloudbuild", "cloudresourcemanager", "iam",
+          "container");
 
   private static final Pattern FUNCTION_V2 =
       Pattern.compile("/v2/projects/([^/]+)/locations/([^/]+)/functions/([^/:]+)(:\\w+)?");
