@@ -16,7 +16,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.regex.Pattern;
 
 /**
  * Verifies the Google-signed ID token that a caller forwards, and checks the caller against a
@@ -88,24 +87,16 @@ public final class CallerVerifier implements AutoCloseable {
   /** The literal Google puts in place of a signature it removed after checking it. */
   static final String SIGNATURE_REMOVED_BY_GOOGLE = "SIGNATURE_REMOVED_BY_GOOGLE";
 
-  /** Characters replaced in quoted values; see {@link #quoted(String)}. */
-  private static final Pattern UNSAFE_IN_MESSAGE =
-      Pattern.compile("[\\p{Cc}\\p{Cf}\\p{Cs}\\p{Zl}\\p{Zp}]");
-
-  private final Set<String> audiences;
-  private final Set<String> issuers;
+  private final ClaimRules claimRules;
   private final ServiceAccountAllowlist allowlist;
-  private final Duration clockSkew;
   private final Clock clock;
   private final boolean trustPlatformVerifiedTokens;
   private final KeySource keys;
   private final VerifiedTokenCache tokenCache;
 
   private CallerVerifier(Builder builder, KeySource keys, VerifiedTokenCache tokenCache) {
-    this.audiences = Set.copyOf(builder.audiences);
-    this.issuers = Set.copyOf(builder.issuers);
+    this.claimRules = new ClaimRules(builder.issuers, builder.audiences, builder.clockSkew);
     this.allowlist = builder.allowlist;
-    this.clockSkew = builder.clockSkew;
     this.clock = builder.clock;
     this.trustPlatformVerifiedTokens = builder.trustPlatformVerifiedTokens;
     this.keys = keys;
@@ -138,7 +129,7 @@ public final class CallerVerifier implements AutoCloseable {
     Objects.requireNonNull(headers, "headers");
     String token = BearerHeaders.token(headers);
     Instant now = clock.instant(); // read once; every check below sees the same instant
-    VerifiedCaller hit = fromCache(token, now);
+    VerifiedCaller hit = cachedCaller(token, now);
     if (hit != null) {
       return hit;
     }
@@ -158,28 +149,26 @@ public final class CallerVerifier implements AutoCloseable {
   public VerifiedCaller verifyToken(String token) throws CallerRejectedException {
     Objects.requireNonNull(token, "token");
     Instant now = clock.instant(); // read once; every check below sees the same instant
-    VerifiedCaller hit = fromCache(token, now);
+    VerifiedCaller hit = cachedCaller(token, now);
     return hit != null ? hit : verifyUncached(token, now);
   }
 
   /**
-   * The verified-token cache (see {@link VerifiedTokenCache}): a hit stands only for "this exact
-   * string is a well-formed token whose signature verified with the key its kid named". The key is
-   * looked up again, and claims and allowlist are judged again exactly as on a miss, so a hit never
-   * changes a decision; it may reject (an expired token). The caller returned is the one the
-   * verification built: it depends only on the claims and this verifier's fixed configuration.
+   * The caller of a token this verifier verified before (see {@link VerifiedTokenCache}), judged
+   * again: a hit stands only for "this exact string is a well-formed token whose signature
+   * verified with the key its kid named". The key is looked up again, and the claim rules and the
+   * allowlist are run again exactly as on a miss, so a hit never changes a decision; it may reject
+   * (an expired token). The caller returned is the one this verifier built for the token: each
+   * verifier has its own cache, and the caller depends only on the claims and the verifier's fixed
+   * configuration.
    *
-   * @return the caller, or {@code null} on a miss
+   * @return the caller, or {@code null} when the token is not cached
    */
-  private VerifiedCaller fromCache(String token, Instant now) throws CallerRejectedException {
+  private VerifiedCaller cachedCaller(String token, Instant now) throws CallerRejectedException {
     VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
     if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
-      String audience = judge(cached.claims(), now);
-      // The same audience unless the entry was made by a verifier with other audiences (a cache
-      // shared in tests); then the caller is built as on a miss.
-      return audience.equals(cached.caller().audience())
-          ? cached.caller()
-          : accept(cached.claims(), VerifiedCaller.SignatureCheck.VERIFIED, now);
+      checkClaimsAndAllowlist(cached.claims(), now);
+      return cached.caller();
     }
     return null;
   }
@@ -222,36 +211,32 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     JoseJson.Claims claims = claims(token, firstDot, secondDot);
-    VerifiedCaller caller = accept(claims, signatureCheck, now);
+    String audience = checkClaimsAndAllowlist(claims, now);
+    VerifiedCaller caller =
+        new VerifiedCaller(
+            claims.sub(),
+            claims.emailVerified() ? claims.email() : null,
+            claims.iss(),
+            audience,
+            Instant.ofEpochSecond(claims.iat()),
+            Instant.ofEpochSecond(claims.exp()),
+            signatureCheck);
     if (key != null) {
       // Only after every check passed: a rejection is never cached.
-      tokenCache.put(token, kid, key, claims, caller, clockSkew.getSeconds());
+      tokenCache.put(token, kid, key, claims, caller, claimRules.skewSeconds());
     }
     return caller;
   }
 
-  /** The checks that follow the signature, run on every request, cache hit or not. */
-  private VerifiedCaller accept(
-      JoseJson.Claims claims, VerifiedCaller.SignatureCheck signatureCheck, Instant now)
-      throws CallerRejectedException {
-    String audience = judge(claims, now);
-    return new VerifiedCaller(
-        claims.sub(),
-        claims.emailVerified() ? claims.email() : null,
-        claims.iss(),
-        audience,
-        Instant.ofEpochSecond(claims.iat()),
-        Instant.ofEpochSecond(claims.exp()),
-        signatureCheck);
-  }
-
   /**
-   * The claim checks and the allowlist, as every request gets them.
+   * The checks that follow the signature, run on every request, cache hit or not: the claim rules,
+   * then the allowlist.
    *
    * @return the configured audience that the token's {@code aud} named
    */
-  private String judge(JoseJson.Claims claims, Instant now) throws CallerRejectedException {
-    String audience = checkClaims(claims, now);
+  private String checkClaimsAndAllowlist(JoseJson.Claims claims, Instant now)
+      throws CallerRejectedException {
+    String audience = claimRules.validate(claims, now);
     allowlist.check(claims.sub(), claims.email(), claims.emailVerified());
     return audience;
   }
@@ -289,13 +274,15 @@ public final class CallerVerifier implements AutoCloseable {
     if (!"RS256".equals(header.alg())) {
       throw reject(
           Reason.UNSUPPORTED_ALGORITHM,
-          "expected alg RS256, got " + (header.alg() == null ? "none" : quoted(header.alg())));
+          "expected alg RS256, got "
+              + (header.alg() == null ? "none" : UntrustedText.quoted(header.alg())));
     }
     if (header.hasCrit()) {
       throw reject(Reason.CRITICAL_HEADER, "the header has crit; no extension is understood");
     }
     if (header.typ() != null && !"JWT".equalsIgnoreCase(header.typ())) {
-      throw reject(Reason.UNSUPPORTED_TYPE, "expected typ JWT, got " + quoted(header.typ()));
+      throw reject(
+          Reason.UNSUPPORTED_TYPE, "expected typ JWT, got " + UntrustedText.quoted(header.typ()));
     }
     if (header.kid() == null || header.kid().isEmpty()) {
       throw reject(Reason.MISSING_KEY_ID, "the header has no kid");
@@ -337,70 +324,8 @@ public final class CallerVerifier implements AutoCloseable {
     }
   }
 
-  /** Returns the expected audience that the token names. */
-  private String checkClaims(JoseJson.Claims claims, Instant now) throws CallerRejectedException {
-    if (claims.iss() == null) {
-      throw reject(Reason.INVALID_CLAIM, "the token has no iss");
-    }
-    if (!issuers.contains(claims.iss())) {
-      throw reject(Reason.WRONG_ISSUER, "iss " + quoted(claims.iss()) + " is not expected");
-    }
-    if (claims.aud() == null || claims.aud().isEmpty()) {
-      throw reject(Reason.INVALID_CLAIM, "the token has no aud");
-    }
-    String audience = null;
-    for (String candidate : claims.aud()) {
-      if (audiences.contains(candidate)) {
-        audience = candidate;
-        break;
-      }
-    }
-    if (audience == null) {
-      throw reject(
-          Reason.WRONG_AUDIENCE, "aud " + quoted(claims.aud().toString()) + " is not expected");
-    }
-    if (claims.exp() == null) {
-      throw reject(Reason.INVALID_CLAIM, "the token has no exp");
-    }
-    if (claims.iat() == null) {
-      throw reject(Reason.INVALID_CLAIM, "the token has no iat");
-    }
-    long nowSeconds = now.getEpochSecond();
-    long skew = clockSkew.getSeconds();
-    if (nowSeconds >= claims.exp() + skew) {
-      throw reject(
-          Reason.EXPIRED,
-          "the token expired at " + Instant.ofEpochSecond(claims.exp()) + ", now is " + now);
-    }
-    if (claims.nbf() != null && claims.nbf() > nowSeconds + skew) {
-      throw reject(
-          Reason.NOT_YET_VALID,
-          "the token is not valid before " + Instant.ofEpochSecond(claims.nbf()) + ", now is " + now);
-    }
-    if (claims.iat() > nowSeconds + skew) {
-      throw reject(
-          Reason.ISSUED_IN_FUTURE,
-          "the token was issued at " + Instant.ofEpochSecond(claims.iat()) + ", now is " + now);
-    }
-    if (claims.sub() == null || claims.sub().isEmpty()) {
-      throw reject(Reason.INVALID_CLAIM, "the token has no sub");
-    }
-    return audience;
-  }
-
   private static CallerRejectedException reject(Reason reason, String message) {
     return new CallerRejectedException(reason, message);
-  }
-
-  /**
-   * Quotes an attacker-chosen value for a message: shortened, and every character that could
-   * forge or hide a log line replaced. {@code \p{Cntrl}} alone is ASCII only; C1 controls (such as
-   * U+0085, a line break to some log readers), line and paragraph separators, format characters
-   * (bidirectional overrides) and the lone surrogate a cut can leave are replaced too.
-   */
-  private static String quoted(String value) {
-    String shown = value.length() > 80 ? value.substring(0, 80) + "..." : value;
-    return "'" + UNSAFE_IN_MESSAGE.matcher(shown).replaceAll("?") + "'";
   }
 
   /**
@@ -417,7 +342,6 @@ public final class CallerVerifier implements AutoCloseable {
     private boolean trustPlatformVerifiedTokens;
     private KeySource keySource;
     private int verifiedTokenCacheEntries = VERIFIED_TOKEN_CACHE_ENTRIES.defaultValue();
-    private VerifiedTokenCache sharedTokenCache;
 
     private Builder() {}
 
@@ -572,14 +496,6 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     /**
-     * Uses this cache instance, for tests that show that a hit in one verifier is judged by that
-     * verifier's own policy.
-     */
-    Builder verifiedTokenCache(VerifiedTokenCache cache) {
-      this.sharedTokenCache = Objects.requireNonNull(cache, "cache");
-      return this;
-    }
-
     /** Replaces the key cache, for tests. */
     Builder keySource(KeySource keySource) {
       this.keySource = Objects.requireNonNull(keySource, "keySource");
@@ -605,13 +521,11 @@ public final class CallerVerifier implements AutoCloseable {
       if (keys == null) {
         keys = new JwksKeyCache(keyCache.build());
       }
-      VerifiedTokenCache tokenCache = sharedTokenCache;
-      if (tokenCache == null) {
-        tokenCache =
-            verifiedTokenCacheEntries == 0
-                ? VerifiedTokenCache.DISABLED
-                : new VerifiedTokenCache(verifiedTokenCacheEntries);
-      }
+      // Each verifier its own cache: an entry's caller is this verifier's answer for the token.
+      VerifiedTokenCache tokenCache =
+          verifiedTokenCacheEntries == 0
+              ? VerifiedTokenCache.DISABLED
+              : new VerifiedTokenCache(verifiedTokenCacheEntries);
       return new CallerVerifier(this, keys, tokenCache);
     }
   }
