@@ -3,6 +3,7 @@ package dev.invokerguard.guard;
 import dev.invokerguard.verifier.CallerVerifier;
 import dev.invokerguard.verifier.ServiceAccountAllowlist;
 import dev.invokerguard.verifier.Setting;
+import dev.invokerguard.verifier.UntrustedText;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
@@ -91,7 +92,6 @@ public final class GuardConfig {
 
   private static final Pattern DIGITS = Pattern.compile("[0-9]{1,9}");
   private static final Pattern CONTROL_OR_SPACE = Pattern.compile("[\\p{Cntrl}\\s]");
-  private static final int MAX_ENTRY_SHOWN = 60;
 
   private final ServiceAccountAllowlist allowlist;
   private final List<String> audiences;
@@ -101,7 +101,7 @@ public final class GuardConfig {
   private final boolean trustPlatformVerifiedTokens;
   private final Duration keyFetchTimeout;
   private final Duration keyRefetchInterval;
-  private final String project;
+  private final Optional<String> project;
 
   private GuardConfig(Map<String, String> env) {
     boolean onGoogleCloud = env.containsKey(K_SERVICE);
@@ -207,7 +207,7 @@ public final class GuardConfig {
    * GCP_PROJECT}.
    */
   public Optional<String> project() {
-    return Optional.ofNullable(project);
+    return project;
   }
 
   @Override
@@ -230,14 +230,13 @@ public final class GuardConfig {
   private static ServiceAccountAllowlist allowlist(Map<String, String> env) {
     List<String> entries = list(env, ALLOWED_INVOKERS, null);
     for (String entry : entries) {
-      // Judge each entry alone so the message names the one at fault; the rule lives in
-      // ServiceAccountAllowlist only.
-      try {
-        ServiceAccountAllowlist.of(List.of(entry));
-      } catch (IllegalArgumentException e) {
+      // The rule lives in ServiceAccountAllowlist only; asked per entry to name the one at fault.
+      if (!ServiceAccountAllowlist.isEntry(entry)) {
         throw new InvalidConfigurationException(
             ALLOWED_INVOKERS,
-            "entry " + shown(entry) + " is not a service-account email or numeric unique ID");
+            "entry "
+                + UntrustedText.quoted(entry)
+                + " is not a service-account email or numeric unique ID");
       }
     }
     return ServiceAccountAllowlist.of(entries);
@@ -252,7 +251,8 @@ public final class GuardConfig {
     try {
       uri = new URI(value);
     } catch (URISyntaxException e) {
-      throw new InvalidConfigurationException(JWKS_URL, shown(value) + " is not a URL");
+      throw new InvalidConfigurationException(
+          JWKS_URL, UntrustedText.quoted(value) + " is not a URL");
     }
     if (onGoogleCloud && !uri.equals(CallerVerifier.GOOGLE_JWKS_URI)) {
       throw new InvalidConfigurationException(
@@ -262,11 +262,12 @@ public final class GuardConfig {
               + " is accepted on Google Cloud ("
               + K_SERVICE
               + " is set), got "
-              + shown(value));
+              + UntrustedText.quoted(value));
     }
     if (!CallerVerifier.isAcceptableJwksUri(uri)) {
       throw new InvalidConfigurationException(
-          JWKS_URL, "must be an https URL (or http on loopback), got " + shown(value));
+          JWKS_URL,
+          "must be an https URL (or http on loopback), got " + UntrustedText.quoted(value));
     }
     return uri;
   }
@@ -283,7 +284,7 @@ public final class GuardConfig {
                   + " are accepted on Google Cloud ("
                   + K_SERVICE
                   + " is set), got "
-                  + shown(issuer));
+                  + UntrustedText.quoted(issuer));
         }
       }
     }
@@ -316,7 +317,7 @@ public final class GuardConfig {
       }
       if (CONTROL_OR_SPACE.matcher(item).find()) {
         throw new InvalidConfigurationException(
-            name, "entry " + shown(item) + " contains spaces or control characters");
+            name, "entry " + UntrustedText.quoted(item) + " contains spaces or control characters");
       }
       if (!items.contains(item)) {
         items.add(item);
@@ -337,7 +338,7 @@ public final class GuardConfig {
     }
     if (!DIGITS.matcher(value).matches()) {
       throw new InvalidConfigurationException(
-          name, "must be a whole number of seconds, got " + shown(value));
+          name, "must be a whole number of seconds, got " + UntrustedText.quoted(value));
     }
     long seconds = Long.parseLong(value);
     try {
@@ -359,7 +360,8 @@ public final class GuardConfig {
       return value;
     }
     throw new InvalidConfigurationException(
-        FUNCTION_GENERATION, "must be exactly 'gen1' or 'gen2', got " + shown(value));
+        FUNCTION_GENERATION,
+        "must be exactly 'gen1' or 'gen2', got " + UntrustedText.quoted(value));
   }
 
   /**
@@ -407,23 +409,21 @@ public final class GuardConfig {
       return true;
     }
     throw new InvalidConfigurationException(
-        name, "must be exactly 'true' or 'false', got " + shown(value));
+        name, "must be exactly 'true' or 'false', got " + UntrustedText.quoted(value));
   }
 
-  private static String project(Map<String, String> env) {
+  /**
+   * The project from {@code GOOGLE_CLOUD_PROJECT}, else {@code GCP_PROJECT} (older runtimes),
+   * stripped; empty when neither names one. The one lookup of the project.
+   */
+  static Optional<String> project(Map<String, String> env) {
     for (String name : List.of("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT")) {
       String value = env.get(name);
       if (value != null && !value.isBlank()) {
-        return value.strip();
+        return Optional.of(value.strip());
       }
     }
-    return null;
+    return Optional.empty();
   }
 
-  /** Quotes a configuration value for a one-line message: shortened, control characters removed. */
-  private static String shown(String value) {
-    String cut =
-        value.length() > MAX_ENTRY_SHOWN ? value.substring(0, MAX_ENTRY_SHOWN) + "..." : value;
-    return "'" + cut.replaceAll("\\p{Cntrl}", "?") + "'";
-  }
 }

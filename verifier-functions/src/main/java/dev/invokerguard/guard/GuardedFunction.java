@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 
 /**
  * An {@link HttpFunction} that lets a request reach its {@link ProtectedHandler} only when the
@@ -85,14 +84,10 @@ public final class GuardedFunction implements HttpFunction {
    */
   public static GuardedFunction protect(CallerVerifier verifier, ProtectedHandler handler) {
     Objects.requireNonNull(verifier, "verifier");
-    Optional<String> project =
-        Optional.ofNullable(System.getenv("GOOGLE_CLOUD_PROJECT"))
-            .or(() -> Optional.ofNullable(System.getenv("GCP_PROJECT")))
-            .filter(p -> !p.isBlank());
     return new GuardedFunction(
         verifier::verify,
         handler,
-        new DecisionLog(project, DecisionLog.STDOUT),
+        new DecisionLog(GuardConfig.project(System.getenv()), DecisionLog.STDOUT),
         // Without a configuration, the verifier's default: no key fetch comes sooner.
         CallerVerifier.KEY_REFETCH_INTERVAL.defaultValue());
   }

@@ -74,7 +74,10 @@ final class ClaimRules {
     if (claims.nbf() != null && claims.nbf() > nowSeconds + skewSeconds) {
       throw reject(
           Reason.NOT_YET_VALID,
-          "the token is not valid before " + Instant.ofEpochSecond(claims.nbf()) + ", now is " + now);
+          "the token is not valid before "
+              + Instant.ofEpochSecond(claims.nbf())
+              + ", now is "
+              + now);
     }
     if (claims.iat() > nowSeconds + skewSeconds) {
       throw reject(

@@ -27,9 +27,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * The lifetime is {@code max-age} minus {@code Age} (RFC 9111 section 4.2.3), or {@link
  * KeyCacheConfig#defaultTtl()} without one, clamped to {@code [keyRefetchInterval, 24 h]} (see
  * {@link CacheFreshness}). {@code expiresAt = fetchedAt + ttl}, where {@code fetchedAt} is read
- * by the fetcher when the request is sent (so the response's time in transit
- * counts against its lifetime, as in section 4.2.3); {@code refreshAt = expiresAt -
- * min(refreshAhead, ttl / 2)}.
+ * by the fetcher when the request is sent (so the response's time in transit counts against its
+ * lifetime, as in section 4.2.3); {@code refreshAt = expiresAt - min(refreshAhead, ttl / 2)}.
  *
  * <h2>Answering {@link #key(String, Instant)}</h2>
  *
@@ -54,8 +53,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * </ul>
  *
  * Without a usable set, the request starts or joins a fetch and waits at most {@code
- * keyFetchTimeout}; if there is still no usable set, it is {@link Reason#KEYS_UNAVAILABLE} (503, not
- * a 401 that would blame the caller).
+ * keyFetchTimeout}; if there is still no usable set, it is {@link Reason#KEYS_UNAVAILABLE} (503,
+ * not a 401 that would blame the caller).
  *
  * <h2>Limits on fetching</h2>
  *
@@ -75,8 +74,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * <h2>Failures</h2>
  *
  * A failed fetch (network error, timeout, status other than 200, oversized body, invalid JSON, no
- * usable key, ...) changes nothing: the last good set keeps being used up to {@code maxKeyStaleness}
- * past its expiry, and the next fetch is tried at the next request after the rate limit allows it.
+ * usable key, ...) changes nothing: the last good set keeps being used up to {@code
+ * maxKeyStaleness} past its expiry, and the next fetch is tried at the next request after the rate limit allows it.
  * Every fetch is logged in one line through {@link System.Logger} (success: URL, status, key count
  * and lifetime; failure: URL and the status, the refusal, or the exception class), never with the
  * body or key material.
