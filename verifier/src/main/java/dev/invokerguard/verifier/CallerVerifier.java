@@ -472,16 +472,16 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     /**
-     * Bounds the verified-token cache (see {@link #VERIFIED_TOKEN_CACHE_ENTRIES}); 0 turns it off. Clients reuse one ID token for up to an hour, so after its first request a
-     * token costs a hash lookup instead of an RS256 verification.
+     * Bounds the verified-token cache (see {@link #VERIFIED_TOKEN_CACHE_ENTRIES}); 0 turns it off.
+     * Clients reuse one ID token for up to an hour, so after its first request a token costs a
+     * hash lookup instead of an RS256 verification.
      *
      * <p>The cache is keyed by the whole token and holds only tokens that passed every check;
      * rejections are never cached. On a hit the signing key is looked up again (a key that is no
      * longer published rejects the token as on a miss), the time claims are checked against the
      * current instant with the skew, and the issuer, audience and allowlist are evaluated again:
      * a hit never changes a decision. Eviction is first in, first out. Tokens over 4 KiB are never
-     * cached, so the heap held is at most about {@code maxEntries} times 4.8 KiB, and about 1.7 KiB
-     * an entry for Google's 1 KiB tokens (see BENCHMARKS.md).
+     * cached, so the entry count bounds the heap held (BENCHMARKS.md gives the bytes per entry).
      *
      * @param maxEntries 0 to {@code VERIFIED_TOKEN_CACHE_ENTRIES.max()}
      */
