@@ -3,7 +3,7 @@ package dev.invokerguard.benchmarks;
 import com.google.cloud.functions.HttpFunction;
 import com.google.cloud.functions.HttpRequest;
 import com.google.cloud.functions.HttpResponse;
-import dev.invokerguard.functions.GuardedFunction;
+import dev.invokerguard.guard.GuardedFunction;
 import java.io.Writer;
 
 /**

@@ -47,7 +47,7 @@ public final class TokenCacheHeap {
     System.setProperty("jol.magicFieldOffset", "true");
     int[] bounds =
         args.length == 0
-            ? new int[] {1_000, CallerVerifier.DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES}
+            ? new int[] {1_000, CallerVerifier.VERIFIED_TOKEN_CACHE_ENTRIES.defaultValue()}
             : java.util.Arrays.stream(args).mapToInt(Integer::parseInt).toArray();
     try (TestIssuer issuer = TestIssuer.builder().keyCount(3).start()) {
       for (int bound : bounds) {

@@ -3,7 +3,7 @@ package dev.invokerguard.function;
 import com.google.cloud.functions.HttpFunction;
 import com.google.cloud.functions.HttpRequest;
 import com.google.cloud.functions.HttpResponse;
-import dev.invokerguard.functions.GuardedFunction;
+import dev.invokerguard.guard.GuardedFunction;
 import dev.invokerguard.verifier.CallerVerifier;
 import java.time.Clock;
 
@@ -23,7 +23,7 @@ public final class ProtectedFunction implements HttpFunction {
   /**
    * Reads the configuration from the environment and starts fetching the signing keys.
    *
-   * @throws dev.invokerguard.functions.InvalidConfigurationException naming the variable at fault
+   * @throws dev.invokerguard.guard.InvalidConfigurationException naming the variable at fault
    */
   public ProtectedFunction() {
     this.guarded = GuardedFunction.fromEnvironment(new SampleApi(Clock.systemUTC()));

@@ -6,7 +6,7 @@ import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import com.google.gson.stream.JsonWriter;
-import dev.invokerguard.functions.ProtectedHandler;
+import dev.invokerguard.guard.ProtectedHandler;
 import dev.invokerguard.verifier.VerifiedCaller;
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,26 +25,18 @@ import java.util.TreeSet;
  * function buffer without bound.
  *
  * <p>JSON is read and written with gson's streaming {@link JsonReader} and {@link JsonWriter}: no
- * tree and no {@code Gson} instance, whose initialisation would cost every cold start about 130
- * classes (see BENCHMARKS.md).
+ * tree and no {@code Gson} instance, whose initialisation would load many classes on every cold
+ * start (measured in BENCHMARKS.md).
  */
 final class SampleApi implements ProtectedHandler {
   static final int MAX_BODY_BYTES = 64 * 1024;
   static final int MAX_KEYS_LISTED = 50;
 
   private final Clock clock;
-  // The last caller's GET answer up to its server time. The verifier hands out the same
-  // VerifiedCaller for every request that reuses a token, so a client's requests find it here.
-  // Read and written without a lock: a Greeting is immutable (final fields), so a thread sees
-  // null, an older one or a whole new one, and a stale one only costs a rebuild.
-  private Greeting lastGreeting;
 
   SampleApi(Clock clock) {
     this.clock = Objects.requireNonNull(clock, "clock");
   }
-
-  /** A caller and its GET answer without the server time's value and the closing {@code "}}. */
-  private record Greeting(VerifiedCaller caller, String head) {}
 
   @Override
   public void service(VerifiedCaller caller, HttpRequest request, HttpResponse response)
@@ -60,13 +52,15 @@ final class SampleApi implements ProtectedHandler {
   }
 
   private void get(VerifiedCaller caller, HttpResponse response) throws IOException {
-    Greeting greeting = lastGreeting;
-    if (greeting == null || greeting.caller() != caller) {
-      greeting = new Greeting(caller, greetingHead(caller));
-      lastGreeting = greeting;
+    StringWriter text = new StringWriter(256);
+    try (JsonWriter answer = new JsonWriter(text)) {
+      answer.beginObject();
+      callerFields(answer, caller);
+      answer.name("greeting").value("Hello, " + caller.principal() + "!");
+      answer.name("serverTime").value(clock.instant().toString());
+      answer.endObject();
     }
-    // An ISO-8601 instant is digits, '-', ':', '.', 'T' and 'Z': nothing to escape.
-    write(response, 200, greeting.head() + clock.instant() + "\"}");
+    write(response, 200, text.toString());
   }
 
   private static void post(VerifiedCaller caller, HttpRequest request, HttpResponse response)
@@ -102,20 +96,6 @@ final class SampleApi implements ProtectedHandler {
     answer.name("subject").value(caller.subject());
     answer.name("audience").value(caller.audience());
     answer.name("signatureCheck").value(caller.signatureCheck().name());
-  }
-
-  /** The GET answer for {@code caller} up to the opening quote of the server time's value. */
-  private static String greetingHead(VerifiedCaller caller) throws IOException {
-    StringWriter text = new StringWriter(256);
-    try (JsonWriter answer = new JsonWriter(text)) {
-      answer.beginObject();
-      callerFields(answer, caller);
-      answer.name("greeting").value("Hello, " + caller.principal() + "!");
-      answer.name("serverTime").value("");
-      answer.endObject();
-    }
-    String object = text.toString(); // ends with "serverTime":""}
-    return object.substring(0, object.length() - 2);
   }
 
   /**

@@ -39,8 +39,8 @@ class DeployJarIT {
         .containsAtLeast(
             "dev/invokerguard/function/ProtectedFunction.class",
             "dev/invokerguard/function/SampleApi.class",
-            "dev/invokerguard/functions/GuardedFunction.class",
-            "dev/invokerguard/functions/GuardConfig.class",
+            "dev/invokerguard/guard/GuardedFunction.class",
+            "dev/invokerguard/guard/GuardConfig.class",
             "dev/invokerguard/verifier/CallerVerifier.class",
             "dev/invokerguard/verifier/JwksKeyCache.class",
             "com/google/gson/Gson.class");

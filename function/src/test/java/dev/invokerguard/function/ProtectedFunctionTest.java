@@ -4,7 +4,7 @@ import static com.google.common.truth.Truth.assertThat;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.invokerguard.functions.FakeHttp;
+import dev.invokerguard.guard.FakeHttp;
 import dev.invokerguard.testing.MutableClock;
 import dev.invokerguard.testing.TestIssuer;
 import dev.invokerguard.verifier.CallerVerifier;

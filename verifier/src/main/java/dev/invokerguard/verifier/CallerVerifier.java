@@ -16,7 +16,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.regex.Pattern;
 
 /**
  * Verifies the Google-signed ID token that a caller forwards, and checks the caller against a
@@ -56,46 +55,60 @@ public final class CallerVerifier implements AutoCloseable {
   public static final List<String> GOOGLE_ISSUERS =
       List.of("https://accounts.google.com", "accounts.google.com");
 
-  /** The default allowed clock skew. */
-  public static final Duration DEFAULT_CLOCK_SKEW = Duration.ofSeconds(60);
+  /** The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}: 0 to 5 minutes, 60 s. */
+  public static final Setting<Duration> CLOCK_SKEW =
+      new Setting<>("clockSkew", Duration.ofSeconds(60), Duration.ZERO, Duration.ofMinutes(5));
 
-  /** The largest clock skew a builder accepts. */
-  public static final Duration MAX_CLOCK_SKEW = Duration.ofMinutes(5);
+  /** The deadline of one whole key fetch: more than 0, at most 60 s, 5 s by default. */
+  public static final Setting<Duration> KEY_FETCH_TIMEOUT =
+      new Setting<>(
+          "keyFetchTimeout", Duration.ofSeconds(5), Duration.ofMillis(1), Duration.ofSeconds(60));
 
   /**
-   * The default bound of the verified-token cache; see {@link
-   * Builder#verifiedTokenCache(int)}.
+   * At most one key fetch starts per interval: 1 s to 1 h, 10 s by default. Not 0: that would let
+   * tokens with made-up {@code kid}s turn every request into a fetch.
    */
-  public static final int DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES = 10_000;
+  public static final Setting<Duration> KEY_REFETCH_INTERVAL =
+      new Setting<>(
+          "keyRefetchInterval", Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofHours(1));
 
-  /** The largest verified-token cache bound a builder accepts. */
-  public static final int MAX_VERIFIED_TOKEN_CACHE_ENTRIES = 1_000_000;
+  /** How long past its expiry the last good key set is used while fetches fail: 0 to 7 days. */
+  public static final Setting<Duration> MAX_KEY_STALENESS =
+      new Setting<>("maxKeyStaleness", Duration.ofHours(24), Duration.ZERO, Duration.ofDays(7));
+
+  /** The size cap of a key set response: 1 KiB to 16 MiB, 64 KiB by default. */
+  public static final Setting<Integer> MAX_KEY_SET_BYTES =
+      new Setting<>("maxKeySetBytes", 64 * 1024, 1024, 16 * 1024 * 1024);
+
+  /** The bound of the verified-token cache (see {@link Builder#verifiedTokenCache(int)}). */
+  public static final Setting<Integer> VERIFIED_TOKEN_CACHE_ENTRIES =
+      new Setting<>("verifiedTokenCache", 10_000, 0, 1_000_000);
 
   /** The literal Google puts in place of a signature it removed after checking it. */
   static final String SIGNATURE_REMOVED_BY_GOOGLE = "SIGNATURE_REMOVED_BY_GOOGLE";
 
-  /** Characters replaced in quoted values; see {@link #quoted(String)}. */
-  private static final Pattern UNSAFE_IN_MESSAGE =
-      Pattern.compile("[\\p{Cc}\\p{Cf}\\p{Cs}\\p{Zl}\\p{Zp}]");
-
-  private final Set<String> audiences;
-  private final Set<String> issuers;
+  private final ClaimRules claimRules;
   private final ServiceAccountAllowlist allowlist;
-  private final Duration clockSkew;
   private final Clock clock;
   private final boolean trustPlatformVerifiedTokens;
   private final KeySource keys;
   private final VerifiedTokenCache tokenCache;
 
   private CallerVerifier(Builder builder, KeySource keys, VerifiedTokenCache tokenCache) {
-    this.audiences = Set.copyOf(builder.audiences);
-    this.issuers = Set.copyOf(builder.issuers);
+    this.claimRules = new ClaimRules(builder.issuers, builder.audiences, builder.clockSkew);
     this.allowlist = builder.allowlist;
-    this.clockSkew = builder.clockSkew;
     this.clock = builder.clock;
     this.trustPlatformVerifiedTokens = builder.trustPlatformVerifiedTokens;
     this.keys = keys;
     this.tokenCache = tokenCache;
+  }
+
+  /**
+   * Whether {@code uri} is accepted by {@link Builder#jwksUri}: {@code https}, or {@code http} on
+   * a loopback address.
+   */
+  public static boolean isAcceptableJwksUri(URI uri) {
+    return KeyCacheConfig.isAcceptableJwksUri(uri);
   }
 
   /** Starts a builder; {@link Builder#expectedAudiences} and {@link Builder#allowlist} are required. */
@@ -116,7 +129,7 @@ public final class CallerVerifier implements AutoCloseable {
     Objects.requireNonNull(headers, "headers");
     String token = BearerHeaders.token(headers);
     Instant now = clock.instant(); // read once; every check below sees the same instant
-    VerifiedCaller hit = fromCache(token, now);
+    VerifiedCaller hit = cachedCaller(token, now);
     if (hit != null) {
       return hit;
     }
@@ -136,28 +149,26 @@ public final class CallerVerifier implements AutoCloseable {
   public VerifiedCaller verifyToken(String token) throws CallerRejectedException {
     Objects.requireNonNull(token, "token");
     Instant now = clock.instant(); // read once; every check below sees the same instant
-    VerifiedCaller hit = fromCache(token, now);
+    VerifiedCaller hit = cachedCaller(token, now);
     return hit != null ? hit : verifyUncached(token, now);
   }
 
   /**
-   * The verified-token cache (see {@link VerifiedTokenCache}): a hit stands only for "this exact
-   * string is a well-formed token whose signature verified with the key its kid named". The key is
-   * looked up again, and claims and allowlist are judged again exactly as on a miss, so a hit never
-   * changes a decision; it may reject (an expired token). The caller returned is the one the
-   * verification built: it depends only on the claims and this verifier's fixed configuration.
+   * The caller of a token this verifier verified before (see {@link VerifiedTokenCache}), judged
+   * again: a hit stands only for "this exact string is a well-formed token whose signature
+   * verified with the key its kid named". The key is looked up again, and the claim rules and the
+   * allowlist are run again exactly as on a miss, so a hit never changes a decision; it may reject
+   * (an expired token). The caller returned is the one this verifier built for the token: each
+   * verifier has its own cache, and the caller depends only on the claims and the verifier's fixed
+   * configuration.
    *
-   * @return the caller, or {@code null} on a miss
+   * @return the caller, or {@code null} when the token is not cached
    */
-  private VerifiedCaller fromCache(String token, Instant now) throws CallerRejectedException {
+  private VerifiedCaller cachedCaller(String token, Instant now) throws CallerRejectedException {
     VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
     if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
-      String audience = judge(cached.claims(), now);
-      // The same audience unless the entry was made by a verifier with other audiences (a cache
-      // shared in tests); then the caller is built as on a miss.
-      return audience.equals(cached.caller().audience())
-          ? cached.caller()
-          : accept(cached.claims(), VerifiedCaller.SignatureCheck.VERIFIED, now);
+      checkClaimsAndAllowlist(cached.claims(), now);
+      return cached.caller();
     }
     return null;
   }
@@ -200,36 +211,32 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     JoseJson.Claims claims = claims(token, firstDot, secondDot);
-    VerifiedCaller caller = accept(claims, signatureCheck, now);
+    String audience = checkClaimsAndAllowlist(claims, now);
+    VerifiedCaller caller =
+        new VerifiedCaller(
+            claims.sub(),
+            claims.emailVerified() ? claims.email() : null,
+            claims.iss(),
+            audience,
+            Instant.ofEpochSecond(claims.iat()),
+            Instant.ofEpochSecond(claims.exp()),
+            signatureCheck);
     if (key != null) {
       // Only after every check passed: a rejection is never cached.
-      tokenCache.put(token, kid, key, claims, caller, clockSkew.getSeconds());
+      tokenCache.put(token, kid, key, claims, caller, claimRules.skewSeconds());
     }
     return caller;
   }
 
-  /** The checks that follow the signature, run on every request, cache hit or not. */
-  private VerifiedCaller accept(
-      JoseJson.Claims claims, VerifiedCaller.SignatureCheck signatureCheck, Instant now)
-      throws CallerRejectedException {
-    String audience = judge(claims, now);
-    return new VerifiedCaller(
-        claims.sub(),
-        claims.emailVerified() ? claims.email() : null,
-        claims.iss(),
-        audience,
-        Instant.ofEpochSecond(claims.iat()),
-        Instant.ofEpochSecond(claims.exp()),
-        signatureCheck);
-  }
-
   /**
-   * The claim checks and the allowlist, as every request gets them.
+   * The checks that follow the signature, run on every request, cache hit or not: the claim rules,
+   * then the allowlist.
    *
    * @return the configured audience that the token's {@code aud} named
    */
-  private String judge(JoseJson.Claims claims, Instant now) throws CallerRejectedException {
-    String audience = checkClaims(claims, now);
+  private String checkClaimsAndAllowlist(JoseJson.Claims claims, Instant now)
+      throws CallerRejectedException {
+    String audience = claimRules.validate(claims, now);
     allowlist.check(claims.sub(), claims.email(), claims.emailVerified());
     return audience;
   }
@@ -267,13 +274,15 @@ public final class CallerVerifier implements AutoCloseable {
     if (!"RS256".equals(header.alg())) {
       throw reject(
           Reason.UNSUPPORTED_ALGORITHM,
-          "expected alg RS256, got " + (header.alg() == null ? "none" : quoted(header.alg())));
+          "expected alg RS256, got "
+              + (header.alg() == null ? "none" : UntrustedText.quoted(header.alg())));
     }
     if (header.hasCrit()) {
       throw reject(Reason.CRITICAL_HEADER, "the header has crit; no extension is understood");
     }
     if (header.typ() != null && !"JWT".equalsIgnoreCase(header.typ())) {
-      throw reject(Reason.UNSUPPORTED_TYPE, "expected typ JWT, got " + quoted(header.typ()));
+      throw reject(
+          Reason.UNSUPPORTED_TYPE, "expected typ JWT, got " + UntrustedText.quoted(header.typ()));
     }
     if (header.kid() == null || header.kid().isEmpty()) {
       throw reject(Reason.MISSING_KEY_ID, "the header has no kid");
@@ -315,70 +324,8 @@ public final class CallerVerifier implements AutoCloseable {
     }
   }
 
-  /** Returns the expected audience that the token names. */
-  private String checkClaims(JoseJson.Claims claims, Instant now) throws CallerRejectedException {
-    if (claims.iss() == null) {
-      throw reject(Reason.INVALID_CLAIM, "the token has no iss");
-    }
-    if (!issuers.contains(claims.iss())) {
-      throw reject(Reason.WRONG_ISSUER, "iss " + quoted(claims.iss()) + " is not expected");
-    }
-    if (claims.aud() == null || claims.aud().isEmpty()) {
-      throw reject(Reason.INVALID_CLAIM, "the token has no aud");
-    }
-    String audience = null;
-    for (String candidate : claims.aud()) {
-      if (audiences.contains(candidate)) {
-        audience = candidate;
-        break;
-      }
-    }
-    if (audience == null) {
-      throw reject(
-          Reason.WRONG_AUDIENCE, "aud " + quoted(claims.aud().toString()) + " is not expected");
-    }
-    if (claims.exp() == null) {
-      throw reject(Reason.INVALID_CLAIM, "the token has no exp");
-    }
-    if (claims.iat() == null) {
-      throw reject(Reason.INVALID_CLAIM, "the token has no iat");
-    }
-    long nowSeconds = now.getEpochSecond();
-    long skew = clockSkew.getSeconds();
-    if (nowSeconds >= claims.exp() + skew) {
-      throw reject(
-          Reason.EXPIRED,
-          "the token expired at " + Instant.ofEpochSecond(claims.exp()) + ", now is " + now);
-    }
-    if (claims.nbf() != null && claims.nbf() > nowSeconds + skew) {
-      throw reject(
-          Reason.NOT_YET_VALID,
-          "the token is not valid before " + Instant.ofEpochSecond(claims.nbf()) + ", now is " + now);
-    }
-    if (claims.iat() > nowSeconds + skew) {
-      throw reject(
-          Reason.ISSUED_IN_FUTURE,
-          "the token was issued at " + Instant.ofEpochSecond(claims.iat()) + ", now is " + now);
-    }
-    if (claims.sub() == null || claims.sub().isEmpty()) {
-      throw reject(Reason.INVALID_CLAIM, "the token has no sub");
-    }
-    return audience;
-  }
-
   private static CallerRejectedException reject(Reason reason, String message) {
     return new CallerRejectedException(reason, message);
-  }
-
-  /**
-   * Quotes an attacker-chosen value for a message: shortened, and every character that could
-   * forge or hide a log line replaced. {@code \p{Cntrl}} alone is ASCII only; C1 controls (such as
-   * U+0085, a line break to some log readers), line and paragraph separators, format characters
-   * (bidirectional overrides) and the lone surrogate a cut can leave are replaced too.
-   */
-  private static String quoted(String value) {
-    String shown = value.length() > 80 ? value.substring(0, 80) + "..." : value;
-    return "'" + UNSAFE_IN_MESSAGE.matcher(shown).replaceAll("?") + "'";
   }
 
   /**
@@ -389,18 +336,12 @@ public final class CallerVerifier implements AutoCloseable {
     private final Set<String> audiences = new LinkedHashSet<>();
     private final Set<String> issuers = new LinkedHashSet<>(GOOGLE_ISSUERS);
     private ServiceAccountAllowlist allowlist;
-    private Duration clockSkew = DEFAULT_CLOCK_SKEW;
+    private Duration clockSkew = CLOCK_SKEW.defaultValue();
     private Clock clock = Clock.systemUTC();
-    private URI jwksUri = GOOGLE_JWKS_URI;
-    private KeyEndpointConnector keyEndpointConnector = KeyEndpointConnector.JDK;
-    private Duration keyFetchTimeout = Duration.ofSeconds(5);
-    private Duration maxKeyStaleness = Duration.ofHours(24);
-    private Duration minKeyRefetchInterval = Duration.ofSeconds(10);
-    private int maxKeySetBytes = 64 * 1024;
+    private final KeyCacheConfig.Builder keyCache = KeyCacheConfig.builder();
     private boolean trustPlatformVerifiedTokens;
     private KeySource keySource;
-    private int verifiedTokenCacheEntries = DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES;
-    private VerifiedTokenCache sharedTokenCache;
+    private int verifiedTokenCacheEntries = VERIFIED_TOKEN_CACHE_ENTRIES.defaultValue();
 
     private Builder() {}
 
@@ -448,20 +389,16 @@ public final class CallerVerifier implements AutoCloseable {
       return this;
     }
 
-    /** The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}: 0 to 5 minutes, default 60 s. */
+    /** The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}; see {@link #CLOCK_SKEW}. */
     public Builder clockSkew(Duration clockSkew) {
-      Objects.requireNonNull(clockSkew, "clockSkew");
-      if (clockSkew.isNegative() || clockSkew.compareTo(MAX_CLOCK_SKEW) > 0) {
-        throw new IllegalArgumentException(
-            "clock skew must be between 0 and " + MAX_CLOCK_SKEW + ", got " + clockSkew);
-      }
-      this.clockSkew = clockSkew;
+      this.clockSkew = CLOCK_SKEW.check(clockSkew);
       return this;
     }
 
     /** The time source (default the system UTC clock); tests inject a fixed or mutable clock. */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
+      keyCache.clock(clock);
       return this;
     }
 
@@ -470,17 +407,7 @@ public final class CallerVerifier implements AutoCloseable {
      * except on a loopback address, which is allowed for tests and local development.
      */
     public Builder jwksUri(URI jwksUri) {
-      Objects.requireNonNull(jwksUri, "jwksUri");
-      boolean loopback =
-          "http".equals(jwksUri.getScheme())
-              && ("127.0.0.1".equals(jwksUri.getHost())
-                  || "localhost".equals(jwksUri.getHost())
-                  || "[::1]".equals(jwksUri.getHost()));
-      if (!"https".equals(jwksUri.getScheme()) && !loopback) {
-        throw new IllegalArgumentException(
-            "the JWKS URI must be https (or http on loopback), got " + jwksUri);
-      }
-      this.jwksUri = jwksUri;
+      keyCache.jwksUri(jwksUri);
       return this;
     }
 
@@ -490,45 +417,45 @@ public final class CallerVerifier implements AutoCloseable {
      * timeouts and the other fetch rules on the connection it gets.
      */
     public Builder keyEndpointConnector(KeyEndpointConnector connector) {
-      this.keyEndpointConnector = Objects.requireNonNull(connector, "connector");
+      keyCache.connector(connector);
       return this;
     }
 
     /**
      * Hard deadline of one whole key fetch (connect, TLS, status, headers, body; the fetch is given
      * up and disconnected at the deadline, also used as connect and read timeout), and about the
-     * longest a request waits for keys when none are loaded (default 5 s, at most 60 s).
+     * longest a request waits for keys when none are loaded; see {@link #KEY_FETCH_TIMEOUT}.
      */
     public Builder keyFetchTimeout(Duration timeout) {
-      this.keyFetchTimeout = within("key fetch timeout", timeout, Duration.ofMillis(1), Duration.ofSeconds(60));
+      keyCache.keyFetchTimeout(timeout);
       return this;
     }
 
     /**
-     * How long past its expiry the last good key set is still used while fetches fail (default
-     * 24 h, at most 7 days). Zero means never use an expired key set.
+     * How long past its expiry the last good key set is still used while fetches fail; see {@link
+     * #MAX_KEY_STALENESS}. Zero means never use an expired key set.
      */
     public Builder maxKeyStaleness(Duration staleness) {
-      this.maxKeyStaleness = within("max key staleness", staleness, Duration.ZERO, Duration.ofDays(7));
+      keyCache.maxKeyStaleness(staleness);
       return this;
     }
 
     /**
      * At most one key fetch starts per interval, whatever triggers it, so that tokens with made-up
-     * {@code kid}s cannot make the verifier hammer the key endpoint (default 10 s, at most 1 h).
+     * {@code kid}s cannot make the verifier hammer the key endpoint; see {@link
+     * #KEY_REFETCH_INTERVAL}.
      */
-    public Builder minKeyRefetchInterval(Duration interval) {
-      this.minKeyRefetchInterval =
-          within("min key refetch interval", interval, Duration.ZERO, Duration.ofHours(1));
+    public Builder keyRefetchInterval(Duration interval) {
+      keyCache.keyRefetchInterval(interval);
       return this;
     }
 
-    /** Key set responses larger than this are refused (default 64 KiB; Google's is about 2 KiB). */
+    /**
+     * Key set responses larger than this are refused (Google's is a few KiB); see {@link
+     * #MAX_KEY_SET_BYTES}.
+     */
     public Builder maxKeySetBytes(int bytes) {
-      if (bytes < 1024 || bytes > 16 * 1024 * 1024) {
-        throw new IllegalArgumentException("max key set bytes must be 1 KiB to 16 MiB, got " + bytes);
-      }
-      this.maxKeySetBytes = bytes;
+      keyCache.maxKeySetBytes(bytes);
       return this;
     }
 
@@ -545,29 +472,21 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     /**
-     * Bounds the verified-token cache (default {@link #DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES}); 0
-     * turns it off. Clients reuse one ID token for up to an hour, so after its first request a
-     * token costs a hash lookup instead of an RS256 verification.
+     * Bounds the verified-token cache (see {@link #VERIFIED_TOKEN_CACHE_ENTRIES}); 0 turns it off.
+     * Clients reuse one ID token for up to an hour, so after its first request a token costs a
+     * hash lookup instead of an RS256 verification.
      *
      * <p>The cache is keyed by the whole token and holds only tokens that passed every check;
      * rejections are never cached. On a hit the signing key is looked up again (a key that is no
      * longer published rejects the token as on a miss), the time claims are checked against the
      * current instant with the skew, and the issuer, audience and allowlist are evaluated again:
      * a hit never changes a decision. Eviction is first in, first out. Tokens over 4 KiB are never
-     * cached, so the heap held is at most about {@code maxEntries} times 4.8 KiB, and about 1.7 KiB
-     * an entry for Google's 1 KiB tokens (see BENCHMARKS.md).
+     * cached, so the entry count bounds the heap held (BENCHMARKS.md gives the bytes per entry).
      *
-     * @param maxEntries 0 to {@link #MAX_VERIFIED_TOKEN_CACHE_ENTRIES}
+     * @param maxEntries 0 to {@code VERIFIED_TOKEN_CACHE_ENTRIES.max()}
      */
     public Builder verifiedTokenCache(int maxEntries) {
-      if (maxEntries < 0 || maxEntries > MAX_VERIFIED_TOKEN_CACHE_ENTRIES) {
-        throw new IllegalArgumentException(
-            "verified token cache entries must be 0 to "
-                + MAX_VERIFIED_TOKEN_CACHE_ENTRIES
-                + ", got "
-                + maxEntries);
-      }
-      this.verifiedTokenCacheEntries = maxEntries;
+      this.verifiedTokenCacheEntries = VERIFIED_TOKEN_CACHE_ENTRIES.check(maxEntries);
       return this;
     }
 
@@ -577,14 +496,6 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     /**
-     * Uses this cache instance, for tests that show that a hit in one verifier is judged by that
-     * verifier's own policy.
-     */
-    Builder verifiedTokenCache(VerifiedTokenCache cache) {
-      this.sharedTokenCache = Objects.requireNonNull(cache, "cache");
-      return this;
-    }
-
     /** Replaces the key cache, for tests. */
     Builder keySource(KeySource keySource) {
       this.keySource = Objects.requireNonNull(keySource, "keySource");
@@ -608,36 +519,14 @@ public final class CallerVerifier implements AutoCloseable {
       }
       KeySource keys = keySource;
       if (keys == null) {
-        keys =
-            new JwksKeyCache(
-                new KeyCacheConfig(
-                    jwksUri,
-                    keyEndpointConnector,
-                    clock,
-                    keyFetchTimeout,
-                    maxKeySetBytes,
-                    maxKeyStaleness,
-                    minKeyRefetchInterval,
-                    Duration.ofMinutes(5),
-                    Duration.ofMinutes(5)));
+        keys = new JwksKeyCache(keyCache.build());
       }
-      VerifiedTokenCache tokenCache = sharedTokenCache;
-      if (tokenCache == null) {
-        tokenCache =
-            verifiedTokenCacheEntries == 0
-                ? VerifiedTokenCache.DISABLED
-                : new VerifiedTokenCache(verifiedTokenCacheEntries);
-      }
+      // Each verifier its own cache: an entry's caller is this verifier's answer for the token.
+      VerifiedTokenCache tokenCache =
+          verifiedTokenCacheEntries == 0
+              ? VerifiedTokenCache.DISABLED
+              : new VerifiedTokenCache(verifiedTokenCacheEntries);
       return new CallerVerifier(this, keys, tokenCache);
-    }
-
-    private static Duration within(String what, Duration value, Duration min, Duration max) {
-      Objects.requireNonNull(value, what);
-      if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
-        throw new IllegalArgumentException(
-            what + " must be between " + min + " and " + max + ", got " + value);
-      }
-      return value;
     }
   }
 }

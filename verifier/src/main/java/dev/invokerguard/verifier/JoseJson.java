@@ -8,6 +8,7 @@ import java.io.StringReader;
 import java.math.BigDecimal;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -109,11 +110,22 @@ final class JoseJson {
     return new Claims(iss, aud, sub, email, emailVerified, exp, iat, nbf);
   }
 
-  private static JsonReader strictReader(byte[] utf8) throws CharacterCodingException {
-    // RFC 7515 section 4 / RFC 8259 section 8.1: the text must be UTF-8; a malformed sequence is
-    // an error, not a replacement character.
+  /**
+   * The one strict JSON reader setup of this package (tokens here, key sets in {@link
+   * JwksParser}): gson in strict mode (RFC 8259) over text decoded as strict UTF-8.
+   *
+   * @throws CharacterCodingException when the bytes are not UTF-8 (RFC 7515 section 4, RFC 8259
+   *     section 8.1): a malformed sequence is an error, not a replacement character, so two
+   *     different inputs never read as the same text
+   */
+  static JsonReader strictReader(byte[] utf8) throws CharacterCodingException {
     String text =
-        StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(utf8)).toString();
+        StandardCharsets.UTF_8
+            .newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT)
+            .decode(ByteBuffer.wrap(utf8))
+            .toString();
     JsonReader reader = new JsonReader(new StringReader(text));
     reader.setStrictness(Strictness.STRICT);
     return reader;

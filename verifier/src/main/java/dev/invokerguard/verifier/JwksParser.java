@@ -1,15 +1,10 @@
 package dev.invokerguard.verifier;
 
-import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import java.io.IOException;
-import java.io.StringReader;
 import java.math.BigInteger;
-import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.NoSuchAlgorithmException;
@@ -63,8 +58,7 @@ final class JwksParser {
       throw new KeyFetchException("no RSA KeyFactory in this JDK", e);
     }
     Map<String, RSAPublicKey> keys = new LinkedHashMap<>();
-    try (JsonReader reader = new JsonReader(new StringReader(utf8(body)))) {
-      reader.setStrictness(Strictness.STRICT);
+    try (JsonReader reader = JoseJson.strictReader(body)) {
       expect(reader, JsonToken.BEGIN_OBJECT, "the JWKS is not a JSON object");
       reader.beginObject();
       Set<String> names = new HashSet<>();
@@ -89,6 +83,8 @@ final class JwksParser {
       if (!names.contains("keys")) {
         throw new KeyFetchException("the JWKS has no \"keys\" member");
       }
+    } catch (CharacterCodingException e) {
+      throw new KeyFetchException("the body is not UTF-8");
     } catch (IOException | IllegalStateException e) {
       // MalformedJsonException is an IOException; gson throws IllegalStateException for a token
       // of the wrong kind and for nesting beyond its limit.
@@ -178,21 +174,6 @@ final class JwksParser {
       throw new KeyFetchException("an RSA JWK member has a leading zero octet");
     }
     return new BigInteger(1, octets);
-  }
-
-  private static String utf8(byte[] body) throws KeyFetchException {
-    try {
-      // RFC 8259 section 8.1: JSON exchanged between systems is UTF-8; malformed bytes are refused
-      // rather than replaced, so two different bodies never read as the same text.
-      return StandardCharsets.UTF_8
-          .newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(ByteBuffer.wrap(body))
-          .toString();
-    } catch (CharacterCodingException e) {
-      throw new KeyFetchException("the body is not UTF-8");
-    }
   }
 
   private static void expect(JsonReader reader, JsonToken token, String message)

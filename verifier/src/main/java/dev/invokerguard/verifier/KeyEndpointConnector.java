@@ -21,7 +21,8 @@ import java.net.URLConnection;
  *
  * <p>Why the JDK's connection rather than an HTTP library: the key fetch is one {@code GET} every
  * few hours, but the first one is on the cold-start path of every function instance, and loading an
- * HTTP library's classes for it measured 80 ms more than the JDK's connection (docs/DESIGN.md).
+ * HTTP library's classes for it costs more there than the JDK's connection (measured in
+ * docs/DESIGN.md).
  */
 @FunctionalInterface
 public interface KeyEndpointConnector {

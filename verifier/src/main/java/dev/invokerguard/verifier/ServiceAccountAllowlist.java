@@ -103,6 +103,16 @@ public final class ServiceAccountAllowlist {
   }
 
   /**
+   * Whether {@code entry} is an allowlist entry by the rules above: a numeric unique ID or a
+   * service-account email, ASCII, without surrounding spaces. {@link #of} builds an allowlist
+   * from entries this accepts; a configuration reader can name the first entry it refuses.
+   */
+  public static boolean isEntry(String entry) {
+    return entry != null
+        && (UNIQUE_ID.matcher(entry).matches() || isServiceAccountEmail(entry));
+  }
+
+  /**
    * Whether {@code value} is a service-account email (ASCII, case-insensitive by ASCII rules), by
    * the rule above.
    */

@@ -21,8 +21,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  *
  * <p>Bounded by entry count: at most {@code maxEntries} (plus the puts in flight at that instant).
  * Tokens longer than {@link #MAX_CACHED_TOKEN_CHARS} are never cached, so the heap held is at most
- * about {@code maxEntries * (MAX_CACHED_TOKEN_CHARS + ~800 bytes)}; Google's ID tokens are about 1
- * KiB, so about 1.7 KiB an entry in practice (measured in BENCHMARKS.md). Eviction is first in,
+ * about {@code maxEntries} times an entry of {@code MAX_CACHED_TOKEN_CHARS} plus its claims;
+ * Google's ID tokens are far shorter (BENCHMARKS.md measures the bytes per entry). Eviction is first in,
  * first out through a ring of slots: O(1), lock-free, and since every Google ID token lives one
  * hour from issue, the oldest insertion is close to the soonest expiry. An entry is never returned
  * at or past its {@code exp} plus the skew; such an entry is dropped when met.
@@ -175,7 +175,7 @@ final class VerifiedTokenCache {
     /**
      * The whole string's {@code equals}: the JDK compares two strings' bytes with vectorized
      * instructions. ({@code regionMatches}, which would spare copying the token out of its header,
-     * compares byte by byte: a hit measured 4 times slower with it.)
+     * compares byte by byte, and a hit measured slower with it; docs/DESIGN.md.)
      */
     @Override
     public boolean equals(Object other) {

@@ -42,7 +42,7 @@ final class FuzzFixture implements AutoCloseable {
   static final String STRANGER = "stranger@other-project.iam.gserviceaccount.com";
   static final String KID = "fuzz-key-1";
   static final String OTHER_KID = "fuzz-key-2";
-  static final Duration SKEW = CallerVerifier.DEFAULT_CLOCK_SKEW;
+  static final Duration SKEW = CallerVerifier.CLOCK_SKEW.defaultValue();
   static final ServiceAccountAllowlist ALLOWLIST =
       ServiceAccountAllowlist.of(List.of(CLIENT, TestIssuer.uniqueIdOf(ID_CLIENT)));
 

@@ -626,21 +626,10 @@ final class JwksKeyCacheTest {
   }
 
   @Test
-  void constructor_nonPositiveTimeout_refused() {
+  void config_nonPositiveTimeout_refused() {
     assertThrows(
         IllegalArgumentException.class,
-        () ->
-            new JwksKeyCache(
-                new KeyCacheConfig(
-                    URI.create("http://127.0.0.1:1/certs"),
-                    KeyEndpointConnector.JDK,
-                    clock,
-                    Duration.ZERO,
-                    MAX_BODY,
-                    STALENESS,
-                    INTERVAL,
-                    DEFAULT_TTL,
-                    REFRESH_AHEAD)));
+        () -> KeyCacheConfig.builder().keyFetchTimeout(Duration.ZERO));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -673,16 +662,17 @@ final class JwksKeyCacheTest {
       URI jwksUri, KeyEndpointConnector connector, Duration timeout, Duration refreshAhead) {
     JwksKeyCache cache =
         new JwksKeyCache(
-            new KeyCacheConfig(
-                jwksUri,
-                connector,
-                clock,
-                timeout,
-                MAX_BODY,
-                STALENESS,
-                INTERVAL,
-                DEFAULT_TTL,
-                refreshAhead));
+            KeyCacheConfig.builder()
+                .jwksUri(jwksUri)
+                .connector(connector)
+                .clock(clock)
+                .keyFetchTimeout(timeout)
+                .maxKeySetBytes(MAX_BODY)
+                .maxKeyStaleness(STALENESS)
+                .keyRefetchInterval(INTERVAL)
+                .defaultTtl(DEFAULT_TTL)
+                .refreshAhead(refreshAhead)
+                .build());
     toClose.push(cache);
     return cache;
   }

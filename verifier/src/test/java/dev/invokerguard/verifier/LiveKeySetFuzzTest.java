@@ -84,8 +84,8 @@ class LiveKeySetFuzzTest {
   }
 
   /**
-   * Verifies like production: no token cache in the way of the signature check, a refetch allowed
-   * on every unknown {@code kid} (interval zero) so that the fetch path is fuzzed too.
+   * Verifies like production: no token cache in the way of the signature check, and the shortest
+   * refetch interval, so that the fetch path is fuzzed too.
    */
   private static CallerVerifier verifier() {
     return CallerVerifier.builder()
@@ -94,7 +94,7 @@ class LiveKeySetFuzzTest {
         .clock(clock)
         .jwksUri(issuer.jwksUri())
         .keyFetchTimeout(Duration.ofSeconds(2))
-        .minKeyRefetchInterval(Duration.ZERO)
+        .keyRefetchInterval(CallerVerifier.KEY_REFETCH_INTERVAL.min())
         .build();
   }
 

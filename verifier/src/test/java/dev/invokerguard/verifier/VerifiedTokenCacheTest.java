@@ -95,15 +95,15 @@ class VerifiedTokenCacheTest {
     return assertThrows(CallerRejectedException.class, () -> verifier.verifyToken(token)).reason();
   }
 
-  /** The cache a verifier holds, reached through a shared instance that the test owns. */
-  private CallerVerifier verifierSharing(VerifiedTokenCache cache, String... allowed) {
-    return track(builder(allowed).verifiedTokenCache(cache).build());
+  /** A verifier with its own cache of {@code entries}, reached by {@code tokenCache()}. */
+  private CallerVerifier verifierCaching(int entries, String... allowed) {
+    return track(builder(allowed).verifiedTokenCache(entries).build());
   }
 
   @Test
   void verify_sameTokenTwice_hitReturnsSameCaller() throws Exception {
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(100, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     String token = issuer.mint(CLIENT, AUDIENCE);
 
     VerifiedCaller first = verifier.verifyToken(token);
@@ -123,13 +123,12 @@ class VerifiedTokenCacheTest {
   }
 
   @Test
-  void verify_hitByAVerifierWithOtherAudiences_callerNamesThatVerifiersAudience() throws Exception {
+  void verify_hitInVerifiersWithOtherAudiences_callerNamesEachVerifiersAudience() throws Exception {
     // A hit hands out the caller its verification built, whose audience is the verifying
-    // verifier's choice among the token's aud values; a verifier sharing the cache with other
-    // audiences must still get its own.
+    // verifier's choice among the token's aud values; each verifier has its own cache, so each
+    // hit names that verifier's own audience.
     String other = "https://other.example/api";
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier first = verifierSharing(cache, CLIENT);
+    CallerVerifier first = verifierCaching(100, CLIENT);
     CallerVerifier second =
         track(
             CallerVerifier.builder()
@@ -137,24 +136,26 @@ class VerifiedTokenCacheTest {
                 .allowlist(ServiceAccountAllowlist.of(List.of(CLIENT)))
                 .clock(clock)
                 .keySource(keys)
-                .verifiedTokenCache(cache)
+                .verifiedTokenCache(100)
                 .build());
     String token = issuer.token().email(CLIENT).audiences(AUDIENCE, other).build();
 
     assertThat(first.verifyToken(token).audience()).isEqualTo(AUDIENCE);
+    assertThat(second.verifyToken(token).audience()).isEqualTo(other);
     VerifiedCaller hit = second.verifyToken(token);
 
     assertThat(hit.audience()).isEqualTo(other);
-    assertThat(cache.size()).isEqualTo(1); // it was a hit: no second entry
+    assertThat(second.tokenCache().size()).isEqualTo(1); // it was a hit: no second entry
     assertThat(first.verifyToken(token).audience()).isEqualTo(AUDIENCE);
+    assertThat(first.tokenCache().size()).isEqualTo(1);
   }
 
   @Test
   void verify_cachedEntry_servedWithoutSignatureCheck() throws Exception {
     // Proves the hit path is taken: an entry planted for a string whose signature is garbage
     // passes, which the full pipeline would never allow. Real entries come only from verify.
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(100, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     String good = issuer.mint(CLIENT, AUDIENCE);
     VerifiedTokenCache.Entry entry = verifiedEntry(verifier, cache, good);
     String planted = good.substring(0, good.lastIndexOf('.') + 1) + "AAAA";
@@ -168,8 +169,8 @@ class VerifiedTokenCacheTest {
   @Test
   void verify_headerWithACachedTokenAndMore_rejectedAsMalformedHeaderAsOnAMiss() throws Exception {
     // A hit skips the walk for whitespace and commas; only an exact cached token may skip it.
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(100, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     String token = issuer.mint(CLIENT, AUDIENCE);
     assertThat(verifier.verify(Map.of("Authorization", List.of("Bearer " + token))).principal())
         .isEqualTo(CLIENT);
@@ -198,9 +199,10 @@ class VerifiedTokenCacheTest {
   @Test
   void get_tokensSharingTheHashedTail_keptApartByTheWholeString() throws Exception {
     // The map hashes only a token's tail: tokens alike there share a bucket and nothing else.
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
+    CallerVerifier verifier = verifierCaching(100, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     String good = issuer.mint(CLIENT, AUDIENCE);
-    VerifiedTokenCache.Entry entry = verifiedEntry(verifierSharing(cache, CLIENT), cache, good);
+    VerifiedTokenCache.Entry entry = verifiedEntry(verifier, cache, good);
     String tail = good.substring(good.length() - VerifiedTokenCache.HASHED_TAIL_CHARS - 5);
     String first = "aaaa.bbbb." + tail;
     String second = "aaaa.bbbc." + tail;
@@ -246,13 +248,13 @@ class VerifiedTokenCacheTest {
         IllegalArgumentException.class,
         () ->
             builder(CLIENT)
-                .verifiedTokenCache(CallerVerifier.MAX_VERIFIED_TOKEN_CACHE_ENTRIES + 1));
+                .verifiedTokenCache(CallerVerifier.VERIFIED_TOKEN_CACHE_ENTRIES.max() + 1));
   }
 
   @Test
   void verify_cachedTokenPastExpiry_rejectedAsExpired() throws Exception {
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(100, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     String token = issuer.mint(CLIENT, AUDIENCE); // exp = NOW + 1 h; skew 60 s
     verifier.verifyToken(token);
 
@@ -268,14 +270,14 @@ class VerifiedTokenCacheTest {
   void verify_cachedEntryPastExpiry_rejectedAsExpiredEvenIfReturnedByCache() throws Exception {
     // A hit re-checks the time itself, not only through the cache's own bound: with a planted
     // entry whose bound is far in the future, the claims still say EXPIRED.
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(100, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     String token = issuer.mint(CLIENT, AUDIENCE);
     verifier.verifyToken(token);
     VerifiedTokenCache.Entry entry = cache.get(token, clock.instant());
-    VerifiedTokenCache other = new VerifiedTokenCache(100);
+    CallerVerifier sharingOther = verifierCaching(100, CLIENT);
+    VerifiedTokenCache other = sharingOther.tokenCache();
     other.put(token, entry.kid(), entry.key(), entry.claims(), entry.caller(), 86_400);
-    CallerVerifier sharingOther = verifierSharing(other, CLIENT);
 
     clock.set(NOW.plusSeconds(3600 + 60));
 
@@ -285,8 +287,8 @@ class VerifiedTokenCacheTest {
 
   @Test
   void verify_cachedTokenClockBeforeIssue_rejectedAsIssuedInFuture() throws Exception {
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(100, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     String token = issuer.mint(CLIENT, AUDIENCE);
     verifier.verifyToken(token);
 
@@ -297,10 +299,14 @@ class VerifiedTokenCacheTest {
 
   @Test
   void verify_cacheHitInVerifierWhoseAllowlistRejects_rejectedAsNotAllowed() throws Exception {
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
+    // The entry a verification for CLIENT made, planted in a verifier that allows only OTHER:
+    // a hit is judged by the allowlist of the verifier it is in.
     String token = issuer.mint(CLIENT, AUDIENCE);
-    verifierSharing(cache, CLIENT).verifyToken(token);
-    CallerVerifier allowsOnlyOther = verifierSharing(cache, OTHER);
+    CallerVerifier allowsClient = verifierCaching(100, CLIENT);
+    VerifiedTokenCache.Entry entry = verifiedEntry(allowsClient, allowsClient.tokenCache(), token);
+    CallerVerifier allowsOnlyOther = verifierCaching(100, OTHER);
+    VerifiedTokenCache cache = allowsOnlyOther.tokenCache();
+    cache.put(token, entry.kid(), entry.key(), entry.claims(), entry.caller(), 60);
 
     assertThat(cache.get(token, clock.instant())).isNotNull(); // so this is a hit
     assertThat(rejection(allowsOnlyOther, token)).isEqualTo(Reason.CALLER_NOT_ALLOWED);
@@ -309,9 +315,10 @@ class VerifiedTokenCacheTest {
 
   @Test
   void verify_cacheHitInVerifierWithOtherAudience_rejectedAsWrongAudience() throws Exception {
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
+    // As above for the audience: a planted hit is judged by its verifier's audiences.
     String token = issuer.mint(CLIENT, AUDIENCE);
-    verifierSharing(cache, CLIENT).verifyToken(token);
+    CallerVerifier first = verifierCaching(100, CLIENT);
+    VerifiedTokenCache.Entry entry = verifiedEntry(first, first.tokenCache(), token);
     CallerVerifier otherAudience =
         track(
             CallerVerifier.builder()
@@ -319,16 +326,20 @@ class VerifiedTokenCacheTest {
                 .allowlist(ServiceAccountAllowlist.parse(CLIENT))
                 .clock(clock)
                 .keySource(keys)
-                .verifiedTokenCache(cache)
+                .verifiedTokenCache(100)
                 .build());
+    otherAudience
+        .tokenCache()
+        .put(token, entry.kid(), entry.key(), entry.claims(), entry.caller(), 60);
 
+    assertThat(otherAudience.tokenCache().get(token, clock.instant())).isNotNull(); // a hit
     assertThat(rejection(otherAudience, token)).isEqualTo(Reason.WRONG_AUDIENCE);
   }
 
   @Test
   void verify_cachedTokenWhoseKeyWasUnpublished_rejectedAsUnknownKey() throws Exception {
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(100, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     String token = issuer.mint(CLIENT, AUDIENCE);
     verifier.verifyToken(token);
     String kid = issuer.activeKeyId();
@@ -340,8 +351,8 @@ class VerifiedTokenCacheTest {
 
   @Test
   void verify_rejectedToken_notCached() throws Exception {
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(100, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     String stranger = issuer.mint(OTHER, AUDIENCE);
     String wrongAudience = issuer.mint(CLIENT, "https://elsewhere.example");
     String good = issuer.mint(CLIENT, AUDIENCE);
@@ -356,8 +367,8 @@ class VerifiedTokenCacheTest {
 
   @Test
   void verify_cachedTokenWithOneCharacterChanged_missesAndIsRejected() throws Exception {
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(100, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     String token = issuer.mint(CLIENT, AUDIENCE);
     verifier.verifyToken(token);
     int firstDot = token.indexOf('.');
@@ -376,8 +387,8 @@ class VerifiedTokenCacheTest {
 
   @Test
   void put_manyDistinctTokens_boundRespectedAndRecentTokensKept() throws Exception {
-    VerifiedTokenCache cache = new VerifiedTokenCache(16);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(16, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     List<String> tokens = new ArrayList<>();
     for (int i = 0; i < 100; i++) {
       String token =
@@ -400,8 +411,8 @@ class VerifiedTokenCacheTest {
 
   @Test
   void put_tokenOverCachedSizeCap_notCachedButVerified() throws Exception {
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(100, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     String big =
         issuer.token().email(CLIENT).audience(AUDIENCE).claim("pad", "x".repeat(4000)).build();
     assertThat(big.length()).isGreaterThan(VerifiedTokenCache.MAX_CACHED_TOKEN_CHARS);
@@ -412,8 +423,8 @@ class VerifiedTokenCacheTest {
 
   @Test
   void verify_concurrentHitsAndMisses_allAnsweredCorrectlyWithinBound() throws Exception {
-    VerifiedTokenCache cache = new VerifiedTokenCache(8);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(8, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     List<String> tokens = new ArrayList<>();
     for (int i = 0; i < 12; i++) {
       tokens.add(issuer.token().email(CLIENT).audience(AUDIENCE).claim("n", i).build());
@@ -458,8 +469,8 @@ class VerifiedTokenCacheTest {
 
   @Test
   void verify_hitAfterClockAdvance_stillUsesCurrentTime() throws Exception {
-    VerifiedTokenCache cache = new VerifiedTokenCache(100);
-    CallerVerifier verifier = verifierSharing(cache, CLIENT);
+    CallerVerifier verifier = verifierCaching(100, CLIENT);
+    VerifiedTokenCache cache = verifier.tokenCache();
     String shortLived =
         issuer.token().email(CLIENT).audience(AUDIENCE).expiresAt(NOW.plusSeconds(120)).build();
     verifier.verifyToken(shortLived);

@@ -1,4 +1,4 @@
-package dev.invokerguard.functions;
+package dev.invokerguard.guard;
 
 import static com.google.common.truth.Truth.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,7 +1,9 @@
-package dev.invokerguard.functions;
+package dev.invokerguard.guard;
 
 import dev.invokerguard.verifier.CallerVerifier;
 import dev.invokerguard.verifier.ServiceAccountAllowlist;
+import dev.invokerguard.verifier.Setting;
+import dev.invokerguard.verifier.UntrustedText;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
@@ -56,17 +58,19 @@ public final class GuardConfig {
   /** Comma-separated accepted issuers; Google's two by default and on Google Cloud. */
   public static final String TOKEN_ISSUERS = "TOKEN_ISSUERS";
 
-  /** Allowed clock skew in whole seconds, 0 to 300; default 60. */
-  public static final String CLOCK_SKEW_SECONDS = "CLOCK_SKEW_SECONDS";
+  /** Allowed clock skew in whole seconds ({@link CallerVerifier#CLOCK_SKEW}). */
+  public static final String CLOCK_SKEW_SECONDS = CallerVerifier.CLOCK_SKEW.environmentVariable();
 
   /** {@code true} to accept tokens whose signature Google removed; default {@code false}. */
   public static final String TRUST_PLATFORM_VERIFIED_TOKENS = "TRUST_PLATFORM_VERIFIED_TOKENS";
 
-  /** Hard deadline of one whole key fetch in seconds, 1 to 60; default 5. */
-  public static final String KEY_FETCH_TIMEOUT_SECONDS = "KEY_FETCH_TIMEOUT_SECONDS";
+  /** Hard deadline of one whole key fetch in seconds ({@link CallerVerifier#KEY_FETCH_TIMEOUT}). */
+  public static final String KEY_FETCH_TIMEOUT_SECONDS =
+      CallerVerifier.KEY_FETCH_TIMEOUT.environmentVariable();
 
-  /** Minimum seconds between two key fetches, 1 to 3600; default 10. */
-  public static final String KEY_REFETCH_INTERVAL_SECONDS = "KEY_REFETCH_INTERVAL_SECONDS";
+  /** Minimum seconds between two key fetches ({@link CallerVerifier#KEY_REFETCH_INTERVAL}). */
+  public static final String KEY_REFETCH_INTERVAL_SECONDS =
+      CallerVerifier.KEY_REFETCH_INTERVAL.environmentVariable();
 
   /** Set by the platform on Google Cloud (Cloud Functions 2nd gen, Cloud Run). */
   public static final String K_SERVICE = "K_SERVICE";
@@ -88,7 +92,6 @@ public final class GuardConfig {
 
   private static final Pattern DIGITS = Pattern.compile("[0-9]{1,9}");
   private static final Pattern CONTROL_OR_SPACE = Pattern.compile("[\\p{Cntrl}\\s]");
-  private static final int MAX_ENTRY_SHOWN = 60;
 
   private final ServiceAccountAllowlist allowlist;
   private final List<String> audiences;
@@ -98,7 +101,7 @@ public final class GuardConfig {
   private final boolean trustPlatformVerifiedTokens;
   private final Duration keyFetchTimeout;
   private final Duration keyRefetchInterval;
-  private final String project;
+  private final Optional<String> project;
 
   private GuardConfig(Map<String, String> env) {
     boolean onGoogleCloud = env.containsKey(K_SERVICE);
@@ -106,14 +109,7 @@ public final class GuardConfig {
     this.audiences = list(env, EXPECTED_AUDIENCES, null);
     this.jwksUri = jwksUri(env, onGoogleCloud);
     this.issuers = issuers(env, onGoogleCloud);
-    this.clockSkew =
-        Duration.ofSeconds(
-            seconds(
-                env,
-                CLOCK_SKEW_SECONDS,
-                CallerVerifier.DEFAULT_CLOCK_SKEW.getSeconds(),
-                0,
-                CallerVerifier.MAX_CLOCK_SKEW.getSeconds()));
+    this.clockSkew = seconds(env, CallerVerifier.CLOCK_SKEW);
     this.trustPlatformVerifiedTokens = bool(env, TRUST_PLATFORM_VERIFIED_TOKENS);
     String generation = generation(env);
     if (trustPlatformVerifiedTokens && !onGoogleCloud) {
@@ -128,9 +124,8 @@ public final class GuardConfig {
     if (trustPlatformVerifiedTokens) {
       requireSecondGeneration(env, generation);
     }
-    this.keyFetchTimeout = Duration.ofSeconds(seconds(env, KEY_FETCH_TIMEOUT_SECONDS, 5, 1, 60));
-    this.keyRefetchInterval =
-        Duration.ofSeconds(seconds(env, KEY_REFETCH_INTERVAL_SECONDS, 10, 1, 3600));
+    this.keyFetchTimeout = seconds(env, CallerVerifier.KEY_FETCH_TIMEOUT);
+    this.keyRefetchInterval = seconds(env, CallerVerifier.KEY_REFETCH_INTERVAL);
     this.project = project(env);
   }
 
@@ -157,7 +152,7 @@ public final class GuardConfig {
             .issuers(issuers.toArray(String[]::new))
             .clockSkew(clockSkew)
             .keyFetchTimeout(keyFetchTimeout)
-            .minKeyRefetchInterval(keyRefetchInterval);
+            .keyRefetchInterval(keyRefetchInterval);
     if (trustPlatformVerifiedTokens) {
       builder.trustPlatformVerifiedTokens();
     }
@@ -212,7 +207,7 @@ public final class GuardConfig {
    * GCP_PROJECT}.
    */
   public Optional<String> project() {
-    return Optional.ofNullable(project);
+    return project;
   }
 
   @Override
@@ -235,14 +230,13 @@ public final class GuardConfig {
   private static ServiceAccountAllowlist allowlist(Map<String, String> env) {
     List<String> entries = list(env, ALLOWED_INVOKERS, null);
     for (String entry : entries) {
-      // Judge each entry alone so the message names the one at fault; the rule lives in
-      // ServiceAccountAllowlist only.
-      try {
-        ServiceAccountAllowlist.of(List.of(entry));
-      } catch (IllegalArgumentException e) {
+      // The rule lives in ServiceAccountAllowlist only; asked per entry to name the one at fault.
+      if (!ServiceAccountAllowlist.isEntry(entry)) {
         throw new InvalidConfigurationException(
             ALLOWED_INVOKERS,
-            "entry " + shown(entry) + " is not a service-account email or numeric unique ID");
+            "entry "
+                + UntrustedText.quoted(entry)
+                + " is not a service-account email or numeric unique ID");
       }
     }
     return ServiceAccountAllowlist.of(entries);
@@ -257,7 +251,8 @@ public final class GuardConfig {
     try {
       uri = new URI(value);
     } catch (URISyntaxException e) {
-      throw new InvalidConfigurationException(JWKS_URL, shown(value) + " is not a URL");
+      throw new InvalidConfigurationException(
+          JWKS_URL, UntrustedText.quoted(value) + " is not a URL");
     }
     if (onGoogleCloud && !uri.equals(CallerVerifier.GOOGLE_JWKS_URI)) {
       throw new InvalidConfigurationException(
@@ -267,13 +262,12 @@ public final class GuardConfig {
               + " is accepted on Google Cloud ("
               + K_SERVICE
               + " is set), got "
-              + shown(value));
+              + UntrustedText.quoted(value));
     }
-    try {
-      CallerVerifier.builder().jwksUri(uri); // the verifier's own rule: https, or http on loopback
-    } catch (IllegalArgumentException e) {
+    if (!CallerVerifier.isAcceptableJwksUri(uri)) {
       throw new InvalidConfigurationException(
-          JWKS_URL, "must be an https URL (or http on loopback), got " + shown(value));
+          JWKS_URL,
+          "must be an https URL (or http on loopback), got " + UntrustedText.quoted(value));
     }
     return uri;
   }
@@ -290,7 +284,7 @@ public final class GuardConfig {
                   + " are accepted on Google Cloud ("
                   + K_SERVICE
                   + " is set), got "
-                  + shown(issuer));
+                  + UntrustedText.quoted(issuer));
         }
       }
     }
@@ -323,7 +317,7 @@ public final class GuardConfig {
       }
       if (CONTROL_OR_SPACE.matcher(item).find()) {
         throw new InvalidConfigurationException(
-            name, "entry " + shown(item) + " contains spaces or control characters");
+            name, "entry " + UntrustedText.quoted(item) + " contains spaces or control characters");
       }
       if (!items.contains(item)) {
         items.add(item);
@@ -332,22 +326,31 @@ public final class GuardConfig {
     return List.copyOf(items);
   }
 
-  private static long seconds(
-      Map<String, String> env, String name, long defaultValue, long min, long max) {
+  /**
+   * A duration setting in whole seconds from its variable, checked by the setting's own range: the
+   * environment accepts exactly the whole seconds the builder accepts.
+   */
+  private static Duration seconds(Map<String, String> env, Setting<Duration> setting) {
+    String name = setting.environmentVariable();
     String value = env.get(name);
     if (value == null) {
-      return defaultValue;
+      return setting.defaultValue();
     }
     if (!DIGITS.matcher(value).matches()) {
       throw new InvalidConfigurationException(
-          name, "must be a whole number of seconds, got " + shown(value));
+          name, "must be a whole number of seconds, got " + UntrustedText.quoted(value));
     }
     long seconds = Long.parseLong(value);
-    if (seconds < min || seconds > max) {
+    try {
+      return setting.check(Duration.ofSeconds(seconds));
+    } catch (IllegalArgumentException e) {
+      // The range in the variable's unit: the first and last whole second inside it.
+      long min = setting.min().getSeconds() + (setting.min().getNano() > 0 ? 1 : 0);
       throw new InvalidConfigurationException(
-          name, "must be between " + min + " and " + max + " seconds, got " + seconds);
+          name,
+          "must be between " + min + " and " + setting.max().getSeconds() + " seconds, got "
+              + seconds);
     }
-    return seconds;
   }
 
   /** {@code FUNCTION_GENERATION}: {@code null} when unset, else exactly gen1 or gen2. */
@@ -357,7 +360,8 @@ public final class GuardConfig {
       return value;
     }
     throw new InvalidConfigurationException(
-        FUNCTION_GENERATION, "must be exactly 'gen1' or 'gen2', got " + shown(value));
+        FUNCTION_GENERATION,
+        "must be exactly 'gen1' or 'gen2', got " + UntrustedText.quoted(value));
   }
 
   /**
@@ -405,23 +409,21 @@ public final class GuardConfig {
       return true;
     }
     throw new InvalidConfigurationException(
-        name, "must be exactly 'true' or 'false', got " + shown(value));
+        name, "must be exactly 'true' or 'false', got " + UntrustedText.quoted(value));
   }
 
-  private static String project(Map<String, String> env) {
+  /**
+   * The project from {@code GOOGLE_CLOUD_PROJECT}, else {@code GCP_PROJECT} (older runtimes),
+   * stripped; empty when neither names one. The one lookup of the project.
+   */
+  static Optional<String> project(Map<String, String> env) {
     for (String name : List.of("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT")) {
       String value = env.get(name);
       if (value != null && !value.isBlank()) {
-        return value.strip();
+        return Optional.of(value.strip());
       }
     }
-    return null;
+    return Optional.empty();
   }
 
-  /** Quotes a configuration value for a one-line message: shortened, control characters removed. */
-  private static String shown(String value) {
-    String cut =
-        value.length() > MAX_ENTRY_SHOWN ? value.substring(0, MAX_ENTRY_SHOWN) + "..." : value;
-    return "'" + cut.replaceAll("\\p{Cntrl}", "?") + "'";
-  }
 }

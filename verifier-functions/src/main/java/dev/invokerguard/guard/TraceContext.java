@@ -1,4 +1,4 @@
-package dev.invokerguard.functions;
+package dev.invokerguard.guard;
 
 import java.util.List;
 import java.util.Locale;

@@ -1,4 +1,4 @@
-package dev.invokerguard.functions;
+package dev.invokerguard.guard;
 
 import com.google.cloud.functions.HttpRequest;
 import com.google.cloud.functions.HttpResponse;

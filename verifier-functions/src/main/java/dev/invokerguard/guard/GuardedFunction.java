@@ -1,4 +1,4 @@
-package dev.invokerguard.functions;
+package dev.invokerguard.guard;
 
 import com.google.cloud.functions.HttpFunction;
 import com.google.cloud.functions.HttpRequest;
@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 
 /**
  * An {@link HttpFunction} that lets a request reach its {@link ProtectedHandler} only when the
@@ -57,12 +56,6 @@ import java.util.Optional;
  * }</pre>
  */
 public final class GuardedFunction implements HttpFunction {
-  /**
-   * The {@code Retry-After} of a 503 when none is configured: the verifier's default refetch
-   * interval.
-   */
-  public static final Duration DEFAULT_RETRY_AFTER = Duration.ofSeconds(10);
-
   static final String JSON = "application/json";
 
   /** The verification step; {@link CallerVerifier#verify} in production. */
@@ -91,15 +84,12 @@ public final class GuardedFunction implements HttpFunction {
    */
   public static GuardedFunction protect(CallerVerifier verifier, ProtectedHandler handler) {
     Objects.requireNonNull(verifier, "verifier");
-    Optional<String> project =
-        Optional.ofNullable(System.getenv("GOOGLE_CLOUD_PROJECT"))
-            .or(() -> Optional.ofNullable(System.getenv("GCP_PROJECT")))
-            .filter(p -> !p.isBlank());
     return new GuardedFunction(
         verifier::verify,
         handler,
-        new DecisionLog(project, DecisionLog.STDOUT),
-        DEFAULT_RETRY_AFTER);
+        new DecisionLog(GuardConfig.project(System.getenv()), DecisionLog.STDOUT),
+        // Without a configuration, the verifier's default: no key fetch comes sooner.
+        CallerVerifier.KEY_REFETCH_INTERVAL.defaultValue());
   }
 
   /**

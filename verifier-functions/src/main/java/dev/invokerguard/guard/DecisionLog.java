@@ -1,4 +1,4 @@
-package dev.invokerguard.functions;
+package dev.invokerguard.guard;
 
 import com.google.gson.stream.JsonWriter;
 import dev.invokerguard.verifier.Reason;
@@ -24,8 +24,8 @@ import java.util.function.Consumer;
  *
  * <p>A line is written on every request, so it is cheap on purpose: gson's streaming {@link
  * JsonWriter} (which does the escaping) into a plain buffer, no tree and no {@code Gson} instance
- * (building one loads and initialises about 130 classes on the cold-start path), and one write of
- * the line's bytes to the standard output descriptor (see {@link #STDOUT}).
+ * (building one loads and initialises many classes on the cold-start path; docs/DESIGN.md), and
+ * one write of the line's bytes to the standard output descriptor (see {@link #STDOUT}).
  */
 final class DecisionLog {
   static final String TRACE_FIELD = "logging.googleapis.com/trace";
@@ -39,8 +39,8 @@ final class DecisionLog {
    *
    * <p>Not through {@code System.out}: its {@code PrintStream} takes a lock around a buffered,
    * flushed write, so under concurrent requests the threads queue on that lock for the length of a
-   * system call. Measured through the real invoker on loopback, that queueing cost the protected
-   * function about 8 % of its throughput; a plain {@code write(2)} per line from each thread has no
+   * system call, which measurably cost the protected function throughput (docs/DESIGN.md,
+   * BENCHMARKS.md); a plain {@code write(2)} per line from each thread has no
    * lock in Java, and the kernel keeps each line whole (a pipe write up to {@code PIPE_BUF}, 4 096
    * bytes, is atomic, and lines are far shorter: the path is capped at 256 characters and the
    * verifier's messages quote at most 80 characters of a value). The price: {@code
