@@ -4,6 +4,7 @@ import com.google.gson.JsonObject;
 import dev.invokerguard.testing.TestIssuer;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.Locale;
 import java.util.function.Function;
 import java.util.regex.Matcher;
@@ -68,7 +69,11 @@ final class IamCredentials {
     JsonObject out = new JsonObject();
     if (m.group(2).equals("generateAccessToken")) {
       out.addProperty("accessToken", newAccessToken.apply(email));
-      out.addProperty("expireTime", clock.instant().plus(Duration.ofHours(1)).toString());
+      // Whole seconds, as Google writes it: gcloud parses it with "%Y-%m-%dT%H:%M:%SZ" and
+      // fails the impersonation on a fraction.
+      out.addProperty(
+          "expireTime",
+          clock.instant().plus(Duration.ofHours(1)).truncatedTo(ChronoUnit.SECONDS).toString());
       return out;
     }
     String audience = Json.string(body, "audience");
