@@ -13,8 +13,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What deploy.sh decides before and between its gcloud calls (issue 13), against the recording
- * fake gcloud: settings and their checks, pinned entries, audiences, convergence past failures,
+ * What deploy.sh decides before and between its gcloud calls (issue 13), against the recording fake
+ * gcloud: settings and their checks, pinned entries, audiences, convergence past failures,
  * conditional bindings, the organization-policy message. What Google does with the calls is shown
  * with the real gcloud against the stand-in in {@code DeployScriptJourneyIT}.
  */
@@ -52,8 +52,7 @@ class DeployScriptDay100Test {
     List<String> all =
         new ArrayList<>(
             List.of(
-                "--project", PROJECT, "--region", REGION, "--source",
-                sandbox.source().toString()));
+                "--project", PROJECT, "--region", REGION, "--source", sandbox.source().toString()));
     all.addAll(List.of(extra));
     return sandbox.run(all.toArray(String[]::new));
   }
@@ -77,7 +76,11 @@ class DeployScriptDay100Test {
     Files.writeString(
         envFile, "INVOKER_GUARD_KEY_REFETCH_INTERVAL_SECONDS=30\nINVOKER_GUARD_ALLOW=" + ALICE);
     Sandbox.Result result =
-        run("--env-file", envFile.toString(), "--clock-skew-seconds", "5",
+        run(
+            "--env-file",
+            envFile.toString(),
+            "--clock-skew-seconds",
+            "5",
             "--trust-platform-verified-tokens=true");
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
@@ -120,7 +123,8 @@ class DeployScriptDay100Test {
     assertThat(envVarsOf(result)).containsEntry("ALLOWED_INVOKERS", ALICE_ID + "," + BOB);
     assertThat(result.mutatingCalls())
         .containsAtLeast(
-            ADD + "serviceAccount:" + ALICE + " --quiet", ADD + "serviceAccount:" + BOB + " --quiet");
+            ADD + "serviceAccount:" + ALICE + " --quiet",
+            ADD + "serviceAccount:" + BOB + " --quiet");
     assertThat(result.stdout()).contains(ALICE + " pinned to unique ID " + ALICE_ID);
     assertThat(result.stdout()).contains(BOB + " not pinned");
     assertThat(result.calls().stream().filter(c -> c.startsWith("iam ")).toList()).isEmpty();
@@ -157,8 +161,13 @@ class DeployScriptDay100Test {
   @Test
   void audience_isExpected_setOnTheService_andEveryAudiencePrinted() throws Exception {
     Sandbox.Result result =
-        run("--allow", ALICE, "--audience", "https://api.example.com",
-            "--audience", "https://other.example.com/x");
+        run(
+            "--allow",
+            ALICE,
+            "--audience",
+            "https://api.example.com",
+            "--audience",
+            "https://other.example.com/x");
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
     String deterministic = "https://invoker-guard-123456789012.europe-west1.run.app";
@@ -187,8 +196,13 @@ class DeployScriptDay100Test {
     Path jar = Files.write(temp.resolve("team-function.jar"), new byte[] {'P', 'K', 3, 4});
     List<String> args = new ArrayList<>(List.of("--project", PROJECT, "--region", REGION));
     args.addAll(
-        List.of("--allow", ALICE, "--entry-point", "com.example.TeamFunction",
-            "--source", jar.toString()));
+        List.of(
+            "--allow",
+            ALICE,
+            "--entry-point",
+            "com.example.TeamFunction",
+            "--source",
+            jar.toString()));
     Sandbox.Result result = sandbox.run(args.toArray(String[]::new));
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
@@ -238,7 +252,9 @@ class DeployScriptDay100Test {
   @Test
   void converge_conditionalBinding_reportedLeftAlone_andNotCountedAsGranted() throws Exception {
     String conditional =
-        "{\"role\": \"roles/run.invoker\", \"members\": [\"serviceAccount:" + ALICE + "\","
+        "{\"role\": \"roles/run.invoker\", \"members\": [\"serviceAccount:"
+            + ALICE
+            + "\","
             + " \"serviceAccount:carol@c.iam.gserviceaccount.com\"], \"condition\":"
             + " {\"title\": \"until-june\", \"expression\": \"request.time < timestamp("
             + "'2026-06-01T00:00:00Z')\"}}";
@@ -248,14 +264,19 @@ class DeployScriptDay100Test {
             + "\"]}";
     sandbox.writeState(
         "iam.json",
-        "{\"version\": 3, \"bindings\": [" + conditional + ", " + withcond + "], \"etag\": \"BwX\"}");
+        "{\"version\": 3, \"bindings\": ["
+            + conditional
+            + ", "
+            + withcond
+            + "], \"etag\": \"BwX\"}");
 
     Sandbox.Result result = run("--allow", ALICE, "--allow", BOB);
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
     assertThat(result.mutatingCalls())
         .containsAtLeast(
-            ADD + "serviceAccount:" + ALICE + " --quiet", ADD + "serviceAccount:" + BOB + " --quiet");
+            ADD + "serviceAccount:" + ALICE + " --quiet",
+            ADD + "serviceAccount:" + BOB + " --quiet");
     assertThat(result.mutatingCalls().stream().filter(c -> c.contains("remove-invoker")).toList())
         .isEmpty();
     assertThat(result.stderr())
@@ -281,7 +302,8 @@ class DeployScriptDay100Test {
         .isEmpty();
   }
 
-  // --- 6. smoke test arguments (the run itself: DeployScriptJourneyIT) ----------------------------
+  // --- 6. smoke test arguments (the run itself: DeployScriptJourneyIT)
+  // ----------------------------
 
   @Test
   void smokeTest_accountNotAllowlisted_exit2_andDryRunDoesNotRunIt() throws Exception {

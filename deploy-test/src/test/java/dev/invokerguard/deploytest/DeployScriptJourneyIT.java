@@ -71,7 +71,11 @@ class DeployScriptJourneyIT {
     Tools.requireInstalled("curl");
     issuer = TestIssuer.start();
     google =
-        GoogleStandIn.builder().issuer(issuer).project(PROJECT).workDir(temp.resolve("google")).start();
+        GoogleStandIn.builder()
+            .issuer(issuer)
+            .project(PROJECT)
+            .workDir(temp.resolve("google"))
+            .start();
     google.iam().addProject("client-one").addProject("client-two");
     gcloud = Gcloud.activate(temp.resolve("gcloud"), google, DEPLOYER);
     // The client teams' accounts, made with the real CLI; the deployer may impersonate Alice
@@ -130,8 +134,7 @@ class DeployScriptJourneyIT {
 
     // Every audience Google accepts is expected, and printed.
     String deterministic = function.deterministicRunUrl();
-    assertThat(deterministic)
-        .isEqualTo("https://invoker-guard-123456789012.europe-west1.run.app");
+    assertThat(deterministic).isEqualTo("https://invoker-guard-123456789012.europe-west1.run.app");
     assertThat(List.of(function.environmentVariables().get("EXPECTED_AUDIENCES").split(",")))
         .containsExactlyElementsIn(function.audiences())
         .inOrder();
@@ -156,8 +159,14 @@ class DeployScriptJourneyIT {
     Gcloud.Result result =
         deploy(
             Map.of("INVOKER_GUARD_SMOKE_TEST_URL_OVERRIDE", function.frontEnd().toString()),
-            "--allow", ALICE_PINNED, "--allow", BOB_PINNED,
-            "--smoke-test", ALICE, "--smoke-test-timeout", "120");
+            "--allow",
+            ALICE_PINNED,
+            "--allow",
+            BOB_PINNED,
+            "--smoke-test",
+            ALICE,
+            "--smoke-test-timeout",
+            "120");
 
     ok(result);
     assertThat(result.stdout()).contains("Granting roles/run.invoker to serviceAccount:" + ALICE);
@@ -183,8 +192,14 @@ class DeployScriptJourneyIT {
     Gcloud.Result result =
         deploy(
             Map.of("INVOKER_GUARD_SMOKE_TEST_URL_OVERRIDE", function.frontEnd().toString()),
-            "--allow", ALICE_PINNED, "--allow", BOB_PINNED,
-            "--smoke-test", ALICE, "--smoke-test-timeout", "3");
+            "--allow",
+            ALICE_PINNED,
+            "--allow",
+            BOB_PINNED,
+            "--smoke-test",
+            ALICE,
+            "--smoke-test-timeout",
+            "3");
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(1);
     assertThat(result.stdout()).contains("attempt 1:");
@@ -226,10 +241,14 @@ class DeployScriptJourneyIT {
     Gcloud.Result result =
         deploy(
             Map.of(),
-            "--name", "team-api",
-            "--entry-point", "dev.invokerguard.function.ExampleFunction",
-            "--source", jar.toString(),
-            "--allow", ALICE_PINNED);
+            "--name",
+            "team-api",
+            "--entry-point",
+            "dev.invokerguard.function.ExampleFunction",
+            "--source",
+            jar.toString(),
+            "--allow",
+            ALICE_PINNED);
     ok(result);
     DeployedFunction team = google.function(REGION, "team-api");
     assertThat(team.environmentVariables())
@@ -296,7 +315,8 @@ class DeployScriptJourneyIT {
     Path root = Tools.repositoryRoot();
     Path sample = root.resolve("function/target/deploy/function.jar");
     Path classFile =
-        root.resolve("function/target/test-classes/dev/invokerguard/function/ExampleFunction.class");
+        root.resolve(
+            "function/target/test-classes/dev/invokerguard/function/ExampleFunction.class");
     assertWithMessage("%s and %s: build with ./mvnw -pl deploy-test -am verify", sample, classFile)
         .that(Files.isRegularFile(sample) && Files.isRegularFile(classFile))
         .isTrue();

@@ -24,7 +24,8 @@ final class IamCredentials {
   static final String TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator";
 
   private static final Pattern GENERATE =
-      Pattern.compile("/v1/projects/-/serviceAccounts/([^/:]+):(generateAccessToken|generateIdToken)");
+      Pattern.compile(
+          "/v1/projects/-/serviceAccounts/([^/:]+):(generateAccessToken|generateIdToken)");
 
   private final IamServiceAccounts iam;
   private final TestIssuer issuer;
@@ -32,8 +33,7 @@ final class IamCredentials {
   private final Function<String, String> newAccessToken;
 
   /**
-   * @param newAccessToken makes an access token for the given email that the stand-in's APIs
-   *     accept
+   * @param newAccessToken makes an access token for the given email that the stand-in's APIs accept
    */
   IamCredentials(
       IamServiceAccounts iam,
