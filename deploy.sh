@@ -11,7 +11,7 @@ set -euo pipefail
 # --- constants ----------------------------------------------------------------------------------
 
 readonly PROG="deploy.sh"
-readonly ENTRY_POINT="dev.invokerguard.function.ProtectedFunction"
+readonly DEFAULT_ENTRY_POINT="dev.invokerguard.function.ProtectedFunction"
 readonly DEFAULT_NAME="invoker-guard"
 readonly DEFAULT_RUNTIME="java21"
 # gcloud splits --set-env-vars on commas unless an alternate delimiter is declared with ^DELIM^
@@ -24,6 +24,16 @@ readonly SA_EMAIL_RE='^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?@([a-z0-9]([a-z0-9.-]
 # The characters around an allowlist entry that are ignored: the ASCII ones Java's String.strip()
 # removes, as ServiceAccountAllowlist does with ALLOWED_INVOKERS.
 readonly ENTRY_PADDING=$' \t\n\v\f\r\x1c\x1d\x1e\x1f'
+# Same rule as ServiceAccountAllowlist's unique IDs: 10 to 30 digits, no leading zero.
+readonly UNIQUE_ID_RE='^[1-9][0-9]{9,29}$'
+# A Java class name: dotted identifiers (ASCII letters, digits, _ and $).
+readonly CLASS_RE='^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$'
+# A custom audience: an https URL without spaces, commas or the env delimiter.
+readonly AUDIENCE_RE='^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^[:space:],|]*)?$'
+# Where smoke-test requests go instead of the function's URL, for tests against a local stand-in
+# only: loopback and plain http (the token's audience stays the function's URL).
+readonly SMOKE_OVERRIDE_RE='^http://127\.0\.0\.1:[0-9]{1,5}/?$'
+readonly DEFAULT_SMOKE_TIMEOUT=300
 readonly PROJECT_RE='^[a-z][a-z0-9-]{4,28}[a-z0-9]$'
 readonly REGION_RE='^[a-z]+(-[a-z]+)+[0-9]+$'
 # Lower case only: for 2nd gen the name becomes a Cloud Run service name, and it is part of the
@@ -34,7 +44,15 @@ readonly RUN_APP_URL_RE='^https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?\.run\.app$'
 readonly FUNCTIONS_URL_RE='^https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?\.cloudfunctions\.net/[a-z0-9_-]+$'
 readonly KNOWN_KEYS=(INVOKER_GUARD_PROJECT INVOKER_GUARD_REGION INVOKER_GUARD_ALLOW INVOKER_GUARD_NAME
   INVOKER_GUARD_GEN1 INVOKER_GUARD_RUNTIME INVOKER_GUARD_SERVICE_ACCOUNT INVOKER_GUARD_SOURCE
-  INVOKER_GUARD_DRY_RUN)
+  INVOKER_GUARD_DRY_RUN INVOKER_GUARD_ENTRY_POINT INVOKER_GUARD_AUDIENCES INVOKER_GUARD_PIN_IDS
+  INVOKER_GUARD_SMOKE_TEST INVOKER_GUARD_SMOKE_TEST_TIMEOUT
+  INVOKER_GUARD_TRUST_PLATFORM_VERIFIED_TOKENS INVOKER_GUARD_CLOCK_SKEW_SECONDS
+  INVOKER_GUARD_KEY_FETCH_TIMEOUT_SECONDS INVOKER_GUARD_KEY_REFETCH_INTERVAL_SECONDS)
+# The guard's settings (verifier-functions GuardConfig) deploy.sh sets when given, each with the
+# range GuardConfig accepts ("bool" for exactly true or false). Not given: left as the function has
+# it. JWKS_URL and TOKEN_ISSUERS are not offered: on Google Cloud the guard accepts Google's only.
+readonly GUARD_SETTINGS=(TRUST_PLATFORM_VERIFIED_TOKENS:bool CLOCK_SKEW_SECONDS:0:300
+  KEY_FETCH_TIMEOUT_SECONDS:1:60 KEY_REFETCH_INTERVAL_SECONDS:1:3600)
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly REPO_ROOT
@@ -45,43 +63,75 @@ readonly BUILD_CMD=("${REPO_ROOT}/mvnw" -q -pl function -am package -DskipTests)
 
 usage() {
   cat <<'EOF'
-Usage: ./deploy.sh --project HOST_PROJECT --region REGION --allow SA_EMAIL [--allow SA_EMAIL ...]
+Usage: ./deploy.sh --project HOST_PROJECT --region REGION --allow CALLER [--allow CALLER ...]
                    [--name NAME] [--gen1] [--runtime RUNTIME] [--service-account RUNTIME_SA]
-                   [--source DIR] [--env-file FILE] [--dry-run]
+                   [--entry-point CLASS] [--source DIR_OR_JAR] [--audience URL ...] [--pin-ids]
+                   [--clock-skew-seconds N] [--key-fetch-timeout-seconds N]
+                   [--key-refetch-interval-seconds N] [--trust-platform-verified-tokens true|false]
+                   [--smoke-test SA_EMAIL] [--smoke-test-timeout SECONDS]
+                   [--env-file FILE] [--dry-run]
 
-Deploys the protected HTTP Cloud Function (entry point
+Deploys an HTTP Cloud Function protected by invoker-guard (by default the sample,
 dev.invokerguard.function.ProtectedFunction) with authentication required
-(--no-allow-unauthenticated), sets ALLOWED_INVOKERS and EXPECTED_AUDIENCES, and makes
-the invoker role on the function hold exactly the allowlisted service accounts:
-missing ones are granted, any other member is revoked, allUsers and
-allAuthenticatedUsers are removed and reported.
+(--no-allow-unauthenticated), sets the guard's environment variables and leaves every
+other variable as it is, and makes the invoker role on the function hold exactly the
+allowlisted service accounts: public members are removed first, missing accounts are
+granted, any other unconditional member is revoked. A failed change does not stop the
+others; every failure is listed at the end.
+
+CALLER is SA_EMAIL (granted, and listed in ALLOWED_INVOKERS), SA_EMAIL=UNIQUE_ID (granted
+by email, pinned: only the numeric ID goes into ALLOWED_INVOKERS, so an account re-created
+under the same email is refused), or UNIQUE_ID alone (its email is read with
+gcloud iam service-accounts describe, for the grant).
 
 Options (each also settable by an environment variable, or by a KEY=VALUE line in the env file):
   --project ID            host project                        INVOKER_GUARD_PROJECT
   --region REGION         e.g. europe-west1                   INVOKER_GUARD_REGION
-  --allow SA_EMAIL        allowlisted caller, repeatable      INVOKER_GUARD_ALLOW (comma-separated)
+  --allow CALLER          allowlisted caller, repeatable      INVOKER_GUARD_ALLOW (comma-separated)
   --name NAME             function name (default invoker-guard) INVOKER_GUARD_NAME
   --gen1                  deploy 1st gen (default: 2nd gen)   INVOKER_GUARD_GEN1=true|false
   --runtime RUNTIME       Java runtime (default java21)       INVOKER_GUARD_RUNTIME
   --service-account SA    runtime service account             INVOKER_GUARD_SERVICE_ACCOUNT
-  --source DIR            directory with the one deployable jar INVOKER_GUARD_SOURCE
+  --entry-point CLASS     the function's class                INVOKER_GUARD_ENTRY_POINT
+                          (default dev.invokerguard.function.ProtectedFunction)
+  --source DIR_OR_JAR     a directory with exactly one jar, or a jar INVOKER_GUARD_SOURCE
                           (default function/target/deploy; built with
                           ./mvnw -q -pl function -am package -DskipTests when missing)
+  --audience URL          custom audience, repeatable (2nd gen): INVOKER_GUARD_AUDIENCES
+                          expected by the guard and set on the Cloud Run service
+  --pin-ids               read the unique ID of every email given INVOKER_GUARD_PIN_IDS=true|false
+                          without one (gcloud iam service-accounts describe) and pin it;
+                          where that is not allowed the entry stays unpinned, with a warning
+  --clock-skew-seconds N            0-300      INVOKER_GUARD_CLOCK_SKEW_SECONDS
+  --key-fetch-timeout-seconds N     1-60       INVOKER_GUARD_KEY_FETCH_TIMEOUT_SECONDS
+  --key-refetch-interval-seconds N  1-3600     INVOKER_GUARD_KEY_REFETCH_INTERVAL_SECONDS
+  --trust-platform-verified-tokens true|false  INVOKER_GUARD_TRUST_PLATFORM_VERIFIED_TOKENS
+                          the guard's settings (docs/FUNCTION.md); not given: left as they are
+  --smoke-test SA_EMAIL   after deploying, prove it: no token refused by Google, a token of
+                          SA_EMAIL (an allowlisted account you may impersonate) gets 200
+                                                              INVOKER_GUARD_SMOKE_TEST
+  --smoke-test-timeout S  how long the smoke test retries (default 300) INVOKER_GUARD_SMOKE_TEST_TIMEOUT
   --env-file FILE         read INVOKER_GUARD_* settings from FILE
   --dry-run               print every gcloud command, change nothing INVOKER_GUARD_DRY_RUN=true|false
   -h, --help              show this help
 
+deploy.sh owns these environment variables of the function and updates only them:
+ALLOWED_INVOKERS, EXPECTED_AUDIENCES, GOOGLE_CLOUD_PROJECT, FUNCTION_GENERATION, and the
+guard settings given above.
+
 Precedence: command line, then environment, then env file. --allow on the command line
-replaces (does not add to) INVOKER_GUARD_ALLOW. The env file holds KEY=VALUE lines with
-INVOKER_GUARD_* keys only; blank lines and lines starting with # are ignored; a value may be
-wrapped in single or double quotes; nothing in it is expanded or executed.
+replaces (does not add to) INVOKER_GUARD_ALLOW; --audience likewise INVOKER_GUARD_AUDIENCES.
+The env file holds KEY=VALUE lines with INVOKER_GUARD_* keys only; blank lines and lines
+starting with # are ignored; a value may be wrapped in single or double quotes; nothing in
+it is expanded or executed.
 
---dry-run still runs the read-only gcloud calls (auth list, functions describe,
-get-iam-policy) so that the plan is exact, and prints them marked [read]; every command
-that would change something is printed marked [dry-run] and not run. It does not build.
+--dry-run still runs the read-only gcloud calls (auth list, projects describe, functions
+describe, get-iam-policy, service-accounts describe) so that the plan is exact, and prints
+them marked [read]; every command that would change something is printed marked [dry-run]
+and not run. It does not build and does not smoke-test.
 
-Exit status: 0 done; 2 bad input or unmet prerequisite (nothing was changed); 1 a gcloud
-call failed part way (rerun: the script converges).
+Exit status: 0 done; 2 bad input or unmet prerequisite (nothing was changed); 1 a change
+failed or the smoke test never passed (every failure is listed; rerun: the script converges).
 EOF
 }
 
@@ -137,22 +187,39 @@ gcloud_read() {
   gcloud "$@"
 }
 
-# Runs a gcloud call that changes something, or only prints it in dry-run mode.
+# Runs a gcloud call that changes something, or only prints it in dry-run mode. Its stderr is
+# shown and also kept in LAST_ERR, so that a refusal can be explained.
+LAST_ERR=""
 gcloud_change() {
   if [[ "${DRY_RUN}" == "true" ]]; then
     info "[dry-run] $(render gcloud "$@")"
     return 0
   fi
   info "+ $(render gcloud "$@")"
-  gcloud "$@"
+  local err status=0
+  err="$(mktemp)"
+  gcloud "$@" 2>"${err}" || status=$?
+  LAST_ERR="$(cat "${err}")"
+  rm -f "${err}"
+  [[ -z "${LAST_ERR}" ]] || printf '%s\n' "${LAST_ERR}" >&2
+  return "${status}"
+}
+
+# Changes that failed; main lists them at the end and exits 1.
+FAILURES=()
+record_failure() {
+  FAILURES+=("$1")
+  printf '%s: FAILED: %s\n' "${PROG}" "$1" >&2
 }
 
 # --- arguments and settings: command line, then environment, then env file ----------------------
 
 # The command line as given, set by parse_args.
 CLI_PROJECT="" CLI_REGION="" CLI_NAME="" CLI_RUNTIME="" CLI_SA="" CLI_SOURCE="" ENV_FILE=""
-CLI_GEN1="" CLI_DRY_RUN="" HAVE_SOURCE_FLAG=false
-CLI_ALLOW=()
+CLI_GEN1="" CLI_DRY_RUN="" HAVE_SOURCE_FLAG=false CLI_ENTRY_POINT="" CLI_PIN_IDS=""
+CLI_SMOKE_TEST="" CLI_SMOKE_TIMEOUT=""
+CLI_ALLOW=() CLI_AUDIENCES=()
+declare -A CLI_GUARD=()
 # KEY=VALUE lines of the env file, set by read_env_file.
 declare -A FILE_VALUES=()
 
@@ -184,13 +251,36 @@ parse_args() {
       --source=*) CLI_SOURCE="${1#*=}"; HAVE_SOURCE_FLAG=true; shift ;;
       --env-file) need_value "$@"; ENV_FILE="$2"; shift 2 ;;
       --env-file=*) ENV_FILE="${1#*=}"; shift ;;
+      --entry-point) need_value "$@"; CLI_ENTRY_POINT="$2"; shift 2 ;;
+      --entry-point=*) CLI_ENTRY_POINT="${1#*=}"; shift ;;
+      --audience) need_value "$@"; CLI_AUDIENCES+=("$2"); shift 2 ;;
+      --audience=*) CLI_AUDIENCES+=("${1#*=}"); shift ;;
+      --smoke-test) need_value "$@"; CLI_SMOKE_TEST="$2"; shift 2 ;;
+      --smoke-test=*) CLI_SMOKE_TEST="${1#*=}"; shift ;;
+      --smoke-test-timeout) need_value "$@"; CLI_SMOKE_TIMEOUT="$2"; shift 2 ;;
+      --smoke-test-timeout=*) CLI_SMOKE_TIMEOUT="${1#*=}"; shift ;;
+      --clock-skew-seconds | --key-fetch-timeout-seconds | --key-refetch-interval-seconds | \
+        --trust-platform-verified-tokens)
+        need_value "$@"; CLI_GUARD["$(guard_variable "$1")"]="$2"; shift 2 ;;
+      --clock-skew-seconds=* | --key-fetch-timeout-seconds=* | --key-refetch-interval-seconds=* | \
+        --trust-platform-verified-tokens=*)
+        CLI_GUARD["$(guard_variable "${1%%=*}")"]="${1#*=}"; shift ;;
+      --pin-ids) CLI_PIN_IDS=true; shift ;;
       --gen1) CLI_GEN1=true; shift ;;
       --dry-run) CLI_DRY_RUN=true; shift ;;
       *) die_usage "unknown argument '$1' (see --help)" ;;
     esac
   done
   readonly CLI_PROJECT CLI_REGION CLI_NAME CLI_RUNTIME CLI_SA CLI_SOURCE ENV_FILE CLI_GEN1 \
-    CLI_DRY_RUN HAVE_SOURCE_FLAG CLI_ALLOW
+    CLI_DRY_RUN HAVE_SOURCE_FLAG CLI_ALLOW CLI_ENTRY_POINT CLI_AUDIENCES CLI_PIN_IDS \
+    CLI_SMOKE_TEST CLI_SMOKE_TIMEOUT CLI_GUARD
+}
+
+# --clock-skew-seconds -> CLOCK_SKEW_SECONDS
+guard_variable() {
+  local name="${1#--}"
+  name="${name//-/_}"
+  printf '%s' "${name^^}"
 }
 
 # Reads KEY=VALUE lines without sourcing the file: nothing in it is executed or expanded.
@@ -252,12 +342,13 @@ is_sa_email() {
 }
 
 # The allowlist from comma-separated values (each --allow, or INVOKER_GUARD_ALLOW): every entry
-# trimmed, checked, lower-cased, printed once per line in first-seen order. Empty items (a trailing
-# or doubled comma) are reported instead of silently dropped. Stops at the first bad entry.
+# trimmed, checked, lower-cased, printed once per line in first-seen order as EMAIL, EMAIL=ID or ID.
+# Empty items (a trailing or doubled comma) are reported instead of silently dropped. The same
+# account twice in different forms is refused. Stops at the first bad entry.
 allowlist_from() {
   local LC_ALL=C
-  local value rest entry
-  local allow=()
+  local value rest entry email id key
+  local allow=() keys=()
   for value in "$@"; do
     rest="${value},"
     while [[ -n "${rest}" ]]; do
@@ -267,12 +358,54 @@ allowlist_from() {
       entry="${entry#"${entry%%[!"${ENTRY_PADDING}"]*}"}"
       entry="${entry%"${entry##*[!"${ENTRY_PADDING}"]}"}"
       [[ -n "${entry}" ]] || die_usage "empty entry in the allowlist"
-      is_sa_email "${entry}" || die_usage "'${entry}' is not a service-account email"
-      entry="${entry,,}"
-      contains "${entry}" "${allow[@]}" || allow+=("${entry}")
+      email="" id=""
+      if [[ "${entry}" == *=* ]]; then
+        email="${entry%%=*}" id="${entry#*=}"
+        is_sa_email "${email}" || die_usage "'${entry}': '${email}' is not a service-account email"
+        [[ "${id}" =~ ${UNIQUE_ID_RE} ]] ||
+          die_usage "'${entry}': '${id}' is not a numeric unique ID (10 to 30 digits)"
+      elif [[ "${entry}" =~ ^[0-9]+$ ]]; then
+        id="${entry}"
+        [[ "${id}" =~ ${UNIQUE_ID_RE} ]] ||
+          die_usage "'${entry}' is not a numeric unique ID (10 to 30 digits, no leading zero)"
+      else
+        is_sa_email "${entry}" ||
+          die_usage "'${entry}' is not a service-account email or numeric unique ID"
+        email="${entry}"
+      fi
+      email="${email,,}"
+      key="${email:-${id}}"
+      entry="${email}${email:+${id:+=}}${id}"
+      if contains "${key}" "${keys[@]}"; then
+        contains "${entry}" "${allow[@]}" || die_usage "'${key}' is listed twice, differently"
+        continue
+      fi
+      keys+=("${key}")
+      allow+=("${entry}")
     done
   done
   [[ ${#allow[@]} -eq 0 ]] || printf '%s\n' "${allow[@]}"
+}
+
+# Checks one guard setting's value against GuardConfig's range; prints it.
+guard_value() {
+  local variable="$1" value="$2" spec low high
+  for spec in "${GUARD_SETTINGS[@]}"; do
+    [[ "${spec%%:*}" == "${variable}" ]] || continue
+    if [[ "${spec}" == *:bool ]]; then
+      [[ "${value}" == "true" || "${value}" == "false" ]] ||
+        die_usage "${variable} must be exactly true or false, got '${value}'"
+    else
+      low="${spec#*:}" high="${low#*:}" low="${low%%:*}"
+      if [[ ! "${value}" =~ ^[0-9]{1,5}$ ]] || ((10#${value} < low || 10#${value} > high)); then
+        die_usage "${variable} must be a whole number of seconds from ${low} to ${high}, got '${value}'"
+      fi
+      value="$((10#${value}))"
+    fi
+    printf '%s' "${value}"
+    return 0
+  done
+  die_usage "unknown guard setting ${variable}"
 }
 
 # Sets the settings from the command line, the environment and the env file, checks them before
@@ -288,8 +421,14 @@ load_settings() {
   NAME="${CLI_NAME:-$(setting INVOKER_GUARD_NAME "${DEFAULT_NAME}")}"
   RUNTIME="${CLI_RUNTIME:-$(setting INVOKER_GUARD_RUNTIME "${DEFAULT_RUNTIME}")}"
   RUNTIME_SA="${CLI_SA:-$(setting INVOKER_GUARD_SERVICE_ACCOUNT "")}"
+  ENTRY_POINT="${CLI_ENTRY_POINT:-$(setting INVOKER_GUARD_ENTRY_POINT "${DEFAULT_ENTRY_POINT}")}"
   GEN1="${CLI_GEN1:-$(parse_bool INVOKER_GUARD_GEN1 "$(setting INVOKER_GUARD_GEN1 false)")}"
   DRY_RUN="${CLI_DRY_RUN:-$(parse_bool INVOKER_GUARD_DRY_RUN "$(setting INVOKER_GUARD_DRY_RUN false)")}"
+  PIN_IDS="${CLI_PIN_IDS:-$(parse_bool INVOKER_GUARD_PIN_IDS "$(setting INVOKER_GUARD_PIN_IDS false)")}"
+  SMOKE_SA="${CLI_SMOKE_TEST:-$(setting INVOKER_GUARD_SMOKE_TEST "")}"
+  SMOKE_TIMEOUT="${CLI_SMOKE_TIMEOUT:-$(setting INVOKER_GUARD_SMOKE_TEST_TIMEOUT "${DEFAULT_SMOKE_TIMEOUT}")}"
+  # Test seam, environment only (never the env file): see SMOKE_OVERRIDE_RE.
+  SMOKE_URL_OVERRIDE="${INVOKER_GUARD_SMOKE_TEST_URL_OVERRIDE:-}"
   if [[ "${HAVE_SOURCE_FLAG}" == "true" ]]; then
     [[ -n "${CLI_SOURCE}" ]] || die_usage "--source needs a value"
     SOURCE="${CLI_SOURCE}"
@@ -310,8 +449,10 @@ load_settings() {
   [[ "${NAME}" =~ ${NAME_RE} ]] ||
     die_usage "'${NAME}' is not a valid function name (lower-case letters, digits, hyphens; 1-63)"
   [[ "${RUNTIME}" =~ ${RUNTIME_RE} ]] || die_usage "'${RUNTIME}' is not a Java runtime (e.g. java21)"
+  [[ "${ENTRY_POINT}" =~ ${CLASS_RE} ]] ||
+    die_usage "'${ENTRY_POINT}' is not a Java class name (e.g. com.example.MyFunction)"
 
-  local allow_values=() allow_lines env_allow
+  local allow_values=() allow_lines env_allow entry
   if [[ ${#CLI_ALLOW[@]} -gt 0 ]]; then
     # --allow replaces INVOKER_GUARD_ALLOW, and may also carry a comma-separated list.
     allow_values=("${CLI_ALLOW[@]}")
@@ -321,18 +462,71 @@ load_settings() {
   fi
   # Captured first (not read through < <(...)) so that a bad entry stops the script.
   allow_lines="$(allowlist_from "${allow_values[@]}")"
-  ALLOW=()
-  [[ -z "${allow_lines}" ]] || mapfile -t ALLOW <<<"${allow_lines}"
-  [[ ${#ALLOW[@]} -gt 0 ]] ||
+  ENTRIES=()
+  [[ -z "${allow_lines}" ]] || mapfile -t ENTRIES <<<"${allow_lines}"
+  [[ ${#ENTRIES[@]} -gt 0 ]] ||
     die_usage "no allowlisted caller: pass --allow SA_EMAIL or set INVOKER_GUARD_ALLOW"
   if [[ -n "${RUNTIME_SA}" ]]; then
     is_sa_email "${RUNTIME_SA}" ||
       die_usage "--service-account '${RUNTIME_SA}' is not a service-account email"
   fi
-  if [[ "${SOURCE_IS_DEFAULT}" == "false" && ! -d "${SOURCE}" ]]; then
-    die_usage "source directory '${SOURCE}' does not exist"
+
+  local audience_values=() env_audiences url
+  if [[ ${#CLI_AUDIENCES[@]} -gt 0 ]]; then
+    audience_values=("${CLI_AUDIENCES[@]}")
+  else
+    env_audiences="$(setting INVOKER_GUARD_AUDIENCES "")"
+    [[ -z "${env_audiences}" ]] || IFS=',' read -r -a audience_values <<<"${env_audiences}"
   fi
-  readonly PROJECT REGION NAME RUNTIME RUNTIME_SA GEN1 DRY_RUN SOURCE SOURCE_IS_DEFAULT ALLOW
+  CUSTOM_AUDIENCES=()
+  for url in "${audience_values[@]}"; do
+    [[ "${url}" =~ ${AUDIENCE_RE} ]] || die_usage "--audience '${url}' is not an https URL"
+    contains "${url}" "${CUSTOM_AUDIENCES[@]}" || CUSTOM_AUDIENCES+=("${url}")
+  done
+  if [[ ${#CUSTOM_AUDIENCES[@]} -gt 0 && "${GEN1}" == "true" ]]; then
+    die_usage "--audience needs 2nd gen: custom audiences are a Cloud Run setting"
+  fi
+
+  # Guard settings given: command line, then environment, then env file.
+  declare -gA GUARD=()
+  local spec variable value
+  for spec in "${GUARD_SETTINGS[@]}"; do
+    variable="${spec%%:*}"
+    value="${CLI_GUARD[${variable}]-$(setting "INVOKER_GUARD_${variable}" "")}"
+    [[ -z "${value}" ]] || GUARD["${variable}"]="$(guard_value "${variable}" "${value}")"
+  done
+  for variable in "${!CLI_GUARD[@]}"; do
+    [[ -n "${GUARD[${variable}]+set}" ]] || die_usage "--${variable,,} needs a value"
+  done
+  if [[ "${GUARD[TRUST_PLATFORM_VERIFIED_TOKENS]:-}" == "true" && "${GEN1}" == "true" ]]; then
+    die_usage "TRUST_PLATFORM_VERIFIED_TOKENS=true is for 2nd gen only (see SECURITY.md)"
+  fi
+
+  if [[ -n "${SMOKE_SA}" ]]; then
+    is_sa_email "${SMOKE_SA}" || die_usage "--smoke-test '${SMOKE_SA}' is not a service-account email"
+    SMOKE_SA="${SMOKE_SA,,}"
+    local listed=false
+    for entry in "${ENTRIES[@]}"; do
+      [[ "${entry%%=*}" == "${SMOKE_SA}" ]] && listed=true
+    done
+    [[ "${listed}" == "true" ]] ||
+      die_usage "--smoke-test '${SMOKE_SA}' is not on the allowlist: it would be refused"
+    [[ "${SMOKE_TIMEOUT}" =~ ^[0-9]{1,5}$ && "${SMOKE_TIMEOUT}" -ge 1 ]] ||
+      die_usage "--smoke-test-timeout must be a whole number of seconds, got '${SMOKE_TIMEOUT}'"
+  fi
+  if [[ -n "${SMOKE_URL_OVERRIDE}" && ! "${SMOKE_URL_OVERRIDE}" =~ ${SMOKE_OVERRIDE_RE} ]]; then
+    die_usage "INVOKER_GUARD_SMOKE_TEST_URL_OVERRIDE must be http://127.0.0.1:PORT (tests only)"
+  fi
+
+  if [[ "${SOURCE_IS_DEFAULT}" == "false" ]]; then
+    if [[ -f "${SOURCE}" ]]; then
+      [[ "${SOURCE}" == *.jar ]] || die_usage "source file '${SOURCE}' is not a .jar"
+    elif [[ ! -d "${SOURCE}" ]]; then
+      die_usage "source '${SOURCE}' does not exist (give a directory with one jar, or a jar)"
+    fi
+  fi
+  readonly PROJECT REGION NAME RUNTIME RUNTIME_SA GEN1 DRY_RUN SOURCE SOURCE_IS_DEFAULT \
+    ENTRY_POINT PIN_IDS SMOKE_SA SMOKE_TIMEOUT SMOKE_URL_OVERRIDE CUSTOM_AUDIENCES GUARD
 
   # Derived from the settings, read-only as well.
   COMMON=(--region="${REGION}" --project="${PROJECT}")
@@ -352,6 +546,9 @@ load_settings() {
 require_tools() {
   command -v gcloud >/dev/null 2>&1 || die_usage "gcloud not found on PATH: install the Google Cloud CLI"
   command -v jq >/dev/null 2>&1 || die_usage "jq not found on PATH: install jq (Debian package jq)"
+  if [[ -n "${SMOKE_SA}" ]]; then
+    command -v curl >/dev/null 2>&1 || die_usage "curl not found on PATH: --smoke-test needs it"
+  fi
 }
 
 # Number of jars directly in a directory (the artifact is exactly one self-contained jar).
@@ -371,18 +568,28 @@ check_artifact() {
     die_usage "source directory '$1' holds ${count} jars; expected exactly one"
 }
 
-# A named source must hold the artifact; the default one is built when missing (not in dry-run).
+# The directory gcloud uploads: SOURCE itself, or for a jar a new directory holding only a copy of
+# it (gcloud takes a directory; a jar given as is would be uploaded as a source archive).
+SOURCE_DIR="" STAGING_DIR=""
 ensure_artifact() {
-  if [[ "${SOURCE_IS_DEFAULT}" == "false" || (-d "${SOURCE}" && "$(jar_count "${SOURCE}")" -ne 0) ]]; then
+  if [[ -f "${SOURCE}" ]]; then
+    STAGING_DIR="$(mktemp -d)"
+    trap 'rm -rf "${STAGING_DIR}"' EXIT
+    cp "${SOURCE}" "${STAGING_DIR}/" || die_usage "cannot copy '${SOURCE}'"
+    SOURCE_DIR="${STAGING_DIR}"
+  elif [[ "${SOURCE_IS_DEFAULT}" == "false" || (-d "${SOURCE}" && "$(jar_count "${SOURCE}")" -ne 0) ]]; then
     check_artifact "${SOURCE}"
+    SOURCE_DIR="${SOURCE}"
   elif [[ "${DRY_RUN}" == "true" ]]; then
     info "[dry-run] (cd $(render "${REPO_ROOT}") && $(render "${BUILD_CMD[@]}"))"
+    SOURCE_DIR="${SOURCE}"
   else
     info "Artifact missing in ${SOURCE}: building it"
     (cd "${REPO_ROOT}" && "${BUILD_CMD[@]}") ||
       die_usage "building the function failed: $(render "${BUILD_CMD[@]}")"
     [[ -d "${SOURCE}" ]] || die_usage "the build left no directory '${SOURCE}'"
     check_artifact "${SOURCE}"
+    SOURCE_DIR="${SOURCE}"
   fi
 }
 
@@ -394,7 +601,57 @@ check_account() {
   info "Acting as ${account} on project ${PROJECT}, region ${REGION}"
 }
 
-# --- reads: the function, its URLs, its invoker members -----------------------------------------
+# --- reads: the project, the callers, the function, its URLs, its invoker members ----------------
+
+# The project's number, for the deterministic run.app URL (2nd gen).
+project_number() {
+  local number
+  number="$(gcloud_read projects describe "${PROJECT}" --format='value(projectNumber)')" ||
+    die "reading the number of project ${PROJECT} failed"
+  [[ "${number}" =~ ^[0-9]+$ ]] || die "project ${PROJECT} has no project number ('${number}')"
+  printf '%s' "${number}"
+}
+
+# Completes the allowlist: an ID given alone gets its email (needed for the grant), and with
+# --pin-ids an email given alone gets its ID where describe is allowed. Sets ALLOW_EMAILS (IAM
+# members), INVOKERS (ALLOWED_INVOKERS entries) and PINNED (one line per entry for the summary).
+resolve_callers() {
+  local entry email id out
+  ALLOW_EMAILS=() INVOKERS=() PINNED=()
+  for entry in "${ENTRIES[@]}"; do
+    email="" id=""
+    if [[ "${entry}" == *=* ]]; then
+      email="${entry%%=*}" id="${entry#*=}"
+    elif [[ "${entry}" =~ ${UNIQUE_ID_RE} ]]; then
+      id="${entry}"
+      out="$(gcloud_read iam service-accounts describe "${id}" --format='value(email)' 2>/dev/null)" ||
+        out=""
+      is_sa_email "${out}" ||
+        die_usage "cannot read the email of unique ID ${id} (gcloud iam service-accounts describe): pass --allow EMAIL=${id}"
+      email="${out,,}"
+    else
+      email="${entry}"
+      if [[ "${PIN_IDS}" == "true" ]]; then
+        out="$(gcloud_read iam service-accounts describe "${email}" --format='value(uniqueId)' \
+          2>/dev/null)" || out=""
+        if [[ "${out}" =~ ${UNIQUE_ID_RE} ]]; then
+          id="${out}"
+        else
+          warn "cannot read the unique ID of ${email} (describe is often not allowed across projects): left unpinned; ask its team for the ID and pass --allow ${email}=UNIQUE_ID"
+        fi
+      fi
+    fi
+    contains "${email}" "${ALLOW_EMAILS[@]}" || ALLOW_EMAILS+=("${email}")
+    if [[ -n "${id}" ]]; then
+      INVOKERS+=("${id}")
+      PINNED+=("${email} pinned to unique ID ${id}")
+    else
+      INVOKERS+=("${email}")
+      PINNED+=("${email} not pinned (pin it with --allow ${email}=UNIQUE_ID)")
+    fi
+  done
+  readonly ALLOW_EMAILS INVOKERS PINNED
+}
 
 # Prints the function's JSON, or nothing when it does not exist yet. Any other failure stops.
 describe_function() {
@@ -436,43 +693,64 @@ check_generation() {
   fi
 }
 
-# Every URL the function answers at; a client may mint its token for any of them.
+# Every audience a token for the function may carry and Google accepts: its URLs (for 2nd gen the
+# deterministic run.app URL, known before the first deploy, and serviceConfig.uri, last), then the
+# custom audiences.
 audiences_from() {
   local json="$1" url
   printf '%s\n' "${FUNCTIONS_URL}"
-  [[ -n "${json}" ]] || return 0
   if [[ "${DESIRED_GEN}" == "2" ]]; then
-    url="$(printf '%s' "${json}" | jq -r '.serviceConfig.uri // empty')"
-    if [[ -n "${url}" ]]; then
-      [[ "${url}" =~ ${RUN_APP_URL_RE} ]] || die "unexpected serviceConfig.uri '${url}'"
-      printf '%s\n' "${url}"
-    fi
-  else
-    # v1 API shape (httpsTrigger.url), or v2 API shape (url) for a 1st gen function.
-    url="$(printf '%s' "${json}" | jq -r '.httpsTrigger.url // .url // empty')"
-    if [[ -n "${url}" && "${url}" != "${FUNCTIONS_URL}" ]]; then
-      [[ "${url}" =~ ${FUNCTIONS_URL_RE} ]] || die "unexpected httpsTrigger.url '${url}'"
-      printf '%s\n' "${url}"
+    printf '%s\n' "https://${NAME}-${PROJECT_NUMBER}.${REGION}.run.app"
+  fi
+  if [[ -n "${json}" ]]; then
+    if [[ "${DESIRED_GEN}" == "2" ]]; then
+      url="$(printf '%s' "${json}" | jq -r '.serviceConfig.uri // empty')"
+      if [[ -n "${url}" && "${url}" != "https://${NAME}-${PROJECT_NUMBER}.${REGION}.run.app" ]]; then
+        [[ "${url}" =~ ${RUN_APP_URL_RE} ]] || die "unexpected serviceConfig.uri '${url}'"
+        printf '%s\n' "${url}"
+      fi
+    else
+      # v1 API shape (httpsTrigger.url), or v2 API shape (url) for a 1st gen function.
+      url="$(printf '%s' "${json}" | jq -r '.httpsTrigger.url // .url // empty')"
+      if [[ -n "${url}" && "${url}" != "${FUNCTIONS_URL}" ]]; then
+        [[ "${url}" =~ ${FUNCTIONS_URL_RE} ]] || die "unexpected httpsTrigger.url '${url}'"
+        printf '%s\n' "${url}"
+      fi
     fi
   fi
+  [[ ${#CUSTOM_AUDIENCES[@]} -eq 0 ]] || printf '%s\n' "${CUSTOM_AUDIENCES[@]}"
 }
 
-# Prints the members holding ROLE on the deployed function (described as $1), one per line.
-invoker_members() {
-  local json="$1" service policy_read policy
+# The Cloud Run service behind the deployed 2nd gen function (described as $1).
+service_of() {
+  local service
+  service="$(printf '%s' "$1" | jq -r '.serviceConfig.service // empty')"
+  service="${service##*/}"
+  printf '%s' "${service:-${NAME}}"
+}
+
+# The invoker bindings of the deployed function (described as $1), one line each:
+# "U<TAB>member" for an unconditional member of ROLE, "C<TAB>member<TAB>condition title" for one
+# held only through a conditional binding (a version 3 binding with a condition, or the role
+# "ROLE_withcond_..." that a version 1 read shows instead). Fails closed on anything unreadable.
+invoker_bindings() {
+  local json="$1" policy_read policy
   if [[ "${DESIRED_GEN}" == "2" ]]; then
-    service="$(printf '%s' "${json}" | jq -r '.serviceConfig.service // empty')"
-    service="${service##*/}"
-    [[ -n "${service}" ]] || service="${NAME}"
-    policy_read=(run services get-iam-policy "${service}" "${COMMON[@]}" --format=json)
+    policy_read=(run services get-iam-policy "$(service_of "${json}")" "${COMMON[@]}" --format=json)
   else
     policy_read=(functions get-iam-policy "${NAME}" "${COMMON[@]}" --no-gen2 --format=json)
   fi
   policy="$(gcloud_read "${policy_read[@]}")" || die "reading the IAM policy failed"
   # Fail closed: a policy we cannot parse must not read as "no members".
-  printf '%s' "${policy}" | jq -er --arg role "${ROLE}" \
-    'if type == "object" then ([.bindings[]? | select(.role == $role) | .members[]?] | join("\n"))
-     else error("not a policy") end' || die "the IAM policy is not valid JSON"
+  printf '%s' "${policy}" | jq -er --arg role "${ROLE}" '
+    if type != "object" then error("not a policy") else . end
+    | [.bindings[]?
+       | if .role == $role and (has("condition") | not) then
+           .members[]? | "U\t\(.)"
+         elif .role == $role or (.role | startswith($role + "_withcond_")) then
+           .members[]? as $m | "C\t\($m)\t\(.condition.title // "(condition not shown)")"
+         else empty end]
+    | join("\n")' || die "the IAM policy is not valid JSON"
 }
 
 # IAM member as compared here: service-account emails are case-insensitive, other kinds are
@@ -485,63 +763,107 @@ normalize_member() {
   printf '%s' "${member}"
 }
 
-# --- actions: deploy, converge the invoker IAM binding, say how to call -------------------------
-
-# The --set-env-vars value for the given audiences, with gcloud's alternate delimiter because
-# values hold commas.
-env_vars_arg() {
-  local invokers audiences
-  invokers="$(join_by , "${ALLOW[@]}")"
-  audiences="$(join_by , "$@")"
-  if [[ "${invokers}${audiences}" == *"${ENV_DELIM}"* ]]; then
-    die_usage "a value contains the env delimiter '${ENV_DELIM}'"
-  fi
-  printf '^%s^ALLOWED_INVOKERS=%s%sEXPECTED_AUDIENCES=%s' \
-    "${ENV_DELIM}" "${invokers}" "${ENV_DELIM}" "${audiences}"
+is_public() {
+  [[ "$1" == "allUsers" || "$1" == "allAuthenticatedUsers" ]]
 }
 
-# Deploys with the given audiences in EXPECTED_AUDIENCES.
+# --- actions: deploy, converge the invoker IAM binding, say how to call, prove it -----------------
+
+# The --update-env-vars value for the given audiences: the variables deploy.sh owns, with gcloud's
+# alternate delimiter because values hold commas. Every other variable is left as it is.
+env_vars_arg() {
+  local vars=() variable joined
+  vars+=("ALLOWED_INVOKERS=$(join_by , "${INVOKERS[@]}")")
+  vars+=("EXPECTED_AUDIENCES=$(join_by , "$@")")
+  vars+=("GOOGLE_CLOUD_PROJECT=${PROJECT}")
+  vars+=("FUNCTION_GENERATION=gen${DESIRED_GEN}")
+  for variable in "${!GUARD[@]}"; do
+    vars+=("${variable}=${GUARD[${variable}]}")
+  done
+  joined="$(join_by "${ENV_DELIM}" "${vars[@]}")"
+  if [[ "$(join_by , "${vars[@]}")" == *"${ENV_DELIM}"* ]]; then
+    die_usage "a value contains the env delimiter '${ENV_DELIM}'"
+  fi
+  printf '^%s^%s' "${ENV_DELIM}" "${joined}"
+}
+
+# Deploys with the given audiences in EXPECTED_AUDIENCES; a failure is recorded.
 deploy_function() {
   local cmd=(functions deploy "${NAME}" "${COMMON[@]}")
   cmd+=("${GEN_FLAG}" --trigger-http --no-allow-unauthenticated --runtime="${RUNTIME}"
-    --entry-point="${ENTRY_POINT}" --source="${SOURCE}" --set-env-vars="$(env_vars_arg "$@")")
+    --entry-point="${ENTRY_POINT}" --source="${SOURCE_DIR}" --update-env-vars="$(env_vars_arg "$@")")
   if [[ -n "${RUNTIME_SA}" ]]; then
     cmd+=(--service-account="${RUNTIME_SA,,}")
   fi
   cmd+=(--quiet)
-  gcloud_change "${cmd[@]}" || die "gcloud functions deploy failed"
+  gcloud_change "${cmd[@]}" || {
+    record_failure "gcloud functions deploy ${NAME}"
+    return 1
+  }
 }
 
-# Revokes ROLE from every given member not on the allowlist, then grants it to every allowlisted
-# account not among them, with the pair of commands that act on the invoker role of either
-# generation. Prints the summary line.
+# Sets the custom audiences on the 2nd gen function's Cloud Run service, where Google checks them.
+set_custom_audiences() {
+  local service="$1"
+  [[ ${#CUSTOM_AUDIENCES[@]} -gt 0 ]] || return 0
+  gcloud_change run services update "${service}" "${COMMON[@]}" \
+    --add-custom-audiences="$(join_by , "${CUSTOM_AUDIENCES[@]}")" --quiet ||
+    record_failure "setting the custom audiences on service ${service}"
+}
+
+# What to tell the operator when a grant fails: an organization policy is named with what to ask.
+explain_grant_failure() {
+  local member="$1"
+  if grep -Eq 'permitted customer|allowedPolicyMemberDomains|allowedPolicyMembers' <<<"${LAST_ERR}"; then
+    record_failure "granting ${ROLE} to ${member} was refused by the organization policy constraints/iam.allowedPolicyMemberDomains (domain-restricted sharing; or iam.managed.allowedPolicyMembers): ask your organization policy administrator to allow the caller's organization (its Google Workspace customer ID, or organization principal set) in that constraint for project ${PROJECT}"
+  else
+    record_failure "granting ${ROLE} to ${member}"
+  fi
+}
+
+# Makes the unconditional members of ROLE equal the allowlist: public members removed first, then
+# every other extra member, then the missing accounts granted. A failure is recorded and the rest
+# goes on. Members held only through a conditional binding are reported and left alone; they do
+# not count as granted (they lapse with their condition). Arguments: the lines of
+# invoker_bindings. Prints the summary line.
 converge_invokers() {
-  local current=("$@") wanted=() current_normalized=() changes=0 sa member
-  for sa in "${ALLOW[@]}"; do
+  local line kind member title current=() wanted=() current_normalized=() changes=0 sa
+  local pass
+  for sa in "${ALLOW_EMAILS[@]}"; do
     wanted+=("serviceAccount:${sa}")
   done
-  for member in "${current[@]}"; do
+  for line in "$@"; do
+    IFS=$'\t' read -r kind member title <<<"${line}"
+    if [[ "${kind}" == "C" ]]; then
+      warn "conditional binding left alone: ${member} holds ${ROLE} on ${NAME} only under condition '${title}'; it does not count as granted (deploy.sh neither removes nor rewrites conditional bindings)"
+      continue
+    fi
+    current+=("${member}")
     current_normalized+=("$(normalize_member "${member}")")
   done
 
-  for member in "${current[@]}"; do
-    contains "$(normalize_member "${member}")" "${wanted[@]}" && continue
-    if [[ "${member}" == "allUsers" || "${member}" == "allAuthenticatedUsers" ]]; then
-      warn "PUBLIC ACCESS: ${member} holds ${ROLE} on ${NAME}; removing it"
-    else
-      info "Revoking ${ROLE} from ${member} (not on the allowlist)"
-    fi
-    gcloud_change functions remove-invoker-policy-binding "${NAME}" "${COMMON[@]}" "${GEN_FLAG}" \
-      --member="${member}" --quiet || die "removing ${member} failed"
-    changes=$((changes + 1))
+  for pass in public other; do
+    for member in "${current[@]}"; do
+      contains "$(normalize_member "${member}")" "${wanted[@]}" && continue
+      if is_public "${member}"; then
+        [[ "${pass}" == "public" ]] || continue
+        warn "PUBLIC ACCESS: ${member} holds ${ROLE} on ${NAME}; removing it"
+      else
+        [[ "${pass}" == "other" ]] || continue
+        info "Revoking ${ROLE} from ${member} (not on the allowlist)"
+      fi
+      changes=$((changes + 1))
+      gcloud_change functions remove-invoker-policy-binding "${NAME}" "${COMMON[@]}" "${GEN_FLAG}" \
+        --member="${member}" --quiet || record_failure "removing ${member} from ${ROLE}"
+    done
   done
 
   for member in "${wanted[@]}"; do
     contains "${member}" "${current_normalized[@]}" && continue
     info "Granting ${ROLE} to ${member}"
-    gcloud_change functions add-invoker-policy-binding "${NAME}" "${COMMON[@]}" "${GEN_FLAG}" \
-      --member="${member}" --quiet || die "granting ${member} failed"
     changes=$((changes + 1))
+    gcloud_change functions add-invoker-policy-binding "${NAME}" "${COMMON[@]}" "${GEN_FLAG}" \
+      --member="${member}" --quiet || explain_grant_failure "${member}"
   done
 
   if [[ ${changes} -eq 0 ]]; then
@@ -549,19 +871,28 @@ converge_invokers() {
   elif [[ "${DRY_RUN}" == "true" ]]; then
     info "Dry run: ${changes} IAM change(s) planned, none made."
   else
-    info "IAM converged: ${changes} change(s) made."
+    info "IAM converged: ${changes} change(s) attempted."
   fi
 }
 
-# How to call the function at the last of the given audiences.
-print_how_to_call() {
-  local url="${*: -1}"
+# How to call the function at its URL (the second argument on: every expected audience).
+print_summary() {
+  local url="$1" audience pinned
+  shift
   cat <<EOF_CALL
 
-Function:  ${NAME} ($([[ "${DESIRED_GEN}" == "2" ]] && echo "2nd gen" || echo "1st gen"), ${REGION}, ${PROJECT})
+Function:  ${NAME} ($([[ "${DESIRED_GEN}" == "2" ]] && echo "2nd gen" || echo "1st gen"), ${REGION}, ${PROJECT}), entry point ${ENTRY_POINT}
 URL:       ${url}
-Audiences: $(join_by , "$@")
-Allowlist: $(join_by , "${ALLOW[@]}")
+Expected audiences (EXPECTED_AUDIENCES; a token for any other is the guard's 401):
+EOF_CALL
+  for audience in "$@"; do
+    printf '  %s\n' "${audience}"
+  done
+  printf 'Allowlist: %s (ALLOWED_INVOKERS)\n' "$(join_by , "${INVOKERS[@]}")"
+  for pinned in "${PINNED[@]}"; do
+    printf '  %s\n' "${pinned}"
+  done
+  cat <<EOF_CALL
 
 Call it from GKE with Workload Identity (as the pod's Kubernetes service account bound to an
 allowlisted Google service account):
@@ -570,21 +901,85 @@ allowlisted Google service account):
   curl -sS -H "Authorization: Bearer \${TOKEN}" '${url}'
 
 Call it from a workstation (needs roles/iam.serviceAccountTokenCreator on the service account):
-  TOKEN="\$(gcloud auth print-identity-token --impersonate-service-account=${ALLOW[0]} \\
+  TOKEN="\$(gcloud auth print-identity-token --impersonate-service-account=${ALLOW_EMAILS[0]} \\
     --audiences='${url}' --include-email)"
   curl -sS -H "Authorization: Bearer \${TOKEN}" '${url}'
 EOF_CALL
-  if [[ "${DRY_RUN}" == "true" ]]; then
-    info ""
-    info "Dry run: nothing was changed."
+}
+
+# One request for the smoke test; prints "STATUS KIND" where KIND says who answered: google (an
+# HTML page: Google's front end), guard (JSON: the function's guard) or none (no answer).
+smoke_request() {
+  local target="$1" token="${2:-}" body status type kind
+  body="$(mktemp)"
+  local args=(-sS -o "${body}" -w '%{http_code} %{content_type}' --max-time 30)
+  if [[ -n "${token}" ]]; then
+    # The token goes through a header file on stdin, never on the command line.
+    args+=(-H @-)
   fi
+  read -r status type < <(printf 'Authorization: Bearer %s\n' "${token}" |
+    curl "${args[@]}" "${target}" 2>/dev/null || printf '000 none\n')
+  if [[ "${status}" == "000" ]]; then
+    kind="none"
+  elif [[ "${type}" == application/json* ]]; then
+    kind="guard:$(jq -r '.reason // .error // empty' <"${body}" 2>/dev/null | head -n 1)"
+  else
+    kind="google"
+  fi
+  rm -f "${body}"
+  printf '%s %s' "${status}" "${kind}"
+}
+
+# Proves the deployment: a request without a token is refused by Google, and one with an ID token
+# of SMOKE_SA for URL gets 200 from the guard. Retries with backoff until SMOKE_TIMEOUT (invoker
+# grants take minutes to propagate), printing what each attempt got.
+smoke_test() {
+  local url="$1" target deadline delay=5 attempt=0 token anon with err
+  target="${SMOKE_URL_OVERRIDE:-${url}}"
+  deadline=$((SECONDS + SMOKE_TIMEOUT))
+  info ""
+  info "Smoke test: ${url} as ${SMOKE_SA}, for up to ${SMOKE_TIMEOUT} s"
+  while true; do
+    attempt=$((attempt + 1))
+    anon="$(smoke_request "${target}")"
+    err="$(mktemp)"
+    if token="$(gcloud auth print-identity-token --impersonate-service-account="${SMOKE_SA}" \
+      --audiences="${url}" --include-email 2>"${err}")" && [[ -n "${token}" ]]; then
+      with="$(smoke_request "${target}" "${token}")"
+    else
+      with="no token: $(grep -m 1 'ERROR' "${err}" || echo 'gcloud auth print-identity-token failed')"
+    fi
+    rm -f "${err}"
+    info "  attempt ${attempt}: without a token: $(describe_answer "${anon}"); with ${SMOKE_SA}'s token: $(describe_answer "${with}")"
+    if [[ "${anon}" == 40[13]" google" && "${with}" == 200" "* ]]; then
+      info "Smoke test passed: Google refuses a call without a token, the guard answers ${SMOKE_SA} with 200."
+      return 0
+    fi
+    if ((SECONDS + delay > deadline)); then
+      record_failure "smoke test: no pass within ${SMOKE_TIMEOUT} s (last: without a token $(describe_answer "${anon}"); with a token $(describe_answer "${with}")); see docs/DEPLOY.md, 'Which 403 is this'"
+      return 1
+    fi
+    sleep "${delay}"
+    delay=$((delay * 2 > 60 ? 60 : delay * 2))
+  done
+}
+
+describe_answer() {
+  case "$1" in
+    "000 none") printf 'no answer' ;;
+    "200 "*) printf '200' ;;
+    *" google") printf '%s from Google (HTML; IAM: no invoker grant seen yet, or no valid token)' "${1%% *}" ;;
+    *" guard:"*) printf '%s from the guard (JSON, %s)' "${1%% *}" "${1#* guard:}" ;;
+    *) printf '%s' "$1" ;;
+  esac
 }
 
 # --- the plan -----------------------------------------------------------------------------------
 
 main() {
   exec 3>&1
-  local before after lines audiences=() new_audiences=() members=()
+  local before after lines audiences=() new_audiences=() bindings=() pre_bindings=() deployed=true
+  local line
 
   parse_args "$@"
   load_settings
@@ -592,13 +987,33 @@ main() {
   ensure_artifact
   check_account
 
+  if [[ "${DESIRED_GEN}" == "2" ]]; then
+    PROJECT_NUMBER="$(project_number)"
+  else
+    PROJECT_NUMBER=""
+  fi
+  readonly PROJECT_NUMBER
+  resolve_callers
+
   before="$(describe_function)"
   check_generation "${before}"
   # Captured first (not read through < <(...)) so that a failure inside stops the script.
   lines="$(audiences_from "${before}")"
   mapfile -t audiences <<<"${lines}"
 
-  deploy_function "${audiences[@]}"
+  if [[ -n "${before}" ]]; then
+    # Read before deploying: on 2nd gen gcloud's own deploy (--no-allow-unauthenticated) drops
+    # allUsers from the service quietly, and the operator should hear that it was there.
+    lines="$(invoker_bindings "${before}")"
+    [[ -z "${lines}" ]] || mapfile -t pre_bindings <<<"${lines}"
+    for line in "${pre_bindings[@]}"; do
+      if [[ "${line}" == U$'\t'* ]] && is_public "${line#U$'\t'}"; then
+        warn "PUBLIC ACCESS: ${line#U$'\t'} held ${ROLE} on ${NAME} before this run: anyone could reach the function (the guard still checked every call); it is being removed"
+      fi
+    done
+  fi
+
+  deploy_function "${audiences[@]}" || deployed=false
   if [[ "${DRY_RUN}" == "true" ]]; then
     after="${before}"
   else
@@ -608,19 +1023,47 @@ main() {
   if [[ -n "${after}" ]]; then
     lines="$(audiences_from "${after}")"
     mapfile -t new_audiences <<<"${lines}"
-    if [[ "$(join_by , "${new_audiences[@]}")" != "$(join_by , "${audiences[@]}")" ]]; then
-      # First deploy of a 2nd gen function: its run.app URL exists only now.
+    if [[ "${deployed}" == "true" &&
+      "$(join_by , "${new_audiences[@]}")" != "$(join_by , "${audiences[@]}")" ]]; then
+      # First deploy of a 2nd gen function: its serviceConfig.uri exists only now.
       audiences=("${new_audiences[@]}")
       info "The function answers at a URL it did not know yet: redeploying with EXPECTED_AUDIENCES=$(join_by , "${audiences[@]}")"
-      deploy_function "${audiences[@]}"
+      deploy_function "${audiences[@]}" || true
+    fi
+    if [[ "${DESIRED_GEN}" == "2" ]]; then
+      set_custom_audiences "$(service_of "${after}")"
     fi
 
-    lines="$(invoker_members "${after}")"
-    [[ -z "${lines}" ]] || mapfile -t members <<<"${lines}"
+    lines="$(invoker_bindings "${after}")"
+    [[ -z "${lines}" ]] || mapfile -t bindings <<<"${lines}"
   fi
-  converge_invokers "${members[@]}"
+  converge_invokers "${bindings[@]}"
 
-  print_how_to_call "${audiences[@]}"
+  # The URL to call: serviceConfig.uri for 2nd gen, the cloudfunctions.net URL for 1st gen.
+  local url="${FUNCTIONS_URL}"
+  if [[ "${DESIRED_GEN}" == "2" ]]; then
+    url="$(printf '%s' "${after}" | jq -r '.serviceConfig.uri // empty' 2>/dev/null || true)"
+    url="${url:-https://${NAME}-${PROJECT_NUMBER}.${REGION}.run.app}"
+  fi
+  print_summary "${url}" "${audiences[@]}"
+
+  if [[ "${DRY_RUN}" == "true" ]]; then
+    info ""
+    [[ -z "${SMOKE_SA}" ]] || info "[dry-run] smoke test as ${SMOKE_SA} not run"
+    info "Dry run: nothing was changed."
+  elif [[ -n "${SMOKE_SA}" && ${#FAILURES[@]} -eq 0 ]]; then
+    smoke_test "${url}" || true
+  elif [[ -n "${SMOKE_SA}" ]]; then
+    info ""
+    info "Smoke test not run: the changes above failed first."
+  fi
+
+  if [[ ${#FAILURES[@]} -gt 0 ]]; then
+    printf '\n%s: %d failure(s); the rest was done (rerun after fixing: the script converges):\n' \
+      "${PROG}" "${#FAILURES[@]}" >&2
+    printf '  - %s\n' "${FAILURES[@]}" >&2
+    exit 1
+  fi
 }
 
 # Run only when executed, not when sourced (AllowlistAgreementTest sources it).

@@ -24,9 +24,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * nor refuses one it would accept.
  *
  * <p>deploy.sh is sourced (it runs {@code main} only when executed) and its {@code allowlist_from}
- * is called on each input. The one intended difference: numeric unique IDs are for {@code
- * ALLOWED_INVOKERS} only (an IAM binding needs an email), so deploy.sh accepts a list exactly when
- * the verifier accepts it with no unique ID, and then both yield the same lower-cased emails.
+ * is called on each input. Both accept the same emails and numeric unique IDs and yield the same
+ * lower-cased entries. deploy.sh also takes {@code EMAIL=UNIQUE_ID} (the email for the IAM grant,
+ * the ID pinned in {@code ALLOWED_INVOKERS}): it accepts such an entry exactly when the verifier
+ * accepts its email as an email and its ID as an ID, each without padding.
  */
 class AllowlistAgreementTest {
   private static final String ALICE = "alice@client-one.iam.gserviceaccount.com";
@@ -73,11 +74,31 @@ class AllowlistAgreementTest {
           "," + ALICE,
           ALICE + ",," + BOB,
           ALICE + ", ," + BOB,
-          // Numeric unique IDs: the verifier's only; deploy.sh needs emails for IAM.
+          // Numeric unique IDs.
           ID,
           ALICE + "," + ID,
           "0123456789",
           "123456789",
+          "1234567890",
+          "1".repeat(30),
+          "1".repeat(31),
+          // EMAIL=UNIQUE_ID, pinned.
+          ALICE + "=" + ID,
+          "Alice@Client-One.IAM.GServiceAccount.COM=" + ID,
+          ALICE + "=" + ID + "," + BOB,
+          " " + ALICE + "=" + ID + " ",
+          ALICE + " =" + ID,
+          ALICE + "= " + ID,
+          ALICE + "=",
+          "=" + ID,
+          "=",
+          ID + "=" + ALICE,
+          ALICE + "=" + ID + "=" + ID,
+          ALICE + "=0123456789",
+          ALICE + "=123456789",
+          "someone@gmail.com=" + ID,
+          "\u212Aelvin@p.iam.gserviceaccount.com=" + ID,
+          ALICE + "=" + ID + "\u00a0",
           // User accounts, IAM member prefixes, look-alike domains.
           "someone@gmail.com",
           "someone@example.com",
@@ -132,12 +153,12 @@ class AllowlistAgreementTest {
     List<String> disagreements = new ArrayList<>();
     for (int i = 0; i < INPUTS.size(); i++) {
       String input = INPUTS.get(i);
-      Set<String> expected = verifierEmails(input);
+      Set<String> expected = verifierEntries(input);
       ScriptVerdict actual = script.get(i);
       boolean agree =
           expected == null
               ? !actual.accepted()
-              : actual.accepted() && new TreeSet<>(actual.emails()).equals(expected);
+              : actual.accepted() && parts(actual.emails()).equals(expected);
       if (!agree) {
         disagreements.add(
             escape(input)
@@ -155,23 +176,59 @@ class AllowlistAgreementTest {
   /** The test must not pass by accident: both accept some inputs and refuse others. */
   @Test
   void inputs_holdAcceptedAndRefusedEntries() {
-    long accepted = INPUTS.stream().filter(input -> verifierEmails(input) != null).count();
+    long accepted = INPUTS.stream().filter(input -> verifierEntries(input) != null).count();
     assertWithMessage("accepted").that(accepted).isAtLeast(10);
     assertWithMessage("refused").that(INPUTS.size() - accepted).isAtLeast(40);
   }
 
-  /** The emails the verifier accepts, or null when it refuses or accepts a unique ID. */
-  private static Set<String> verifierEmails(String input) {
-    ServiceAccountAllowlist allowlist;
-    try {
-      allowlist = ServiceAccountAllowlist.parse(input);
-    } catch (IllegalArgumentException refused) {
-      return null;
+  /**
+   * The emails and unique IDs the verifier accepts (an {@code EMAIL=ID} entry judged as its two
+   * halves, each unpadded), or null when it refuses.
+   */
+  private static Set<String> verifierEntries(String input) {
+    List<String> plain = new ArrayList<>();
+    Set<String> out = new TreeSet<>();
+    for (String entry : input.split(",", -1)) {
+      int eq = entry.indexOf('=');
+      if (eq < 0) {
+        plain.add(entry);
+        continue;
+      }
+      String trimmed = entry.strip();
+      eq = trimmed.indexOf('=');
+      String email = trimmed.substring(0, eq);
+      String id = trimmed.substring(eq + 1);
+      if (!email.equals(email.strip())
+          || !ServiceAccountAllowlist.isServiceAccountEmail(email)
+          || !id.matches("[1-9][0-9]{9,29}")) {
+        return null;
+      }
+      out.add(email.toLowerCase(java.util.Locale.ROOT));
+      out.add(id);
     }
-    return allowlist.uniqueIds().isEmpty() ? new TreeSet<>(allowlist.emails()) : null;
+    if (!plain.isEmpty()) {
+      ServiceAccountAllowlist allowlist;
+      try {
+        allowlist = ServiceAccountAllowlist.parse(String.join(",", plain));
+      } catch (IllegalArgumentException refused) {
+        return null;
+      }
+      out.addAll(allowlist.emails());
+      out.addAll(allowlist.uniqueIds());
+    }
+    return out;
   }
 
   private record ScriptVerdict(boolean accepted, List<String> emails) {}
+
+  /** deploy.sh's lines (EMAIL, ID or EMAIL=ID) as the set of their emails and IDs. */
+  private static Set<String> parts(List<String> lines) {
+    Set<String> out = new TreeSet<>();
+    for (String line : lines) {
+      out.addAll(List.of(line.split("=", -1)));
+    }
+    return out;
+  }
 
   /**
    * Calls deploy.sh's allowlist_from once per input in one bash process. Inputs go through a file

@@ -101,7 +101,11 @@ class ClientSetupJourneyIT {
     assertThat(function.forwardedCount()).isEqualTo(forwarded + 1);
 
     // The host team allowlists it with what client-setup.sh printed: 200.
-    deploy("--allow", OTHER, "--allow", allowArgumentForThisDeployScript(allow));
+    // Pinned: ALLOWED_INVOKERS holds the unique ID (the token's sub), the grant names the email.
+    deploy("--allow", OTHER, "--allow", allow);
+    assertThat(function.environmentVariables().get("ALLOWED_INVOKERS"))
+        .isEqualTo(OTHER + "," + TestIssuer.uniqueIdOf(CALLER));
+    assertThat(function.grantsInvoker("serviceAccount:" + CALLER)).isTrue();
     Invocation ok = invoke(function, key);
     assertWithMessage("%s\n%s", ok, function.instanceLogs()).that(ok.exitCode()).isEqualTo(0);
     assertThat(ok.stdout()).contains("200");
@@ -115,15 +119,6 @@ class ClientSetupJourneyIT {
     assertWithMessage("%s", dead).that(dead.exitCode()).isEqualTo(3);
 
     google.assertNoUnexpectedRequests();
-  }
-
-  /**
-   * The printed {@code EMAIL=UNIQUE_ID} as is when this deploy.sh takes pinned unique IDs, the
-   * email alone otherwise (deploy.sh learns {@code EMAIL=UNIQUE_ID} in its own change).
-   */
-  private static String allowArgumentForThisDeployScript(String allow) throws Exception {
-    String script = Files.readString(Tools.repositoryRoot().resolve("deploy.sh"));
-    return script.contains("EMAIL=UNIQUE_ID") ? allow : allow.substring(0, allow.indexOf('='));
   }
 
   private void deploy(String... allow) throws Exception {

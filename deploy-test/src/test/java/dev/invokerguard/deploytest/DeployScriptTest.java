@@ -32,6 +32,9 @@ class DeployScriptTest {
   private static final String FUNCTIONS_URL =
       "https://europe-west1-host-proj.cloudfunctions.net/invoker-guard";
   private static final String RUN_URL = "https://invoker-guard-abc123-ew.a.run.app";
+  // The fake's project number is 123456789012.
+  private static final String DETERMINISTIC_URL =
+      "https://invoker-guard-123456789012.europe-west1.run.app";
   private static final String ENTRY_POINT = "dev.invokerguard.function.ProtectedFunction";
 
   private static final String GEN2_FUNCTION =
@@ -84,10 +87,10 @@ class DeployScriptTest {
   private static Map<String, String> envVarsOf(String deployCall) {
     String flag =
         words(deployCall).stream()
-            .filter(word -> word.startsWith("--set-env-vars="))
+            .filter(word -> word.startsWith("--update-env-vars="))
             .findFirst()
-            .orElseThrow(() -> new AssertionError("no --set-env-vars in " + deployCall));
-    return GcloudDictFlag.parse(flag.substring("--set-env-vars=".length()));
+            .orElseThrow(() -> new AssertionError("no --update-env-vars in " + deployCall));
+    return GcloudDictFlag.parse(flag.substring("--update-env-vars=".length()));
   }
 
   private static String policy(String role, String... members) {
@@ -123,11 +126,22 @@ class DeployScriptTest {
               "--source=" + sandbox.source());
       assertThat(words(deploy)).doesNotContain("--allow-unauthenticated");
     }
-    // The run.app URL is known only once the function exists: the last deploy carries both.
+    // serviceConfig.uri is known only once the function exists: the last deploy carries all
+    // three; the deterministic run.app URL (from the project number) is there from the first.
+    assertThat(envVarsOf(deploys.get(0)))
+        .containsEntry("EXPECTED_AUDIENCES", FUNCTIONS_URL + "," + DETERMINISTIC_URL);
     Map<String, String> env = envVarsOf(deploys.get(deploys.size() - 1));
     assertThat(env).containsEntry("ALLOWED_INVOKERS", ALICE + "," + BOB);
-    assertThat(env).containsEntry("EXPECTED_AUDIENCES", FUNCTIONS_URL + "," + RUN_URL);
-    assertThat(env.keySet()).containsExactly("ALLOWED_INVOKERS", "EXPECTED_AUDIENCES");
+    assertThat(env)
+        .containsEntry(
+            "EXPECTED_AUDIENCES", FUNCTIONS_URL + "," + DETERMINISTIC_URL + "," + RUN_URL);
+    // Only the variables deploy.sh owns, through --update-env-vars: every other one stays.
+    assertThat(env)
+        .containsExactly(
+            "ALLOWED_INVOKERS", ALICE + "," + BOB,
+            "EXPECTED_AUDIENCES", FUNCTIONS_URL + "," + DETERMINISTIC_URL + "," + RUN_URL,
+            "GOOGLE_CLOUD_PROJECT", PROJECT,
+            "FUNCTION_GENERATION", "gen2");
     assertThat(result.stdout()).contains("URL:       " + RUN_URL);
     assertThat(result.stdout()).contains("audience=" + RUN_URL + "&format=full");
     assertThat(result.stdout()).contains("Metadata-Flavor: Google");
@@ -145,7 +159,8 @@ class DeployScriptTest {
     List<String> deploys = result.callsStartingWith("functions deploy ");
     assertThat(deploys).hasSize(1);
     assertThat(envVarsOf(deploys.get(0)))
-        .containsEntry("EXPECTED_AUDIENCES", FUNCTIONS_URL + "," + RUN_URL);
+        .containsEntry(
+            "EXPECTED_AUDIENCES", FUNCTIONS_URL + "," + DETERMINISTIC_URL + "," + RUN_URL);
     assertThat(result.calls())
         .contains(
             "run services get-iam-policy invoker-guard-svc --region=europe-west1"
@@ -181,6 +196,7 @@ class DeployScriptTest {
             "--source=" + sandbox.source());
     assertThat(words(deploys.get(0))).doesNotContain("--gen2");
     assertThat(envVarsOf(deploys.get(0))).containsEntry("EXPECTED_AUDIENCES", FUNCTIONS_URL);
+    assertThat(envVarsOf(deploys.get(0))).containsEntry("FUNCTION_GENERATION", "gen1");
     assertThat(result.calls())
         .contains(
             "functions get-iam-policy invoker-guard --region=europe-west1 --project=host-proj"
@@ -265,15 +281,18 @@ class DeployScriptTest {
     assertThat(sandbox.readState("iam.json")).isEqualTo(before);
     List<String> printed =
         result.stdout().lines().filter(line -> line.startsWith("[")).toList();
-    assertThat(printed).hasSize(6);
+    assertThat(printed).hasSize(8);
     assertThat(printed.get(0)).startsWith("[read] gcloud auth list");
-    assertThat(printed.get(1)).startsWith("[read] gcloud functions describe invoker-guard");
-    assertThat(printed.get(2)).startsWith("[dry-run] gcloud functions deploy invoker-guard");
+    assertThat(printed.get(1)).startsWith("[read] gcloud projects describe host-proj");
+    assertThat(printed.get(2)).startsWith("[read] gcloud functions describe invoker-guard");
+    // Read before the deploy too: on 2nd gen gcloud's deploy drops allUsers quietly.
     assertThat(printed.get(3)).startsWith("[read] gcloud run services get-iam-policy");
-    assertThat(printed.get(4))
+    assertThat(printed.get(4)).startsWith("[dry-run] gcloud functions deploy invoker-guard");
+    assertThat(printed.get(5)).startsWith("[read] gcloud run services get-iam-policy");
+    assertThat(printed.get(6))
         .startsWith("[dry-run] gcloud functions remove-invoker-policy-binding invoker-guard");
-    assertThat(printed.get(4)).contains("--member=allUsers");
-    assertThat(printed.get(5))
+    assertThat(printed.get(6)).contains("--member=allUsers");
+    assertThat(printed.get(7))
         .isEqualTo(
             "[dry-run] gcloud functions add-invoker-policy-binding invoker-guard"
                 + " --region=europe-west1 --project=host-proj --gen2 --member=serviceAccount:"

@@ -129,9 +129,10 @@ class OfflineJourneyIT {
 
     Gcloud.Result closed = deploy(false, "--allow", ALICE);
     // On 2nd gen the CLI's own deploy with --no-allow-unauthenticated drops allUsers from the
-    // service's policy before deploy.sh reads it, so deploy.sh's PUBLIC ACCESS warning does not
-    // appear (the recording fake could not show this; see docs/DEPLOY.md).
-    assertThat(closed.stderr()).doesNotContain("PUBLIC ACCESS");
+    // service's policy before deploy.sh reads it after the deploy (the recording fake could not
+    // show this): deploy.sh reads the policy before the deploy too, so the operator is told.
+    assertThat(closed.stderr())
+        .contains("PUBLIC ACCESS: allUsers held roles/run.invoker on " + NAME + " before this run");
     assertThat(function.grantsInvoker("allUsers")).isFalse();
     int forwarded = function.forwardedCount();
     assertThat(anonymousStatus(function)).isEqualTo(401);
@@ -160,6 +161,32 @@ class OfflineJourneyIT {
         .containsExactlyElementsIn(function.audiences());
     assertThat(function.grantsInvoker("serviceAccount:" + ALICE)).isTrue();
     assertWithMessage("%s", first).that(first.stdout()).contains("Granting");
+    assertThat(function.environmentVariables())
+        .containsEntry("FUNCTION_GENERATION", gen1 ? "gen1" : "gen2");
+    assertThat(function.environmentVariables()).containsEntry("GOOGLE_CLOUD_PROJECT", PROJECT);
+
+    // 1b. The host team sets a variable of its own by hand, the way gcloud offers. gcloud 528
+    // merges --update-env-vars on the client (it reads the function, sends the whole map with an
+    // update mask naming the variables field), for either generation; deploy.sh's later runs must
+    // keep it (steps 5 to 7 below run deploy.sh three more times).
+    Gcloud.Result handSet =
+        gcloud.gcloud(
+            "functions",
+            "deploy",
+            NAME,
+            "--region=" + REGION,
+            "--project=" + PROJECT,
+            genFlag,
+            "--trigger-http",
+            "--no-allow-unauthenticated",
+            "--runtime=java21",
+            "--entry-point=dev.invokerguard.function.ProtectedFunction",
+            "--source=" + Tools.repositoryRoot().resolve("function/target/deploy"),
+            "--update-env-vars=TEAM_SETTING=kept",
+            "--quiet");
+    assertWithMessage("%s", handSet).that(handSet.exitCode()).isEqualTo(0);
+    assertThat(function.environmentVariables()).containsEntry("TEAM_SETTING", "kept");
+    assertThat(function.environmentVariables()).containsEntry("ALLOWED_INVOKERS", ALICE);
 
     // 2. Bob holds no invoker role: Google's front end refuses him; the function never sees it.
     int forwarded = function.forwardedCount();
@@ -215,6 +242,8 @@ class OfflineJourneyIT {
     assertThat(again.stdout()).contains("IAM already matches the allowlist: no IAM changes.");
     assertThat(function.grantsInvoker("serviceAccount:" + ALICE)).isTrue();
     assertThat(function.grantsInvoker("serviceAccount:" + BOB)).isTrue();
+    // The hand-set variable survived every deploy.sh run since it was set.
+    assertThat(function.environmentVariables()).containsEntry("TEAM_SETTING", "kept");
     // The CLI deploys again even when nothing changed (a new upload and a new revision).
     assertThat(function.revisions()).isEqualTo(revisions + 1);
     assertThat(invoke(function, alice).exitCode()).isEqualTo(0);

@@ -126,6 +126,8 @@ final class Sandbox {
 
     private static boolean isRead(String call) {
       return call.startsWith("auth list")
+          || call.startsWith("projects describe ")
+          || call.startsWith("iam service-accounts describe ")
           || call.startsWith("config get-value")
           || call.startsWith("functions describe ")
           || call.startsWith("functions get-iam-policy ")

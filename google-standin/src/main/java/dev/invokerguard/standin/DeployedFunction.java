@@ -44,6 +44,7 @@ public final class DeployedFunction implements AutoCloseable {
   private ChildJvm instance;
   private volatile int instancePort;
   private final List<String> instanceLogs = new ArrayList<>();
+  private final List<String> customAudiences = new ArrayList<>();
 
   DeployedFunction(GoogleStandIn google, String project, String region, String id, int generation) {
     this.google = google;
@@ -99,9 +100,36 @@ public final class DeployedFunction implements AutoCloseable {
     return "https://" + id + "-" + google.projectHash() + "-" + code + ".a.run.app";
   }
 
-  /** Every URL the function answers at: the audiences the front end accepts. */
+  /**
+   * The 2nd gen function's deterministic Cloud Run URL, {@code
+   * https://NAME-PROJECT_NUMBER.REGION.run.app}, which it answers at as well.
+   */
+  public String deterministicRunUrl() {
+    return "https://" + id + "-" + google.projectNumber() + "." + region + ".run.app";
+  }
+
+  /**
+   * Every audience the front end accepts: the URLs the function answers at (for 2nd gen: the
+   * cloudfunctions.net URL, the deterministic run.app URL, {@code serviceConfig.uri}, last), then
+   * the custom audiences set on its service.
+   */
   public List<String> audiences() {
-    return generation == 2 ? List.of(functionsUrl(), runUrl()) : List.of(functionsUrl());
+    if (generation != 2) {
+      return List.of(functionsUrl());
+    }
+    List<String> out = new ArrayList<>(List.of(functionsUrl(), deterministicRunUrl(), runUrl()));
+    out.addAll(customAudiences());
+    return List.copyOf(out);
+  }
+
+  /** The service's custom audiences (2nd gen), as {@code gcloud run services update} set them. */
+  public synchronized List<String> customAudiences() {
+    return List.copyOf(customAudiences);
+  }
+
+  synchronized void customAudiences(List<String> audiences) {
+    customAudiences.clear();
+    customAudiences.addAll(audiences);
   }
 
   /** How many requests the front end let through to the function. */

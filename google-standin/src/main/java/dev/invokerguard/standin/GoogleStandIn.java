@@ -38,6 +38,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -90,7 +91,13 @@ public final class GoogleStandIn implements AutoCloseable {
 
   private static final List<String> SERVED_APIS =
       List.of(
-          "cloudfunctions", "run", "serviceusage", "cloudbuild", "cloudresourcemanager", "iam",
+          "cloudfunctions",
+          "run",
+          "serviceusage",
+          "cloudbuild",
+          "cloudresourcemanager",
+          "iam",
+          "iamcredentials",
           "container");
 
   private static final Pattern FUNCTION_V2 =
@@ -142,7 +149,9 @@ public final class GoogleStandIn implements AutoCloseable {
   private final Map<String, Operation> operations = new ConcurrentHashMap<>();
   private volatile Duration propagationDelay = Duration.ZERO;
   private final IamServiceAccounts iam;
+  private final IamCredentials credentials;
   private final GkeClusters gke;
+  private volatile Predicate<String> permittedMember = member -> true;
 
   private GoogleStandIn(Builder builder) {
     this.issuer = builder.issuer;
@@ -153,6 +162,7 @@ public final class GoogleStandIn implements AutoCloseable {
     this.invokerClasspath = builder.invokerClasspath;
     this.iam = new IamServiceAccounts(this::uri, keys, builder.clock, builder.project);
     this.gke = new GkeClusters(iam::projectExists);
+    this.credentials = new IamCredentials(iam, builder.issuer, builder.clock, this::newAccessToken);
     try {
       Files.createDirectories(workDir);
       server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
@@ -335,6 +345,18 @@ public final class GoogleStandIn implements AutoCloseable {
     this.propagationDelay = Objects.requireNonNull(delay, "delay");
   }
 
+  /**
+   * Enforces domain-restricted sharing ({@code constraints/iam.allowedPolicyMemberDomains}) on the
+   * functions' and services' IAM policies: a setIamPolicy whose policy names any member for which
+   * {@code permitted} is false is refused as Google refuses it (400 FAILED_PRECONDITION, "One or
+   * more users named in the policy do not belong to a permitted customer", a PreconditionFailure
+   * naming the constraint). Like Google, every member of the policy written is checked, not only
+   * the new ones.
+   */
+  public void restrictPolicyMembers(Predicate<String> permitted) {
+    this.permittedMember = Objects.requireNonNull(permitted, "permitted");
+  }
+
   /** Stops every running function, every front end and the API server. */
   @Override
   public void close() {
@@ -359,6 +381,10 @@ public final class GoogleStandIn implements AutoCloseable {
 
   Path workDir() {
     return workDir;
+  }
+
+  String projectNumber() {
+    return projectNumber;
   }
 
   String invokerClasspath() {
@@ -448,7 +474,7 @@ public final class GoogleStandIn implements AutoCloseable {
     if (!SERVED_APIS.contains(r.api())) {
       return null;
     }
-    authenticate(exchange);
+    String caller = authenticate(exchange);
     Matcher m;
     switch (r.api()) {
       case "serviceusage" -> {
@@ -497,6 +523,9 @@ public final class GoogleStandIn implements AutoCloseable {
       }
       case "iam" -> {
         return iam.route(r);
+      }
+      case "iamcredentials" -> {
+        return credentials.route(r, caller);
       }
       case "container" -> {
         return gke.route(r);
@@ -592,10 +621,44 @@ public final class GoogleStandIn implements AutoCloseable {
         if (!body.has("policy") || !body.get("policy").isJsonObject()) {
           throw new ApiException(400, "INVALID_ARGUMENT", "setIamPolicy needs a policy");
         }
-        return policy.set(body.getAsJsonObject("policy"));
+        JsonObject requested = body.getAsJsonObject("policy");
+        checkPermittedMembers(requested);
+        return policy.set(requested);
       }
       default -> {
         return null;
+      }
+    }
+  }
+
+  private void checkPermittedMembers(JsonObject policy) {
+    if (!policy.has("bindings") || !policy.get("bindings").isJsonArray()) {
+      return;
+    }
+    for (com.google.gson.JsonElement binding : policy.getAsJsonArray("bindings")) {
+      JsonObject b = binding.isJsonObject() ? binding.getAsJsonObject() : new JsonObject();
+      if (!b.has("members") || !b.get("members").isJsonArray()) {
+        continue;
+      }
+      for (com.google.gson.JsonElement member : b.getAsJsonArray("members")) {
+        if (!permittedMember.test(member.getAsString())) {
+          JsonObject violation = new JsonObject();
+          violation.addProperty("type", "constraints/iam.allowedPolicyMemberDomains");
+          violation.addProperty("description", "User is not in permitted organization.");
+          JsonArray violations = new JsonArray();
+          violations.add(violation);
+          JsonObject detail = new JsonObject();
+          detail.addProperty("@type", "type.googleapis.com/google.rpc.PreconditionFailure");
+          detail.add("violations", violations);
+          JsonArray details = new JsonArray();
+          details.add(detail);
+          throw new ApiException(
+              400,
+              "FAILED_PRECONDITION",
+              "One or more users named in the policy do not belong to a permitted customer,"
+                  + " perhaps due to an organization policy.",
+              details);
+        }
       }
     }
   }
@@ -926,23 +989,30 @@ public final class GoogleStandIn implements AutoCloseable {
       out.addProperty("id_token", issuer.mint(email, audience));
       return out;
     }
-    String accessToken = "ya29.standin-" + HexFormat.of().formatHex(randomBytes(16));
-    accessTokens.put(accessToken, email);
-    out.addProperty("access_token", accessToken);
+    out.addProperty("access_token", newAccessToken(email));
     out.addProperty("expires_in", 3600);
     out.addProperty("token_type", "Bearer");
     return out;
   }
 
-  private void authenticate(HttpExchange exchange) {
+  /** The email of the caller's access token; 401 without a valid one. */
+  private String authenticate(HttpExchange exchange) {
     String header = exchange.getRequestHeaders().getFirst("Authorization");
     String token = header != null && header.startsWith("Bearer ") ? header.substring(7) : "";
-    if (!accessTokens.containsKey(token)) {
+    String email = accessTokens.get(token);
+    if (email == null) {
       throw new ApiException(
           401,
           "UNAUTHENTICATED",
           "Request had invalid authentication credentials. Expected OAuth 2 access token.");
     }
+    return email;
+  }
+
+  private String newAccessToken(String email) {
+    String accessToken = "ya29.standin-" + HexFormat.of().formatHex(randomBytes(16));
+    accessTokens.put(accessToken, email);
+    return accessToken;
   }
 
   private void checkProject(String requested) {
