@@ -7,11 +7,11 @@ import dev.invokerguard.guard.GuardedFunction;
 import java.io.Writer;
 
 /**
- * A diagnostic for {@code load.sh}: {@link HelloFunction}'s answer protected the way a user of
- * this project protects a function ({@link GuardedFunction#fromEnvironment}: verifier, HTTP
- * contract and decision log line), so that set against hello in the same run it gives the cost of
- * the protection alone, without the protected function's sample API. Packaged in {@code
- * benchmarks-*-hello.jar}; never deployed.
+ * A diagnostic for {@code load.sh}: {@link HelloFunction}'s answer protected the way a user of this
+ * project protects a function ({@link GuardedFunction#fromEnvironment}: verifier, HTTP contract and
+ * decision log line), so that set against hello in the same run it gives the cost of the protection
+ * alone, without the protected function's sample API. Packaged in {@code benchmarks-*-hello.jar};
+ * never deployed.
  */
 public final class GuardedHelloFunction implements HttpFunction {
   private final HttpFunction guarded =

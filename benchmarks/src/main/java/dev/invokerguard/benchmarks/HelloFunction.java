@@ -8,8 +8,8 @@ import java.io.Writer;
 
 /**
  * An unprotected HTTP function, the baseline of {@code load.sh}: the same invoker and JSON shape as
- * the protected function, without the verifier. Packaged alone in {@code
- * benchmarks-*-hello.jar}; never deployed.
+ * the protected function, without the verifier. Packaged alone in {@code benchmarks-*-hello.jar};
+ * never deployed.
  */
 public final class HelloFunction implements HttpFunction {
   /** Answers every request with a small JSON body, as the protected sample API does. */

@@ -15,8 +15,8 @@ import java.util.Map;
 
 /**
  * Prints issue 6's table of verifier ratios from one JMH run's JSON results ({@code -rf json}):
- * each ratio is of two throughputs measured in the same run, so the machine's speed and load
- * cancel out as far as they can.
+ * each ratio is of two throughputs measured in the same run, so the machine's speed and load cancel
+ * out as far as they can.
  *
  * <pre>java -cp benchmarks.jar dev.invokerguard.benchmarks.Ratios jmh-result.json</pre>
  */
@@ -26,7 +26,8 @@ public final class Ratios {
 
   static final List<Row> ROWS =
       List.of(
-          new Row("our miss path vs raw RSA verify", "oursMissCacheOff", "rawJdkRsaVerify", 0.85, true),
+          new Row(
+              "our miss path vs raw RSA verify", "oursMissCacheOff", "rawJdkRsaVerify", 0.85, true),
           new Row(
               "our miss path vs GoogleIdTokenVerifier",
               "oursMissCacheOff",
@@ -102,8 +103,9 @@ public final class Ratios {
         JsonObject result = element.getAsJsonObject();
         String name = result.get("benchmark").getAsString();
         JsonObject metric = result.getAsJsonObject("primaryMetric");
-        double error = metric.get("scoreError").isJsonPrimitive()
-            && metric.get("scoreError").getAsJsonPrimitive().isNumber()
+        double error =
+            metric.get("scoreError").isJsonPrimitive()
+                    && metric.get("scoreError").getAsJsonPrimitive().isNumber()
                 ? metric.get("scoreError").getAsDouble()
                 : Double.NaN;
         scores.put(

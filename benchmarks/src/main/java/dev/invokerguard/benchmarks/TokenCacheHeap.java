@@ -21,8 +21,8 @@ import org.openjdk.jol.info.GraphLayout;
  * <ul>
  *   <li>JOL {@code GraphLayout.totalSize()} of everything reachable from the verifier (exact for
  *       the objects held; the key cache and configuration are in both readings and cancel out);
- *   <li>the used heap from {@code MemoryMXBean} after {@code System.gc()}, before and after,
- *       while the tokens themselves are held only as compact bytes (a cross-check, noisier).
+ *   <li>the used heap from {@code MemoryMXBean} after {@code System.gc()}, before and after, while
+ *       the tokens themselves are held only as compact bytes (a cross-check, noisier).
  * </ul>
  *
  * <pre>java -cp benchmarks.jar dev.invokerguard.benchmarks.TokenCacheHeap [entries...]</pre>

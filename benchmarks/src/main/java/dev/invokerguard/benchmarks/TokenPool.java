@@ -16,7 +16,8 @@ import java.util.List;
  */
 final class TokenPool {
   /** The audience every token names and every verifier expects. */
-  static final String AUDIENCE = "https://europe-west1-host-project.cloudfunctions.net/internal-api";
+  static final String AUDIENCE =
+      "https://europe-west1-host-project.cloudfunctions.net/internal-api";
 
   /** The allowlisted caller every token is for. */
   static final String CALLER = "api-client@client-project.iam.gserviceaccount.com";
@@ -80,8 +81,8 @@ final class TokenPool {
   }
 
   /**
-   * The token with one character in the middle of its signature changed: still well-formed, but
-   * its signature no longer verifies.
+   * The token with one character in the middle of its signature changed: still well-formed, but its
+   * signature no longer verifies.
    */
   static String tampered(String token) {
     int at = token.lastIndexOf('.') + 100;

@@ -35,16 +35,16 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Verifying one Google-shaped ID token, side by side, in one run: the raw RSA check (the floor),
- * this project's {@link CallerVerifier} on a miss and on a hit of its token cache, google-api-client's
- * {@code GoogleIdTokenVerifier} and google-auth-library's {@code TokenVerifier}.
+ * this project's {@link CallerVerifier} on a miss and on a hit of its token cache,
+ * google-api-client's {@code GoogleIdTokenVerifier} and google-auth-library's {@code
+ * TokenVerifier}.
  *
  * <p>Same tokens for all ({@link TokenPool}: distinct tokens signed by three RSA-2048 keys in
- * turn), same key set, served by one {@link TestIssuer} on loopback (JWKS for ours and
- * google-auth, PEM certificates of the same keys for google-api-client, see {@link
- * PemCertificateEndpoint}), same system clock. Keys are loaded in {@link #setUp()}, so no
- * benchmark fetches: what is measured is the per-request cost. Each verifier is checked once in
- * {@code setUp} to accept a good token and reject a tampered one, so none is measured doing less
- * than verifying.
+ * turn), same key set, served by one {@link TestIssuer} on loopback (JWKS for ours and google-auth,
+ * PEM certificates of the same keys for google-api-client, see {@link PemCertificateEndpoint}),
+ * same system clock. Keys are loaded in {@link #setUp()}, so no benchmark fetches: what is measured
+ * is the per-request cost. Each verifier is checked once in {@code setUp} to accept a good token
+ * and reject a tampered one, so none is measured doing less than verifying.
  *
  * <p>Throughput, one thread: the machine has two cores shared with other work, so only ratios
  * within one run mean anything.
@@ -53,7 +53,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"-Xms512m", "-Xmx512m"})
+@Fork(
+    value = 1,
+    jvmArgsAppend = {"-Xms512m", "-Xmx512m"})
 @State(Scope.Benchmark)
 public class VerifierBenchmark {
   private static final List<String> GOOGLE_ISSUERS = CallerVerifier.GOOGLE_ISSUERS;
@@ -112,7 +114,8 @@ public class VerifierBenchmark {
     cached.verifyToken(hitToken); // now cached
 
     GooglePublicKeysManager keys =
-        new GooglePublicKeysManager.Builder(new NetHttpTransport(), GsonFactory.getDefaultInstance())
+        new GooglePublicKeysManager.Builder(
+                new NetHttpTransport(), GsonFactory.getDefaultInstance())
             .setPublicCertsEncodedUrl(pemCertificates.uri().toString())
             .build();
     googleApiClient =
@@ -178,8 +181,8 @@ public class VerifierBenchmark {
   }
 
   /**
-   * google-auth-library's verifier (it throws when the token is invalid) plus the same caller
-   * check on the payload it returns.
+   * google-auth-library's verifier (it throws when the token is invalid) plus the same caller check
+   * on the payload it returns.
    */
   private boolean googleAuth(String token) throws TokenVerifier.VerificationException {
     JsonWebSignature.Payload payload = googleAuth.verify(token).getPayload();
@@ -251,8 +254,8 @@ public class VerifierBenchmark {
 
   /**
    * (3) Ours, token cache hit. Each call verifies a fresh {@code String} made from the token's
-   * bytes, as a server makes one from each request's header: its hash code is not yet computed,
-   * so the cost of hashing the whole token is measured, not flattered away by {@link
+   * bytes, as a server makes one from each request's header: its hash code is not yet computed, so
+   * the cost of hashing the whole token is measured, not flattered away by {@link
    * String#hashCode()}'s caching. Key lookup, claims and allowlist are judged on every call.
    */
   @Benchmark
@@ -262,8 +265,8 @@ public class VerifierBenchmark {
 
   /**
    * (3b) Ours, token cache hit, from request headers as a function calls it: a fresh {@code
-   * Authorization: Bearer} value per call, so the header rules (one value, scheme, size cap,
-   * a single token) are part of the cost.
+   * Authorization: Bearer} value per call, so the header rules (one value, scheme, size cap, a
+   * single token) are part of the cost.
    */
   @Benchmark
   public VerifiedCaller oursHitFromHeaders() throws CallerRejectedException {

@@ -30,10 +30,9 @@ import java.util.regex.Pattern;
  * bare trailing {@code /}). Plain {@code http} is refused (exit {@value #EXIT_USAGE}, before any
  * token is fetched) unless the host is loopback ({@code localhost}, {@code 127.0.0.0/8}, {@code
  * [::1]}): an ID token sent in clear text could be replayed by anyone on the path. Exit codes:
- * {@value #EXIT_OK} for a 2xx answer, {@value
- * #EXIT_HTTP_ERROR} for any other status, {@value #EXIT_USAGE} for a usage error, {@value
- * #EXIT_NO_CREDENTIALS} when no ID token could be obtained, {@value #EXIT_UNREACHABLE} when the URL
- * could not be reached.
+ * {@value #EXIT_OK} for a 2xx answer, {@value #EXIT_HTTP_ERROR} for any other status, {@value
+ * #EXIT_USAGE} for a usage error, {@value #EXIT_NO_CREDENTIALS} when no ID token could be obtained,
+ * {@value #EXIT_UNREACHABLE} when the URL could not be reached.
  */
 public final class Invoke {
 

@@ -72,8 +72,8 @@ class InvokeJarIT {
   }
 
   /**
-   * Issue 12 item 4, as a user types it: plain http to a host off this machine is refused with
-   * exit status 2 before any token is fetched (the metadata server stand-in is asked for none).
+   * Issue 12 item 4, as a user types it: plain http to a host off this machine is refused with exit
+   * status 2 before any token is fetched (the metadata server stand-in is asked for none).
    */
   @Test
   void jar_plainHttpOffLoopback_refusedBeforeAnyTokenIsFetched() throws Exception {

@@ -273,7 +273,8 @@ class AllowlistAgreementTest {
     List<ScriptVerdict> verdicts = new ArrayList<>();
     for (String record : records) {
       List<String> lines = Arrays.asList(record.split("\n", -1));
-      verdicts.add(new ScriptVerdict(lines.get(0).equals("accept"), lines.subList(1, lines.size())));
+      verdicts.add(
+          new ScriptVerdict(lines.get(0).equals("accept"), lines.subList(1, lines.size())));
     }
     return verdicts;
   }

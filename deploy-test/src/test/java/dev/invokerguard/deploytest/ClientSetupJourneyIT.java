@@ -21,10 +21,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The on-premises path end to end: the client team runs client-setup.sh with a key file, the
- * real {@code client/target/invoke.jar} calls with {@code GOOGLE_APPLICATION_CREDENTIALS} set to
- * that key (its token from the stand-in's token endpoint), the host team allowlists the account
- * with deploy.sh and the argument client-setup.sh printed. Real gcloud, real invoker.
+ * The on-premises path end to end: the client team runs client-setup.sh with a key file, the real
+ * {@code client/target/invoke.jar} calls with {@code GOOGLE_APPLICATION_CREDENTIALS} set to that
+ * key (its token from the stand-in's token endpoint), the host team allowlists the account with
+ * deploy.sh and the argument client-setup.sh printed. Real gcloud, real invoker.
  */
 class ClientSetupJourneyIT {
   private static final String HOST = "host-project";
@@ -49,7 +49,11 @@ class ClientSetupJourneyIT {
     Tools.requireInstalled("jq");
     issuer = TestIssuer.start();
     google =
-        GoogleStandIn.builder().issuer(issuer).project(HOST).workDir(temp.resolve("google")).start();
+        GoogleStandIn.builder()
+            .issuer(issuer)
+            .project(HOST)
+            .workDir(temp.resolve("google"))
+            .start();
     google.iam().addProject(CLIENT);
     gcloud = Gcloud.activate(temp.resolve("gcloud"), google, ADMIN);
   }
@@ -75,8 +79,16 @@ class ClientSetupJourneyIT {
     Path key = temp.resolve("caller-key.json");
     ClientSetup script = new ClientSetup(gcloud);
     Gcloud.Result setup =
-        script.run(temp, "--project", CLIENT, "--name", "onprem-caller", "--key-file",
-            key.toString(), "--audience", url);
+        script.run(
+            temp,
+            "--project",
+            CLIENT,
+            "--name",
+            "onprem-caller",
+            "--key-file",
+            key.toString(),
+            "--audience",
+            url);
     assertWithMessage("%s", setup).that(setup.exitCode()).isEqualTo(0);
     String allow = ClientSetup.allowArgument(setup);
     assertThat(allow).isEqualTo(CALLER + "=" + TestIssuer.uniqueIdOf(CALLER));
@@ -90,8 +102,15 @@ class ClientSetupJourneyIT {
 
     // Granted the invoker role but not allowlisted: the guard's JSON 403.
     Gcloud.Result grant =
-        gcloud.gcloud("functions", "add-invoker-policy-binding", FUNCTION, "--region=" + REGION,
-            "--project=" + HOST, "--gen2", "--member=serviceAccount:" + CALLER, "--quiet");
+        gcloud.gcloud(
+            "functions",
+            "add-invoker-policy-binding",
+            FUNCTION,
+            "--region=" + REGION,
+            "--project=" + HOST,
+            "--gen2",
+            "--member=serviceAccount:" + CALLER,
+            "--quiet");
     assertWithMessage("%s", grant).that(grant.exitCode()).isEqualTo(0);
     Invocation guard403 = invoke(function, key);
     assertWithMessage("%s", guard403).that(guard403.exitCode()).isEqualTo(1);

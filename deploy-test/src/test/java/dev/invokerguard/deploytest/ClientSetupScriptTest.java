@@ -25,8 +25,8 @@ import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
 
 /**
- * The real client-setup.sh with the real gcloud CLI against the local stand-in of Google's IAM
- * and GKE APIs: what it creates, grants, writes and deletes, and what it leaves alone.
+ * The real client-setup.sh with the real gcloud CLI against the local stand-in of Google's IAM and
+ * GKE APIs: what it creates, grants, writes and deletes, and what it leaves alone.
  */
 class ClientSetupScriptTest {
   private static final String HOST = "host-project";
@@ -35,8 +35,10 @@ class ClientSetupScriptTest {
   private static final String NAME = "api-caller";
   private static final String EMAIL = NAME + "@" + CLIENT + ".iam.gserviceaccount.com";
   private static final String WI_ROLE = "roles/iam.workloadIdentityUser";
-  private static final String WI_MEMBER = "serviceAccount:" + CLIENT + ".svc.id.goog[payments/caller]";
-  private static final String URL = "https://europe-west1-host-project.cloudfunctions.net/invoker-guard";
+  private static final String WI_MEMBER =
+      "serviceAccount:" + CLIENT + ".svc.id.goog[payments/caller]";
+  private static final String URL =
+      "https://europe-west1-host-project.cloudfunctions.net/invoker-guard";
 
   @TempDir Path temp;
   private TestIssuer issuer;
@@ -52,7 +54,11 @@ class ClientSetupScriptTest {
     Tools.requireInstalled("jq");
     issuer = TestIssuer.start();
     google =
-        GoogleStandIn.builder().issuer(issuer).project(HOST).workDir(temp.resolve("google")).start();
+        GoogleStandIn.builder()
+            .issuer(issuer)
+            .project(HOST)
+            .workDir(temp.resolve("google"))
+            .start();
     google.iam().addProject(CLIENT);
     script = new ClientSetup(Gcloud.activate(temp.resolve("gcloud"), google, ADMIN));
   }
@@ -78,8 +84,11 @@ class ClientSetupScriptTest {
     assertThat(first.stdout()).contains("Service account: " + EMAIL);
     assertThat(ClientSetup.allowArgument(first)).isEqualTo(EMAIL + "=" + uniqueId);
     assertThat(first.stdout())
-        .contains("./deploy.sh --project HOST_PROJECT --region REGION ... --allow " + EMAIL + "="
-            + uniqueId);
+        .contains(
+            "./deploy.sh --project HOST_PROJECT --region REGION ... --allow "
+                + EMAIL
+                + "="
+                + uniqueId);
 
     int before = google.requests().size();
     Gcloud.Result again = ok(script.run(temp, "--project", CLIENT, "--name", NAME));
@@ -91,27 +100,47 @@ class ClientSetupScriptTest {
   }
 
   @Test
-  void gke_grantsWorkloadIdentity_writesTheManifest_checksClusters_idempotently()
-      throws Exception {
-    google.gke().addCluster(CLIENT, "europe-west1", "good", CLIENT + ".svc.id.goog",
-        Map.of("pool-a", "GKE_METADATA"));
-    google.gke().addCluster(CLIENT, "europe-west1-b", "legacy", null,
-        Map.of("pool-b", "GCE_METADATA"));
+  void gke_grantsWorkloadIdentity_writesTheManifest_checksClusters_idempotently() throws Exception {
+    google
+        .gke()
+        .addCluster(
+            CLIENT,
+            "europe-west1",
+            "good",
+            CLIENT + ".svc.id.goog",
+            Map.of("pool-a", "GKE_METADATA"));
+    google
+        .gke()
+        .addCluster(CLIENT, "europe-west1-b", "legacy", null, Map.of("pool-b", "GCE_METADATA"));
     Path out = temp.resolve("out");
 
     Gcloud.Result first =
-        ok(script.run(temp, "--project", CLIENT, "--name", NAME, "--gke", "payments/caller",
-            "--audience", URL, "--out", out.toString()));
+        ok(
+            script.run(
+                temp,
+                "--project",
+                CLIENT,
+                "--name",
+                NAME,
+                "--gke",
+                "payments/caller",
+                "--audience",
+                URL,
+                "--out",
+                out.toString()));
 
     assertThat(google.iam().grants(EMAIL, WI_ROLE, WI_MEMBER)).isTrue();
-    assertThat(first.stdout()).contains("Granting " + WI_ROLE + " on " + EMAIL + " to " + WI_MEMBER);
     assertThat(first.stdout())
-        .contains("Cluster good (europe-west1): Workload Identity pool client-project.svc.id.goog: on");
+        .contains("Granting " + WI_ROLE + " on " + EMAIL + " to " + WI_MEMBER);
+    assertThat(first.stdout())
+        .contains(
+            "Cluster good (europe-west1): Workload Identity pool client-project.svc.id.goog: on");
     assertThat(first.stdout()).contains("node pool pool-a: GKE_METADATA: on");
     assertThat(first.stdout())
-        .contains("Cluster legacy (europe-west1-b): Workload Identity pool client-project.svc.id.goog:"
-            + " OFF. Fix: gcloud container clusters update legacy --location=europe-west1-b"
-            + " --workload-pool=client-project.svc.id.goog");
+        .contains(
+            "Cluster legacy (europe-west1-b): Workload Identity pool client-project.svc.id.goog:"
+                + " OFF. Fix: gcloud container clusters update legacy --location=europe-west1-b"
+                + " --workload-pool=client-project.svc.id.goog");
     assertThat(first.stdout()).contains("node pool pool-b: not GKE_METADATA.");
     assertThat(first.stdout()).contains("kubectl apply -f " + out + "/kubernetes.yaml");
     assertThat(first.stdout()).contains("java -jar invoke.jar " + URL);
@@ -124,8 +153,7 @@ class ClientSetupScriptTest {
     Map<String, Object> saMeta = map(sa, "metadata");
     assertThat(saMeta).containsEntry("name", "caller");
     assertThat(saMeta).containsEntry("namespace", "payments");
-    assertThat(map(saMeta, "annotations"))
-        .containsExactly("iam.gke.io/gcp-service-account", EMAIL);
+    assertThat(map(saMeta, "annotations")).containsExactly("iam.gke.io/gcp-service-account", EMAIL);
     Map<String, Object> job = docs.get(1);
     assertThat(job).containsEntry("apiVersion", "batch/v1");
     assertThat(job).containsEntry("kind", "Job");
@@ -145,8 +173,19 @@ class ClientSetupScriptTest {
 
     int before = google.requests().size();
     Gcloud.Result again =
-        ok(script.run(temp, "--project", CLIENT, "--name", NAME, "--gke", "payments/caller",
-            "--audience", URL, "--out", out.toString()));
+        ok(
+            script.run(
+                temp,
+                "--project",
+                CLIENT,
+                "--name",
+                NAME,
+                "--gke",
+                "payments/caller",
+                "--audience",
+                URL,
+                "--out",
+                out.toString()));
     assertThat(again.stdout()).contains(WI_MEMBER + " already holds " + WI_ROLE);
     assertThat(ClientSetup.mutating(google.requests().subList(before, google.requests().size())))
         .isEmpty();
@@ -171,9 +210,22 @@ class ClientSetupScriptTest {
     int before = google.requests().size();
 
     Gcloud.Result plan =
-        ok(script.run(temp, "--project", CLIENT, "--name", NAME, "--gke", "payments/caller",
-            "--audience", URL, "--out", out.toString(), "--key-file", key.toString(),
-            "--dry-run"));
+        ok(
+            script.run(
+                temp,
+                "--project",
+                CLIENT,
+                "--name",
+                NAME,
+                "--gke",
+                "payments/caller",
+                "--audience",
+                URL,
+                "--out",
+                out.toString(),
+                "--key-file",
+                key.toString(),
+                "--dry-run"));
 
     assertThat(ClientSetup.mutating(google.requests().subList(before, google.requests().size())))
         .isEmpty();
@@ -185,8 +237,7 @@ class ClientSetupScriptTest {
     assertThat(plan.stdout())
         .contains("[dry-run] gcloud iam service-accounts add-iam-policy-binding " + EMAIL);
     assertThat(plan.stdout()).contains("[dry-run] write " + out + "/kubernetes.yaml");
-    assertThat(plan.stdout())
-        .contains("[dry-run] gcloud iam service-accounts keys create " + key);
+    assertThat(plan.stdout()).contains("[dry-run] gcloud iam service-accounts keys create " + key);
     assertThat(plan.stdout()).contains("Dry run: nothing was changed.");
 
     // An account with keys: the deletions are planned, not made.
@@ -271,23 +322,37 @@ class ClientSetupScriptTest {
 
   @Test
   void deleteKeys_deletesEveryUserManagedKey_andOnlyThose() throws Exception {
-    ok(script.run(temp, "--project", CLIENT, "--name", NAME, "--key-file",
-        temp.resolve("one.json").toString()));
-    ok(script.run(temp, "--project", CLIENT, "--name", NAME, "--key-file",
-        temp.resolve("two.json").toString()));
+    ok(
+        script.run(
+            temp,
+            "--project",
+            CLIENT,
+            "--name",
+            NAME,
+            "--key-file",
+            temp.resolve("one.json").toString()));
+    ok(
+        script.run(
+            temp,
+            "--project",
+            CLIENT,
+            "--name",
+            NAME,
+            "--key-file",
+            temp.resolve("two.json").toString()));
     List<String> keys = new ArrayList<>(google.iam().userManagedKeyIds(EMAIL));
     assertThat(keys).hasSize(2);
 
-    Gcloud.Result deleted = ok(script.run(temp, "--project", CLIENT, "--name", NAME,
-        "--delete-keys"));
+    Gcloud.Result deleted =
+        ok(script.run(temp, "--project", CLIENT, "--name", NAME, "--delete-keys"));
 
     assertThat(google.iam().userManagedKeyIds(EMAIL)).isEmpty();
     for (String id : keys) {
       assertThat(deleted.stdout()).contains("Deleting key " + id + " of " + EMAIL);
     }
     // The stand-in refuses to delete the system-managed key: the run passing shows it was spared.
-    Gcloud.Result nothing = ok(script.run(temp, "--project", CLIENT, "--name", NAME,
-        "--delete-keys"));
+    Gcloud.Result nothing =
+        ok(script.run(temp, "--project", CLIENT, "--name", NAME, "--delete-keys"));
     assertThat(nothing.stdout()).contains(EMAIL + " has no user-managed keys: nothing to delete.");
     google.assertNoUnexpectedRequests();
   }
@@ -302,8 +367,11 @@ class ClientSetupScriptTest {
 
     assertWithMessage("%s", refused).that(refused.exitCode()).isEqualTo(1);
     assertThat(refused.stderr())
-        .contains("an organization policy (" + IamServiceAccounts.KEY_CREATION_CONSTRAINT
-            + ") forbids keys for " + EMAIL);
+        .contains(
+            "an organization policy ("
+                + IamServiceAccounts.KEY_CREATION_CONSTRAINT
+                + ") forbids keys for "
+                + EMAIL);
     assertThat(refused.stderr()).contains("Workload Identity");
     assertThat(refused.stderr()).doesNotContain("WARNING");
     assertThat(Files.exists(key)).isFalse();

@@ -138,15 +138,18 @@ class DeployScriptTest {
     // Only the variables deploy.sh owns, through --update-env-vars: every other one stays.
     assertThat(env)
         .containsExactly(
-            "ALLOWED_INVOKERS", ALICE + "," + BOB,
-            "EXPECTED_AUDIENCES", FUNCTIONS_URL + "," + DETERMINISTIC_URL + "," + RUN_URL,
-            "GOOGLE_CLOUD_PROJECT", PROJECT,
-            "FUNCTION_GENERATION", "gen2");
+            "ALLOWED_INVOKERS",
+            ALICE + "," + BOB,
+            "EXPECTED_AUDIENCES",
+            FUNCTIONS_URL + "," + DETERMINISTIC_URL + "," + RUN_URL,
+            "GOOGLE_CLOUD_PROJECT",
+            PROJECT,
+            "FUNCTION_GENERATION",
+            "gen2");
     assertThat(result.stdout()).contains("URL:       " + RUN_URL);
     assertThat(result.stdout()).contains("audience=" + RUN_URL + "&format=full");
     assertThat(result.stdout()).contains("Metadata-Flavor: Google");
-    assertThat(result.stdout())
-        .contains("--impersonate-service-account=" + ALICE);
+    assertThat(result.stdout()).contains("--impersonate-service-account=" + ALICE);
   }
 
   @Test
@@ -168,9 +171,13 @@ class DeployScriptTest {
     assertThat(result.calls())
         .containsAtLeast(
             "functions add-invoker-policy-binding invoker-guard --region=europe-west1"
-                + " --project=host-proj --gen2 --member=serviceAccount:" + ALICE + " --quiet",
+                + " --project=host-proj --gen2 --member=serviceAccount:"
+                + ALICE
+                + " --quiet",
             "functions add-invoker-policy-binding invoker-guard --region=europe-west1"
-                + " --project=host-proj --gen2 --member=serviceAccount:" + BOB + " --quiet");
+                + " --project=host-proj --gen2 --member=serviceAccount:"
+                + BOB
+                + " --quiet");
     assertThat(sandbox.readState("iam.json")).contains("roles/run.invoker");
   }
 
@@ -178,8 +185,7 @@ class DeployScriptTest {
   void gen1_deploy_usesNoGen2AndTheCloudFunctionsInvokerRole() throws Exception {
     sandbox.writeState("describe.json", GEN1_FUNCTION);
     sandbox.writeState(
-        "iam.json",
-        policy("roles/cloudfunctions.invoker", "serviceAccount:" + ALICE, "allUsers"));
+        "iam.json", policy("roles/cloudfunctions.invoker", "serviceAccount:" + ALICE, "allUsers"));
 
     Sandbox.Result result = sandbox.run(args("--gen1", "--runtime", "java17"));
 
@@ -206,7 +212,9 @@ class DeployScriptTest {
             "functions remove-invoker-policy-binding invoker-guard --region=europe-west1"
                 + " --project=host-proj --no-gen2 --member=allUsers --quiet",
             "functions add-invoker-policy-binding invoker-guard --region=europe-west1"
-                + " --project=host-proj --no-gen2 --member=serviceAccount:" + BOB + " --quiet")
+                + " --project=host-proj --no-gen2 --member=serviceAccount:"
+                + BOB
+                + " --quiet")
         .inOrder();
     assertThat(result.stderr()).contains("PUBLIC ACCESS: allUsers");
     assertThat(sandbox.readState("iam.json")).doesNotContain("allUsers");
@@ -279,8 +287,7 @@ class DeployScriptTest {
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
     assertThat(result.mutatingCalls()).isEmpty();
     assertThat(sandbox.readState("iam.json")).isEqualTo(before);
-    List<String> printed =
-        result.stdout().lines().filter(line -> line.startsWith("[")).toList();
+    List<String> printed = result.stdout().lines().filter(line -> line.startsWith("[")).toList();
     assertThat(printed).hasSize(8);
     assertThat(printed.get(0)).startsWith("[read] gcloud auth list");
     assertThat(printed.get(1)).startsWith("[read] gcloud projects describe host-proj");
@@ -308,7 +315,13 @@ class DeployScriptTest {
         sandbox.runScript(
             repo.resolve("deploy.sh"),
             Map.of(),
-            "--project", PROJECT, "--region", REGION, "--allow", ALICE, "--dry-run");
+            "--project",
+            PROJECT,
+            "--region",
+            REGION,
+            "--allow",
+            ALICE,
+            "--dry-run");
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
     assertThat(result.stdout()).contains("-q -pl function -am package -DskipTests");
@@ -325,7 +338,12 @@ class DeployScriptTest {
         sandbox.runScript(
             repo.resolve("deploy.sh"),
             Map.of(),
-            "--project", PROJECT, "--region", REGION, "--allow", ALICE);
+            "--project",
+            PROJECT,
+            "--region",
+            REGION,
+            "--allow",
+            ALICE);
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
     assertThat(Files.readString(repo.resolve("mvnw.log")).trim())
@@ -345,7 +363,12 @@ class DeployScriptTest {
         sandbox.runScript(
             repo.resolve("deploy.sh"),
             Map.of(),
-            "--project", PROJECT, "--region", REGION, "--allow", ALICE);
+            "--project",
+            PROJECT,
+            "--region",
+            REGION,
+            "--allow",
+            ALICE);
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
     assertThat(Files.exists(repo.resolve("mvnw.log"))).isFalse();
@@ -377,12 +400,18 @@ class DeployScriptTest {
     Sandbox.Result result =
         sandbox.run(
             Map.of(
-                "INVOKER_GUARD_PROJECT", PROJECT,
-                "INVOKER_GUARD_REGION", REGION,
-                "INVOKER_GUARD_ALLOW", ALICE + " , " + BOB,
-                "INVOKER_GUARD_NAME", NAME,
-                "INVOKER_GUARD_SOURCE", sandbox.source().toString(),
-                "INVOKER_GUARD_DRY_RUN", "true"));
+                "INVOKER_GUARD_PROJECT",
+                PROJECT,
+                "INVOKER_GUARD_REGION",
+                REGION,
+                "INVOKER_GUARD_ALLOW",
+                ALICE + " , " + BOB,
+                "INVOKER_GUARD_NAME",
+                NAME,
+                "INVOKER_GUARD_SOURCE",
+                sandbox.source().toString(),
+                "INVOKER_GUARD_DRY_RUN",
+                "true"));
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
     assertThat(result.mutatingCalls()).isEmpty();
@@ -397,12 +426,24 @@ class DeployScriptTest {
     Files.writeString(
         envFile,
         "# host settings\n"
-            + "INVOKER_GUARD_PROJECT=\"" + PROJECT + "\"\n"
+            + "INVOKER_GUARD_PROJECT=\""
+            + PROJECT
+            + "\"\n"
             + "\n"
-            + "INVOKER_GUARD_REGION='" + REGION + "'\n"
-            + "INVOKER_GUARD_ALLOW=" + ALICE + "," + BOB + "\n"
-            + "INVOKER_GUARD_SOURCE=" + sandbox.source() + "\n"
-            + "INVOKER_GUARD_NAME=$(touch " + marker + ")\n");
+            + "INVOKER_GUARD_REGION='"
+            + REGION
+            + "'\n"
+            + "INVOKER_GUARD_ALLOW="
+            + ALICE
+            + ","
+            + BOB
+            + "\n"
+            + "INVOKER_GUARD_SOURCE="
+            + sandbox.source()
+            + "\n"
+            + "INVOKER_GUARD_NAME=$(touch "
+            + marker
+            + ")\n");
 
     Sandbox.Result withInjection = sandbox.run("--env-file", envFile.toString(), "--dry-run");
 
@@ -424,13 +465,21 @@ class DeployScriptTest {
   void environment_winsOverEnvFile_andCommandLineWinsOverEnvironment() throws Exception {
     sandbox.writeState("describe.json", GEN2_FUNCTION);
     Path envFile = temp.resolve("deploy.env");
-    Files.writeString(envFile, "INVOKER_GUARD_PROJECT=file-project\nINVOKER_GUARD_REGION=us-east1\n");
+    Files.writeString(
+        envFile, "INVOKER_GUARD_PROJECT=file-project\nINVOKER_GUARD_REGION=us-east1\n");
 
     Sandbox.Result result =
         sandbox.run(
             Map.of("INVOKER_GUARD_PROJECT", "env-project", "INVOKER_GUARD_REGION", "us-west1"),
-            "--env-file", envFile.toString(), "--region", REGION, "--allow", ALICE,
-            "--source", sandbox.source().toString(), "--dry-run");
+            "--env-file",
+            envFile.toString(),
+            "--region",
+            REGION,
+            "--allow",
+            ALICE,
+            "--source",
+            sandbox.source().toString(),
+            "--dry-run");
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
     assertThat(result.stdout()).contains("(2nd gen, europe-west1, env-project)");
@@ -443,8 +492,8 @@ class DeployScriptTest {
     Sandbox.Result result = sandbox.run(args());
 
     assertThat(result.exitCode()).isEqualTo(2);
-    assertThat(result.stderr().strip()).isEqualTo(
-        "deploy.sh: error: gcloud is not authenticated: run 'gcloud auth login'");
+    assertThat(result.stderr().strip())
+        .isEqualTo("deploy.sh: error: gcloud is not authenticated: run 'gcloud auth login'");
     assertThat(result.calls()).hasSize(1);
     assertThat(result.mutatingCalls()).isEmpty();
   }
@@ -567,8 +616,12 @@ class DeployScriptTest {
         Arguments.of(
             "lookalike domain",
             List.of(
-                "--project", PROJECT, "--region", REGION,
-                "--allow", "a@x.iam.gserviceaccount.com.evil.example"),
+                "--project",
+                PROJECT,
+                "--region",
+                REGION,
+                "--allow",
+                "a@x.iam.gserviceaccount.com.evil.example"),
             "is not a service-account email"),
         Arguments.of(
             "IAM member prefix",
@@ -590,8 +643,14 @@ class DeployScriptTest {
         Arguments.of(
             "bad runtime service account",
             List.of(
-                "--project", PROJECT, "--region", REGION, "--allow", ok,
-                "--service-account", "me@example.com"),
+                "--project",
+                PROJECT,
+                "--region",
+                REGION,
+                "--allow",
+                ok,
+                "--service-account",
+                "me@example.com"),
             "--service-account 'me@example.com' is not a service-account email"),
         Arguments.of(
             "unknown option",
@@ -645,8 +704,7 @@ class DeployScriptTest {
 
     Sandbox.Result result =
         sandbox.run(
-            "--project", PROJECT, "--region", REGION, "--allow", ALICE,
-            "--source", dir.toString());
+            "--project", PROJECT, "--region", REGION, "--allow", ALICE, "--source", dir.toString());
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(2);
     assertThat(result.stderr().lines().toList()).hasSize(1);

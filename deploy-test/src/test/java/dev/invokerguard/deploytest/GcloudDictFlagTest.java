@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import org.junit.jupiter.api.Test;
 
-/** The test's reading of gcloud's dictionary flags matches the examples in gcloud topic escaping. */
+/**
+ * The test's reading of gcloud's dictionary flags matches the examples in gcloud topic escaping.
+ */
 class GcloudDictFlagTest {
 
   @Test

@@ -8,7 +8,9 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** deploy.sh, client-setup.sh and the fake gcloud stay shellcheck clean (the quality bar). */
+/**
+ * deploy.sh, client-setup.sh and the fake gcloud stay shellcheck clean (the issue's quality bar).
+ */
 class ShellcheckTest {
 
   @Test

@@ -193,13 +193,12 @@ class KeyEndpointFaultsIT {
 
   /**
    * Issue 12 item 2, through the real invoker: an endpoint that sends {@code 200 OK} and then one
-   * header byte every 300 ms (under the 1 s read timeout, so the read timeout never fires) gets
-   * the first request a 503 within the fetch timeout; once the endpoint heals, the function serves
+   * header byte every 300 ms (under the 1 s read timeout, so the read timeout never fires) gets the
+   * first request a 503 within the fetch timeout; once the endpoint heals, the function serves
    * without a restart, because the trickling fetch was given up at its deadline.
    */
   @Test
-  void tricklingEndpoint_requestUnavailableWithinTimeout_thenRecoversOnceHealed()
-      throws Exception {
+  void tricklingEndpoint_requestUnavailableWithinTimeout_thenRecoversOnceHealed() throws Exception {
     try (TestIssuer issuer = TestIssuer.builder().start();
         TricklingEndpoint trickling = TricklingEndpoint.start(Duration.ofMillis(300))) {
       try (RunningFunction function = start(issuer, trickling.uri().toString())) {
@@ -262,12 +261,18 @@ class KeyEndpointFaultsIT {
     return RunningFunction.start(
         port,
         Map.of(
-            "ALLOWED_INVOKERS", ALICE,
-            "EXPECTED_AUDIENCES", RunningFunction.audience(port),
-            "JWKS_URL", jwksUrl,
-            "TOKEN_ISSUERS", issuer.issuer(),
-            "KEY_FETCH_TIMEOUT_SECONDS", Long.toString(FETCH_TIMEOUT.toSeconds()),
-            "KEY_REFETCH_INTERVAL_SECONDS", "1"));
+            "ALLOWED_INVOKERS",
+            ALICE,
+            "EXPECTED_AUDIENCES",
+            RunningFunction.audience(port),
+            "JWKS_URL",
+            jwksUrl,
+            "TOKEN_ISSUERS",
+            issuer.issuer(),
+            "KEY_FETCH_TIMEOUT_SECONDS",
+            Long.toString(FETCH_TIMEOUT.toSeconds()),
+            "KEY_REFETCH_INTERVAL_SECONDS",
+            "1"));
   }
 
   /** One request that must be a 503 with Retry-After; returns how long it took. */

@@ -82,8 +82,8 @@ class ProtectedFunctionTest {
             .clock(clock)
             .build()) {
       ProtectedFunction taking = new ProtectedFunction(both, clock);
-      Map<String, String> tokens = Map.of(ALICE, issuer.mint(ALICE, AUDIENCE), bob,
-          issuer.mint(bob, AUDIENCE));
+      Map<String, String> tokens =
+          Map.of(ALICE, issuer.mint(ALICE, AUDIENCE), bob, issuer.mint(bob, AUDIENCE));
       List<String> order = List.of(ALICE, bob, bob, ALICE, ALICE, bob);
       for (int i = 0; i < order.size(); i++) {
         clock.set(NOW.plusSeconds(i));
@@ -99,8 +99,7 @@ class ProtectedFunctionTest {
         assertThat(body.get("caller").getAsString()).isEqualTo(order.get(i));
         assertThat(body.get("greeting").getAsString()).isEqualTo("Hello, " + order.get(i) + "!");
         assertThat(body.get("audience").getAsString()).isEqualTo(AUDIENCE);
-        assertThat(body.get("serverTime").getAsString())
-            .isEqualTo(NOW.plusSeconds(i).toString());
+        assertThat(body.get("serverTime").getAsString()).isEqualTo(NOW.plusSeconds(i).toString());
         assertThat(body.get("signatureCheck").getAsString()).isEqualTo("VERIFIED");
         assertThat(body.keySet()).hasSize(6);
       }

@@ -8,6 +8,7 @@ final class ApiException extends RuntimeException {
 
   final int code;
   final String status;
+
   /** The error's {@code details} (e.g. a PreconditionFailure naming a constraint), or null. */
   final transient JsonArray details;
 

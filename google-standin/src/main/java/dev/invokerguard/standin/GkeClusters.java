@@ -31,13 +31,16 @@ public final class GkeClusters {
   /**
    * Adds a Standard cluster.
    *
-   * @param workloadPool the cluster's Workload Identity pool ({@code PROJECT.svc.id.goog}), or
-   *     null when Workload Identity is off
+   * @param workloadPool the cluster's Workload Identity pool ({@code PROJECT.svc.id.goog}), or null
+   *     when Workload Identity is off
    * @param nodePools node pool name to its {@code workloadMetadataConfig.mode} ({@code
    *     GKE_METADATA}, or {@code GCE_METADATA} where pods see the node's own identity)
    */
   public synchronized void addCluster(
-      String project, String location, String name, String workloadPool,
+      String project,
+      String location,
+      String name,
+      String workloadPool,
       Map<String, String> nodePools) {
     JsonObject json = new JsonObject();
     json.addProperty("name", name);
@@ -45,8 +48,12 @@ public final class GkeClusters {
     json.addProperty("status", "RUNNING");
     json.addProperty(
         "selfLink",
-        "https://container.googleapis.com/v1/projects/" + project + "/locations/" + location
-            + "/clusters/" + name);
+        "https://container.googleapis.com/v1/projects/"
+            + project
+            + "/locations/"
+            + location
+            + "/clusters/"
+            + name);
     if (workloadPool != null) {
       JsonObject config = new JsonObject();
       config.addProperty("workloadPool", workloadPool);

@@ -237,7 +237,10 @@ public final class IamServiceAccounts {
       throw new ApiException(
           409,
           "ALREADY_EXISTS",
-          "Service account " + accountId + " already exists within project projects/" + project
+          "Service account "
+              + accountId
+              + " already exists within project projects/"
+              + project
               + ".");
     }
     JsonObject requested = Json.child(body, "serviceAccount");
@@ -309,8 +312,8 @@ public final class IamServiceAccounts {
   }
 
   /**
-   * Google's answer under the constraint: 400 FAILED_PRECONDITION with a PreconditionFailure
-   * detail whose violation names the constraint (gcloud prints the detail under the message).
+   * Google's answer under the constraint: 400 FAILED_PRECONDITION with a PreconditionFailure detail
+   * whose violation names the constraint (gcloud prints the detail under the message).
    */
   private static ApiException keyCreationRefused(String project, String email) {
     String message = "Key creation is not allowed on this service account.";
@@ -318,7 +321,11 @@ public final class IamServiceAccounts {
     violation.addProperty("type", KEY_CREATION_CONSTRAINT);
     violation.addProperty(
         "subject",
-        "projects/" + project + "/serviceAccounts/" + email + "?configvalue="
+        "projects/"
+            + project
+            + "/serviceAccounts/"
+            + email
+            + "?configvalue="
             + URLEncoder.encode(email, StandardCharsets.UTF_8));
     violation.addProperty("description", message);
     JsonArray violations = new JsonArray();
@@ -348,8 +355,7 @@ public final class IamServiceAccounts {
   private JsonObject keyMetadata(Account account, String keyId, String keyType) {
     JsonObject key = new JsonObject();
     key.addProperty("name", Json.string(account.json, "name") + "/keys/" + keyId);
-    key.addProperty(
-        "validAfterTime", clock.instant().truncatedTo(ChronoUnit.SECONDS).toString());
+    key.addProperty("validAfterTime", clock.instant().truncatedTo(ChronoUnit.SECONDS).toString());
     key.addProperty("validBeforeTime", NEVER);
     key.addProperty("keyAlgorithm", "KEY_ALG_RSA_2048");
     key.addProperty("keyOrigin", "GOOGLE_PROVIDED");

@@ -3,9 +3,9 @@ package dev.invokerguard.guard;
 import com.google.gson.stream.JsonWriter;
 import dev.invokerguard.verifier.Reason;
 import dev.invokerguard.verifier.VerifiedCaller;
-import java.io.IOException;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.io.Writer;
@@ -24,8 +24,8 @@ import java.util.function.Consumer;
  *
  * <p>A line is written on every request, so it is cheap on purpose: gson's streaming {@link
  * JsonWriter} (which does the escaping) into a plain buffer, no tree and no {@code Gson} instance
- * (building one loads and initialises many classes on the cold-start path; docs/DESIGN.md), and
- * one write of the line's bytes to the standard output descriptor (see {@link #STDOUT}).
+ * (building one loads and initialises many classes on the cold-start path; docs/DESIGN.md), and one
+ * write of the line's bytes to the standard output descriptor (see {@link #STDOUT}).
  */
 final class DecisionLog {
   static final String TRACE_FIELD = "logging.googleapis.com/trace";
@@ -34,26 +34,25 @@ final class DecisionLog {
   private static final int MAX_PATH_CHARS = 256;
 
   /**
-   * The production sink: {@link #writingTo} the process's standard output file descriptor
-   * directly, as the platform's log collector reads it.
+   * The production sink: {@link #writingTo} the process's standard output file descriptor directly,
+   * as the platform's log collector reads it.
    *
    * <p>Not through {@code System.out}: its {@code PrintStream} takes a lock around a buffered,
    * flushed write, so under concurrent requests the threads queue on that lock for the length of a
    * system call, which measurably cost the protected function throughput (docs/DESIGN.md,
-   * BENCHMARKS.md); a plain {@code write(2)} per line from each thread has no
-   * lock in Java, and the kernel keeps each line whole (a pipe write up to {@code PIPE_BUF}, 4 096
-   * bytes, is atomic, and lines are far shorter: the path is capped at 256 characters and the
-   * verifier's messages quote at most 80 characters of a value). The price: {@code
-   * System.setOut} does not redirect these lines.
+   * BENCHMARKS.md); a plain {@code write(2)} per line from each thread has no lock in Java, and the
+   * kernel keeps each line whole (a pipe write up to {@code PIPE_BUF}, 4 096 bytes, is atomic, and
+   * lines are far shorter: the path is capped at 256 characters and the verifier's messages quote
+   * at most 80 characters of a value). The price: {@code System.setOut} does not redirect these
+   * lines.
    */
-  static final Consumer<String> STDOUT =
-      writingTo(new FileOutputStream(FileDescriptor.out));
+  static final Consumer<String> STDOUT = writingTo(new FileOutputStream(FileDescriptor.out));
 
   /**
-   * A sink that writes each line and its {@code \n}, encoded in UTF-8, to {@code out} in one
-   * {@code write} call, so the line is handed over whole before the request is answered. A write
-   * that fails is dropped, as {@code System.out} drops it: a closed standard output must not turn
-   * a decision into an error.
+   * A sink that writes each line and its {@code \n}, encoded in UTF-8, to {@code out} in one {@code
+   * write} call, so the line is handed over whole before the request is answered. A write that
+   * fails is dropped, as {@code System.out} drops it: a closed standard output must not turn a
+   * decision into an error.
    */
   static Consumer<String> writingTo(OutputStream out) {
     Objects.requireNonNull(out, "out");
@@ -228,8 +227,8 @@ final class DecisionLog {
 
   /**
    * One JSON object being written. gson's {@link JsonWriter} escapes quotes, backslashes and
-   * control characters (and, with HTML-safe off, leaves {@code <} and {@code =} readable); a
-   * field whose value is {@code null} is left out.
+   * control characters (and, with HTML-safe off, leaves {@code <} and {@code =} readable); a field
+   * whose value is {@code null} is left out.
    */
   private static final class Line {
     private final StringBuilder text = new StringBuilder(384);
@@ -281,9 +280,9 @@ final class DecisionLog {
 
     /**
      * Ends the object with {@code fields}: JSON fields already escaped by a {@code Line}, followed
-     * by the closing brace, as {@code Line.end().substring(1)} gives them. Appended past the
-     * {@link JsonWriter}, which has already written every field given to it (it buffers nothing
-     * but a name awaiting its value, and none is awaiting here).
+     * by the closing brace, as {@code Line.end().substring(1)} gives them. Appended past the {@link
+     * JsonWriter}, which has already written every field given to it (it buffers nothing but a name
+     * awaiting its value, and none is awaiting here).
      */
     String endWith(String fields) {
       return text.append(',').append(fields).toString();

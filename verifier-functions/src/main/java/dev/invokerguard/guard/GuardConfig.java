@@ -83,9 +83,9 @@ public final class GuardConfig {
   public static final String FUNCTION_GENERATION = "FUNCTION_GENERATION";
 
   /**
-   * Variables only a 1st gen runtime sets (its older runtimes set {@code FUNCTION_NAME} and
-   * {@code FUNCTION_TRIGGER_TYPE}; its legacy workers {@code X_GOOGLE_*}): any of them outweighs
-   * a {@code FUNCTION_GENERATION=gen2} set by mistake.
+   * Variables only a 1st gen runtime sets (its older runtimes set {@code FUNCTION_NAME} and {@code
+   * FUNCTION_TRIGGER_TYPE}; its legacy workers {@code X_GOOGLE_*}): any of them outweighs a {@code
+   * FUNCTION_GENERATION=gen2} set by mistake.
    */
   static final List<String> FIRST_GEN_VARIABLES =
       List.of("FUNCTION_NAME", "FUNCTION_TRIGGER_TYPE", "X_GOOGLE_FUNCTION_NAME");
@@ -348,7 +348,11 @@ public final class GuardConfig {
       long min = setting.min().getSeconds() + (setting.min().getNano() > 0 ? 1 : 0);
       throw new InvalidConfigurationException(
           name,
-          "must be between " + min + " and " + setting.max().getSeconds() + " seconds, got "
+          "must be between "
+              + min
+              + " and "
+              + setting.max().getSeconds()
+              + " seconds, got "
               + seconds);
     }
   }
@@ -367,10 +371,10 @@ public final class GuardConfig {
   /**
    * Trusting a removed signature is safe only where Google's front end judged the token that
    * arrives in {@code X-Serverless-Authorization}, the header the verifier judges first. Google's
-   * documents say so for Cloud Run (2nd gen) and say nothing of it for 1st gen; were it not
-   * judged there, a caller with IAM access could send its own valid {@code Authorization} and a
-   * forged token ending in {@code SIGNATURE_REMOVED_BY_GOOGLE} in {@code
-   * X-Serverless-Authorization}. So 1st gen, and an unknown generation, are refused (SECURITY.md).
+   * documents say so for Cloud Run (2nd gen) and say nothing of it for 1st gen; were it not judged
+   * there, a caller with IAM access could send its own valid {@code Authorization} and a forged
+   * token ending in {@code SIGNATURE_REMOVED_BY_GOOGLE} in {@code X-Serverless-Authorization}. So
+   * 1st gen, and an unknown generation, are refused (SECURITY.md).
    */
   private static void requireSecondGeneration(Map<String, String> env, String generation) {
     if ("gen1".equals(generation)) {
@@ -425,5 +429,4 @@ public final class GuardConfig {
     }
     return Optional.empty();
   }
-
 }

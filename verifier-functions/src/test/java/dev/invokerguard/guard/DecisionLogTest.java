@@ -127,8 +127,7 @@ class DecisionLogTest {
     String second = "205445aa7843bc8bf206b12000100000";
 
     log.allowed(
-        new DecisionLog.RequestFacts(
-            "GET", "/a", Optional.of(new TraceContext(first, null, true))),
+        new DecisionLog.RequestFacts("GET", "/a", Optional.of(new TraceContext(first, null, true))),
         caller);
     log.allowed(
         new DecisionLog.RequestFacts(

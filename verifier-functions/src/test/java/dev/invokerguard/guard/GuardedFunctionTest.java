@@ -399,11 +399,15 @@ class GuardedFunctionTest {
     GuardConfig config =
         GuardConfig.fromEnvironment(
             java.util.Map.of(
-                "ALLOWED_INVOKERS", ALICE,
-                "EXPECTED_AUDIENCES", AUDIENCE,
+                "ALLOWED_INVOKERS",
+                ALICE,
+                "EXPECTED_AUDIENCES",
+                AUDIENCE,
                 // Port 1 on loopback: nothing listens, the fetch fails at once.
-                "JWKS_URL", "http://127.0.0.1:1/oauth2/v3/certs",
-                "KEY_FETCH_TIMEOUT_SECONDS", "1"));
+                "JWKS_URL",
+                "http://127.0.0.1:1/oauth2/v3/certs",
+                "KEY_FETCH_TIMEOUT_SECONDS",
+                "1"));
     List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
     java.util.concurrent.CountDownLatch logged = new java.util.concurrent.CountDownLatch(1);
 

@@ -18,14 +18,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * A key endpoint on 127.0.0.1 that accepts the connection, reads the request, sends {@code
- * HTTP/1.1 200 OK} and then one header byte per {@code byteInterval}, for as long as the client
- * stays: each read gets a byte before any per-read timeout shorter than the interval fires, so
- * only a deadline on the whole fetch ends it. A raw socket server, because the JDK's HTTP server
- * cannot send part of a header.
+ * A key endpoint on 127.0.0.1 that accepts the connection, reads the request, sends {@code HTTP/1.1
+ * 200 OK} and then one header byte per {@code byteInterval}, for as long as the client stays: each
+ * read gets a byte before any per-read timeout shorter than the interval fires, so only a deadline
+ * on the whole fetch ends it. A raw socket server, because the JDK's HTTP server cannot send part
+ * of a header.
  *
- * <p>{@link #heal} makes the connections accepted from then on get a normal {@code 200} with a
- * key set; connections already trickling keep trickling. Thread-safe; {@link #close} closes every
+ * <p>{@link #heal} makes the connections accepted from then on get a normal {@code 200} with a key
+ * set; connections already trickling keep trickling. Thread-safe; {@link #close} closes every
  * socket and ends every thread it started.
  *
  * <p>This module is for tests and local development only and is never deployed.

@@ -13,6 +13,7 @@ import java.util.Map;
 final class BearerHeaders {
   static final String SERVERLESS_AUTHORIZATION = "X-Serverless-Authorization";
   static final String AUTHORIZATION = "Authorization";
+
   /** Larger than any Google ID token (about 1 KiB), small enough that parsing it is cheap. */
   static final int MAX_HEADER_CHARS = 16 * 1024;
 
@@ -21,8 +22,8 @@ final class BearerHeaders {
   private BearerHeaders() {}
 
   /**
-   * Returns the token of the judged header, after the checks that do not walk the token; the
-   * caller then applies {@link #requireSingleToken} unless the token is a verified one.
+   * Returns the token of the judged header, after the checks that do not walk the token; the caller
+   * then applies {@link #requireSingleToken} unless the token is a verified one.
    *
    * @param headers header names to values; names are matched case-insensitively whatever the map
    */
@@ -47,8 +48,7 @@ final class BearerHeaders {
     }
     if (judged.size() != 1) {
       throw new CallerRejectedException(
-          Reason.MALFORMED_HEADER,
-          "expected one credentials header value, got " + judged.size());
+          Reason.MALFORMED_HEADER, "expected one credentials header value, got " + judged.size());
     }
     return bearer(judged.get(0));
   }

@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * How long a fetched key set stays fresh, from the response's {@code Cache-Control} and {@code
- * Age} fields (RFC 9111).
+ * How long a fetched key set stays fresh, from the response's {@code Cache-Control} and {@code Age}
+ * fields (RFC 9111).
  *
  * <p>The freshness lifetime is {@code max-age} (section 5.2.2.1) minus the age the response already
  * had (the {@code Age} field, section 5.1; section 4.2.3 with the request time as the base). Google

@@ -6,13 +6,13 @@ import java.util.Optional;
 
 /**
  * A request that was not let through, with the {@link Reason} why. The message says what was
- * expected and what came, but never contains a token, a signature or key material, so it is safe
- * to log. Decisions must be taken on {@link #reason()}, never on the message.
+ * expected and what came, but never contains a token, a signature or key material, so it is safe to
+ * log. Decisions must be taken on {@link #reason()}, never on the message.
  *
  * <p>A rejection by the allowlist alone ({@link Reason.Category#FORBIDDEN}) also carries the
  * caller's identity ({@link #verifiedSubject()}, {@link #verifiedEmail()}), so that a denial can
- * say who was denied. Only the verifier can attach it, and only after the signature and every
- * claim verified: nothing from a token that did not verify is ever carried.
+ * say who was denied. Only the verifier can attach it, and only after the signature and every claim
+ * verified: nothing from a token that did not verify is ever carried.
  *
  * <p>No stack trace is captured: rejections are an expected, possibly attacker-driven outcome, and
  * filling stack traces for a flood of bad tokens would cost more than verifying them.

@@ -26,15 +26,16 @@ import java.util.concurrent.CompletableFuture;
  * <ol>
  *   <li>Header: {@code X-Serverless-Authorization} when present, else {@code Authorization}; one
  *       value, at most 16 KiB, scheme {@code Bearer} (RFC 6750 section 2.1).
- *   <li>Form: a compact JWS of three strict base64url parts (RFC 7515 section 7.1) whose header
- *       and payload are strict JSON objects without duplicate members.
+ *   <li>Form: a compact JWS of three strict base64url parts (RFC 7515 section 7.1) whose header and
+ *       payload are strict JSON objects without duplicate members.
  *   <li>Header: {@code alg} exactly {@code RS256} (RFC 8725 section 3.1), {@code kid} present, no
  *       {@code crit} (RFC 7515 section 4.1.11), {@code typ} absent or {@code JWT}.
  *   <li>Signature: RS256 with the key named by {@code kid} from the signer's JWKS (keys cached per
  *       {@code Cache-Control}; see {@link Builder}). A signature replaced by {@code
- *       SIGNATURE_REMOVED_BY_GOOGLE} is rejected unless {@link Builder#trustPlatformVerifiedTokens()}.
- *   <li>Claims (RFC 7519 section 4.1) with a clock skew: {@code iss} one of the issuers, {@code aud}
- *       naming an expected audience exactly, {@code exp} in the future, {@code iat} not in the
+ *       SIGNATURE_REMOVED_BY_GOOGLE} is rejected unless {@link
+ *       Builder#trustPlatformVerifiedTokens()}.
+ *   <li>Claims (RFC 7519 section 4.1) with a clock skew: {@code iss} one of the issuers, {@code
+ *       aud} naming an expected audience exactly, {@code exp} in the future, {@code iat} not in the
  *       future, {@code nbf} honoured, {@code sub} present.
  *   <li>Allowlist: {@code sub} among the unique IDs, or {@code email} (with {@code email_verified})
  *       among the emails.
@@ -44,12 +45,13 @@ import java.util.concurrent.CompletableFuture;
  * Builder#verifiedTokenCache(int)}); when it comes again, decoding and the signature check are
  * skipped, but its key is looked up again and steps 5 and 6 run as for a new token.
  *
- * <p>There is no permissive default: {@link Builder#build()} refuses a verifier without an
- * audience or an allowlist.
+ * <p>There is no permissive default: {@link Builder#build()} refuses a verifier without an audience
+ * or an allowlist.
  */
 public final class CallerVerifier implements AutoCloseable {
   /** Google's JWKS for ID tokens, as published. */
-  public static final URI GOOGLE_JWKS_URI = URI.create("https://www.googleapis.com/oauth2/v3/certs");
+  public static final URI GOOGLE_JWKS_URI =
+      URI.create("https://www.googleapis.com/oauth2/v3/certs");
 
   /** The issuers Google writes into ID tokens (both spellings occur). */
   public static final List<String> GOOGLE_ISSUERS =
@@ -104,14 +106,16 @@ public final class CallerVerifier implements AutoCloseable {
   }
 
   /**
-   * Whether {@code uri} is accepted by {@link Builder#jwksUri}: {@code https}, or {@code http} on
-   * a loopback address.
+   * Whether {@code uri} is accepted by {@link Builder#jwksUri}: {@code https}, or {@code http} on a
+   * loopback address.
    */
   public static boolean isAcceptableJwksUri(URI uri) {
     return KeyCacheConfig.isAcceptableJwksUri(uri);
   }
 
-  /** Starts a builder; {@link Builder#expectedAudiences} and {@link Builder#allowlist} are required. */
+  /**
+   * Starts a builder; {@link Builder#expectedAudiences} and {@link Builder#allowlist} are required.
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -155,11 +159,11 @@ public final class CallerVerifier implements AutoCloseable {
 
   /**
    * The caller of a token this verifier verified before (see {@link VerifiedTokenCache}), judged
-   * again: a hit stands only for "this exact string is a well-formed token whose signature
-   * verified with the key its kid named". The key is looked up again, and the claim rules and the
-   * allowlist are run again exactly as on a miss, so a hit never changes a decision; it may reject
-   * (an expired token). The caller returned is the one this verifier built for the token: each
-   * verifier has its own cache, and the caller depends only on the claims and the verifier's fixed
+   * again: a hit stands only for "this exact string is a well-formed token whose signature verified
+   * with the key its kid named". The key is looked up again, and the claim rules and the allowlist
+   * are run again exactly as on a miss, so a hit never changes a decision; it may reject (an
+   * expired token). The caller returned is the one this verifier built for the token: each verifier
+   * has its own cache, and the caller depends only on the claims and the verifier's fixed
    * configuration.
    *
    * @return the caller, or {@code null} when the token is not cached
@@ -191,8 +195,8 @@ public final class CallerVerifier implements AutoCloseable {
 
     RSAPublicKey key = null;
     VerifiedCaller.SignatureCheck signatureCheck;
-    if (token.regionMatches(secondDot + 1, SIGNATURE_REMOVED_BY_GOOGLE, 0,
-            SIGNATURE_REMOVED_BY_GOOGLE.length())
+    if (token.regionMatches(
+            secondDot + 1, SIGNATURE_REMOVED_BY_GOOGLE, 0, SIGNATURE_REMOVED_BY_GOOGLE.length())
         && token.length() - secondDot - 1 == SIGNATURE_REMOVED_BY_GOOGLE.length()) {
       if (!trustPlatformVerifiedTokens) {
         // Cloud Run forwards a token it checked in X-Serverless-Authorization with its signature
@@ -389,7 +393,9 @@ public final class CallerVerifier implements AutoCloseable {
       return this;
     }
 
-    /** The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}; see {@link #CLOCK_SKEW}. */
+    /**
+     * The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}; see {@link #CLOCK_SKEW}.
+     */
     public Builder clockSkew(Duration clockSkew) {
       this.clockSkew = CLOCK_SKEW.check(clockSkew);
       return this;
@@ -412,9 +418,9 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     /**
-     * The HTTP seam of the key fetch (default {@link KeyEndpointConnector#JDK}): how a connection to
-     * the key endpoint is opened, for a proxy or a custom trust store. The verifier still sets the
-     * timeouts and the other fetch rules on the connection it gets.
+     * The HTTP seam of the key fetch (default {@link KeyEndpointConnector#JDK}): how a connection
+     * to the key endpoint is opened, for a proxy or a custom trust store. The verifier still sets
+     * the timeouts and the other fetch rules on the connection it gets.
      */
     public Builder keyEndpointConnector(KeyEndpointConnector connector) {
       keyCache.connector(connector);
@@ -473,14 +479,14 @@ public final class CallerVerifier implements AutoCloseable {
 
     /**
      * Bounds the verified-token cache (see {@link #VERIFIED_TOKEN_CACHE_ENTRIES}); 0 turns it off.
-     * Clients reuse one ID token for up to an hour, so after its first request a token costs a
-     * hash lookup instead of an RS256 verification.
+     * Clients reuse one ID token for up to an hour, so after its first request a token costs a hash
+     * lookup instead of an RS256 verification.
      *
      * <p>The cache is keyed by the whole token and holds only tokens that passed every check;
      * rejections are never cached. On a hit the signing key is looked up again (a key that is no
      * longer published rejects the token as on a miss), the time claims are checked against the
-     * current instant with the skew, and the issuer, audience and allowlist are evaluated again:
-     * a hit never changes a decision. Eviction is first in, first out. Tokens over 4 KiB are never
+     * current instant with the skew, and the issuer, audience and allowlist are evaluated again: a
+     * hit never changes a decision. Eviction is first in, first out. Tokens over 4 KiB are never
      * cached, so the entry count bounds the heap held (BENCHMARKS.md gives the bytes per entry).
      *
      * @param maxEntries 0 to {@code VERIFIED_TOKEN_CACHE_ENTRIES.max()}
@@ -495,8 +501,7 @@ public final class CallerVerifier implements AutoCloseable {
       return verifiedTokenCache(0);
     }
 
-    /**
-    /** Replaces the key cache, for tests. */
+    /** /** Replaces the key cache, for tests. */
     Builder keySource(KeySource keySource) {
       this.keySource = Objects.requireNonNull(keySource, "keySource");
       return this;

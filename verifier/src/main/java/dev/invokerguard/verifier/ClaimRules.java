@@ -30,8 +30,7 @@ final class ClaimRules {
   }
 
   /**
-   * Checks the claims at {@code now}, in the order above; the first rule broken decides the
-   * reason.
+   * Checks the claims at {@code now}, in the order above; the first rule broken decides the reason.
    *
    * @return the expected audience that the token's {@code aud} names (the first, in its order)
    * @throws CallerRejectedException with the reason of the first rule broken

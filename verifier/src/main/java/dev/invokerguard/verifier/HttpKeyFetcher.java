@@ -28,8 +28,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * with no retries, no redirects and no caches. A connector that throws, even unchecked, is a failed
  * fetch. Only {@code 200} is a success. The body is capped at {@link
  * KeyCacheConfig#maxKeySetBytes()}: a larger {@code Content-Length} is refused before reading, and
- * reading stops as soon as the cap is passed, so no more than the cap is ever buffered. The body
- * is parsed by {@link JwksParser} (strict JSON; RSA keys for RS256 signatures only; a bad set is
+ * reading stops as soon as the cap is passed, so no more than the cap is ever buffered. The body is
+ * parsed by {@link JwksParser} (strict JSON; RSA keys for RS256 signatures only; a bad set is
  * refused whole), so keys are built once per fetch, never per request.
  *
  * <p>The whole fetch (connect, TLS handshake, status line, headers, body) has a hard deadline of
@@ -48,6 +48,7 @@ final class HttpKeyFetcher implements KeyFetcher {
   private final KeyCacheConfig config;
   private final ExecutorService executor;
   private final ScheduledThreadPoolExecutor watchdog;
+
   /** The connections of fetches under way, hung up by {@link #close()}. */
   private final Set<AtomicReference<HttpURLConnection>> open = ConcurrentHashMap.newKeySet();
 

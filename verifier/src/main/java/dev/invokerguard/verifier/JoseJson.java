@@ -16,9 +16,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Reads a JOSE header and a JWT claims set with gson's streaming reader in strict mode, keeping only
- * the members the verifier judges and skipping the rest. Streaming (rather than a parse tree) lets
- * us refuse duplicate member names, which RFC 7515 section 5.2 and RFC 7519 section 7.2 say a
+ * Reads a JOSE header and a JWT claims set with gson's streaming reader in strict mode, keeping
+ * only the members the verifier judges and skipping the rest. Streaming (rather than a parse tree)
+ * lets us refuse duplicate member names, which RFC 7515 section 5.2 and RFC 7519 section 7.2 say a
  * recipient must reject or resolve, and which an attacker could otherwise use to show one value to
  * us and another to the code behind us.
  */
@@ -111,8 +111,8 @@ final class JoseJson {
   }
 
   /**
-   * The one strict JSON reader setup of this package (tokens here, key sets in {@link
-   * JwksParser}): gson in strict mode (RFC 8259) over text decoded as strict UTF-8.
+   * The one strict JSON reader setup of this package (tokens here, key sets in {@link JwksParser}):
+   * gson in strict mode (RFC 8259) over text decoded as strict UTF-8.
    *
    * @throws CharacterCodingException when the bytes are not UTF-8 (RFC 7515 section 4, RFC 8259
    *     section 8.1): a malformed sequence is an error, not a replacement character, so two

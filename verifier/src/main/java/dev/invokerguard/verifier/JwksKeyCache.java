@@ -26,8 +26,8 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * The lifetime is {@code max-age} minus {@code Age} (RFC 9111 section 4.2.3), or {@link
  * KeyCacheConfig#defaultTtl()} without one, clamped to {@code [keyRefetchInterval, 24 h]} (see
- * {@link CacheFreshness}). {@code expiresAt = fetchedAt + ttl}, where {@code fetchedAt} is read
- * by the fetcher when the request is sent (so the response's time in transit counts against its
+ * {@link CacheFreshness}). {@code expiresAt = fetchedAt + ttl}, where {@code fetchedAt} is read by
+ * the fetcher when the request is sent (so the response's time in transit counts against its
  * lifetime, as in section 4.2.3); {@code refreshAt = expiresAt - min(refreshAhead, ttl / 2)}.
  *
  * <h2>Answering {@link #key(String, Instant)}</h2>
@@ -47,9 +47,9 @@ import java.util.concurrent.atomic.AtomicReference;
  *       or the rate limit holds back a new one and the last fetch succeeded. When that fetch
  *       failed, was given up, or is still running after the wait, no fresh set could be had, so the
  *       token was not judged: {@link Reason#KEYS_UNAVAILABLE} (503, to be retried), not a 401 that
- *       blames the caller for the signer's new key during an outage (issue 12). A flood of
- *       made-up {@code kid}s stays as cheap either way: the rate limit decides how often the
- *       endpoint is asked, not the answer.
+ *       blames the caller for the signer's new key during an outage (issue 12). A flood of made-up
+ *       {@code kid}s stays as cheap either way: the rate limit decides how often the endpoint is
+ *       asked, not the answer.
  * </ul>
  *
  * Without a usable set, the request starts or joins a fetch and waits at most {@code
@@ -75,17 +75,17 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * A failed fetch (network error, timeout, status other than 200, oversized body, invalid JSON, no
  * usable key, ...) changes nothing: the last good set keeps being used up to {@code
- * maxKeyStaleness} past its expiry, and the next fetch is tried at the next request after the rate limit allows it.
- * Every fetch is logged in one line through {@link System.Logger} (success: URL, status, key count
- * and lifetime; failure: URL and the status, the refusal, or the exception class), never with the
- * body or key material.
+ * maxKeyStaleness} past its expiry, and the next fetch is tried at the next request after the rate
+ * limit allows it. Every fetch is logged in one line through {@link System.Logger} (success: URL,
+ * status, key count and lifetime; failure: URL and the status, the refusal, or the exception
+ * class), never with the body or key material.
  *
  * <h2>Threads and time</h2>
  *
  * The key set is an immutable snapshot in an atomic reference; readers never lock. The fetch state
- * (the future of the fetch under way, the start time of the last fetch) is guarded by one lock
- * held only briefly, never across I/O. {@code now} is the caller's instant, read once per request,
- * so every decision for one request sees one time.
+ * (the future of the fetch under way, the start time of the last fetch) is guarded by one lock held
+ * only briefly, never across I/O. {@code now} is the caller's instant, read once per request, so
+ * every decision for one request sees one time.
  */
 final class JwksKeyCache implements KeySource {
   /** Upper bound of a key set's lifetime, whatever {@code max-age} says. */
@@ -195,8 +195,8 @@ final class JwksKeyCache implements KeySource {
 
   /**
    * How many fetches were started so far. Starting is synchronous (the request is sent later, on
-   * the fetch thread), so tests can tell "no fetch was started" without waiting for something
-   * not to happen.
+   * the fetch thread), so tests can tell "no fetch was started" without waiting for something not
+   * to happen.
    */
   int fetchesStarted() {
     synchronized (lock) {
@@ -216,9 +216,7 @@ final class JwksKeyCache implements KeySource {
     return current.get();
   }
 
-  /**
-   * The fetch under way, or a newly started one if the rate limit allows, or {@code null}.
-   */
+  /** The fetch under way, or a newly started one if the rate limit allows, or {@code null}. */
   private CompletableFuture<KeySet> fetchUnderWayOrStart(Instant now) {
     CompletableFuture<KeySet> fetch;
     synchronized (lock) {
@@ -260,8 +258,8 @@ final class JwksKeyCache implements KeySource {
 
   /**
    * Ends {@code fetch} with the fetcher's outcome, once: frees the slot for the next fetch,
-   * installs the new key set if there is one, wakes the waiters and logs the outcome. A fetch
-   * that ends after the cache was closed changes nothing.
+   * installs the new key set if there is one, wakes the waiters and logs the outcome. A fetch that
+   * ends after the cache was closed changes nothing.
    */
   private void finish(
       CompletableFuture<KeySet> fetch, KeyFetcher.FetchedKeys fetched, Throwable failure) {
@@ -286,9 +284,10 @@ final class JwksKeyCache implements KeySource {
           set.ttl());
       fetch.complete(set);
     } else {
-      Throwable cause = failure instanceof CompletionException && failure.getCause() != null
-          ? failure.getCause()
-          : failure;
+      Throwable cause =
+          failure instanceof CompletionException && failure.getCause() != null
+              ? failure.getCause()
+              : failure;
       // A KeyFetchException's message is written by this package; other messages may quote
       // anything, so only their class is logged.
       logFailure(
@@ -318,7 +317,9 @@ final class JwksKeyCache implements KeySource {
         what,
         set == null
             ? "no key set loaded"
-            : "keeping " + set.keys().size() + " keys, usable until "
+            : "keeping "
+                + set.keys().size()
+                + " keys, usable until "
                 + set.expiresAt().plus(config.maxKeyStaleness()));
   }
 

@@ -19,19 +19,19 @@ import java.util.Set;
 /**
  * Turns a JWK Set (RFC 7517 section 5) into the RS256 verification keys it holds, by key id.
  *
- * <p>The whole body is refused (so that the cache keeps its previous key set) when it is not
- * strict UTF-8 JSON (RFC 8259, gson in strict mode, nothing after the value), is not an object
- * with a {@code "keys"} array of objects, repeats a member name (RFC 7517 section 4 lets a parser
- * reject that), has a JWK without {@code kty} (RFC 7517 section 4.1), gives a known member the
- * wrong type, has a usable key whose {@code n} or {@code e} is not strict base64url (RFC 7515
- * section 2) in its shortest form (RFC 7518 section 6.3.1), whose modulus is shorter than 2048
- * bits or whose exponent is not odd and at least 3, names two usable keys with one {@code kid}, or
- * holds no usable key at all. A half-valid set is a sign that something is wrong upstream; keeping
- * the last good set is safer than guessing.
+ * <p>The whole body is refused (so that the cache keeps its previous key set) when it is not strict
+ * UTF-8 JSON (RFC 8259, gson in strict mode, nothing after the value), is not an object with a
+ * {@code "keys"} array of objects, repeats a member name (RFC 7517 section 4 lets a parser reject
+ * that), has a JWK without {@code kty} (RFC 7517 section 4.1), gives a known member the wrong type,
+ * has a usable key whose {@code n} or {@code e} is not strict base64url (RFC 7515 section 2) in its
+ * shortest form (RFC 7518 section 6.3.1), whose modulus is shorter than 2048 bits or whose exponent
+ * is not odd and at least 3, names two usable keys with one {@code kid}, or holds no usable key at
+ * all. A half-valid set is a sign that something is wrong upstream; keeping the last good set is
+ * safer than guessing.
  *
- * <p>A key is usable when {@code kty} is {@code RSA}, {@code use} is absent or {@code sig}
- * (section 4.2), {@code alg} is absent or {@code RS256} (section 4.4) and it has a non-empty {@code
- * kid} (tokens name their key; the verifier never tries every key). Other keys (EC, encryption keys,
+ * <p>A key is usable when {@code kty} is {@code RSA}, {@code use} is absent or {@code sig} (section
+ * 4.2), {@code alg} is absent or {@code RS256} (section 4.4) and it has a non-empty {@code kid}
+ * (tokens name their key; the verifier never tries every key). Other keys (EC, encryption keys,
  * other algorithms) are skipped, not refused: a set may legitimately carry them.
  */
 final class JwksParser {
@@ -96,8 +96,7 @@ final class JwksParser {
     return Map.copyOf(keys);
   }
 
-  private static void readKey(
-      JsonReader reader, KeyFactory factory, Map<String, RSAPublicKey> keys)
+  private static void readKey(JsonReader reader, KeyFactory factory, Map<String, RSAPublicKey> keys)
       throws IOException, KeyFetchException {
     expect(reader, JsonToken.BEGIN_OBJECT, "a JWKS entry is not a JSON object");
     Map<String, String> members = new HashMap<>();

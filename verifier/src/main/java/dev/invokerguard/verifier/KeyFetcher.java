@@ -7,9 +7,9 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * Fetches the signer's key set once per call, with no policy: whether and when to fetch, how long
- * a key set stays fresh and what to answer meanwhile are {@link JwksKeyCache}'s. The seam between
- * the two, so that the policy can be tested with a scripted fetcher and the fetch with a loopback
+ * Fetches the signer's key set once per call, with no policy: whether and when to fetch, how long a
+ * key set stays fresh and what to answer meanwhile are {@link JwksKeyCache}'s. The seam between the
+ * two, so that the policy can be tested with a scripted fetcher and the fetch with a loopback
  * server. Production uses {@link HttpKeyFetcher}.
  */
 interface KeyFetcher extends AutoCloseable {

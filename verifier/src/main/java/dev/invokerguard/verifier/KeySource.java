@@ -23,8 +23,8 @@ interface KeySource extends AutoCloseable {
   RSAPublicKey key(String kid, Instant now) throws CallerRejectedException;
 
   /**
-   * Starts loading keys in the background and returns at once; the future completes when a key
-   * set is loaded, or exceptionally when that attempt failed. Used at start-up so that the first
+   * Starts loading keys in the background and returns at once; the future completes when a key set
+   * is loaded, or exceptionally when that attempt failed. Used at start-up so that the first
    * request does not wait.
    */
   CompletableFuture<Void> prefetch();

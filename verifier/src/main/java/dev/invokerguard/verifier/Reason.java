@@ -12,15 +12,23 @@ public enum Reason {
    * client did not use a supported method, so no error code is sent).
    */
   UNSUPPORTED_SCHEME(Category.NO_CREDENTIALS),
-  /** The header was sent more than once, was empty, over the size cap, or not {@code Bearer <token>}. */
+  /**
+   * The header was sent more than once, was empty, over the size cap, or not {@code Bearer
+   * <token>}.
+   */
   MALFORMED_HEADER(Category.INVALID_TOKEN),
-  /** Not a compact JWS of three strict base64url parts holding JSON objects (RFC 7515 section 7.1). */
+  /**
+   * Not a compact JWS of three strict base64url parts holding JSON objects (RFC 7515 section 7.1).
+   */
   MALFORMED_TOKEN(Category.INVALID_TOKEN),
   /** {@code alg} is not {@code RS256} (RFC 8725 section 3.1: never let the token choose). */
   UNSUPPORTED_ALGORITHM(Category.INVALID_TOKEN),
   /** {@code typ} is present and is not {@code JWT} (RFC 7519 section 5.1). */
   UNSUPPORTED_TYPE(Category.INVALID_TOKEN),
-  /** The header carries {@code crit}, whose extensions this verifier does not understand (RFC 7515 4.1.11). */
+  /**
+   * The header carries {@code crit}, whose extensions this verifier does not understand (RFC 7515
+   * 4.1.11).
+   */
   CRITICAL_HEADER(Category.INVALID_TOKEN),
   /** The header has no {@code kid}, so no key can be chosen without trying every key. */
   MISSING_KEY_ID(Category.INVALID_TOKEN),
@@ -37,7 +45,10 @@ public enum Reason {
    * told to trust the platform's own check.
    */
   SIGNATURE_REMOVED(Category.INVALID_TOKEN),
-  /** A required claim ({@code iss}, {@code aud}, {@code sub}, {@code exp}, {@code iat}) is absent or of the wrong type. */
+  /**
+   * A required claim ({@code iss}, {@code aud}, {@code sub}, {@code exp}, {@code iat}) is absent or
+   * of the wrong type.
+   */
   INVALID_CLAIM(Category.INVALID_TOKEN),
   /** {@code iss} is not one of the expected issuers (RFC 7519 section 4.1.1). */
   WRONG_ISSUER(Category.INVALID_TOKEN),
@@ -49,25 +60,33 @@ public enum Reason {
   NOT_YET_VALID(Category.INVALID_TOKEN),
   /** {@code iat} is in the future, beyond the allowed clock skew (RFC 7519 section 4.1.6). */
   ISSUED_IN_FUTURE(Category.INVALID_TOKEN),
-  /** The token is valid, but neither its {@code sub} nor its verified {@code email} is allowlisted. */
+  /**
+   * The token is valid, but neither its {@code sub} nor its verified {@code email} is allowlisted.
+   */
   CALLER_NOT_ALLOWED(Category.FORBIDDEN),
   /** The token's {@code email} is allowlisted but {@code email_verified} is not true. */
   EMAIL_NOT_VERIFIED(Category.FORBIDDEN),
   /**
-   * No signing key set could be loaded (or the last good one is older than the staleness bound),
-   * or the token's {@code kid} is not in the cached set and no fresh set could be fetched.
+   * No signing key set could be loaded (or the last good one is older than the staleness bound), or
+   * the token's {@code kid} is not in the cached set and no fresh set could be fetched.
    */
   KEYS_UNAVAILABLE(Category.UNAVAILABLE);
 
   /** How a reason is answered; one category maps to one HTTP status. */
   public enum Category {
-    /** No usable credentials: HTTP 401 with a bare {@code WWW-Authenticate: Bearer} (RFC 6750 3.1). */
+    /**
+     * No usable credentials: HTTP 401 with a bare {@code WWW-Authenticate: Bearer} (RFC 6750 3.1).
+     */
     NO_CREDENTIALS,
-    /** A token was sent and is not valid: HTTP 401, {@code error="invalid_token"} (RFC 6750 3.1). */
+    /**
+     * A token was sent and is not valid: HTTP 401, {@code error="invalid_token"} (RFC 6750 3.1).
+     */
     INVALID_TOKEN,
     /** A valid token of a caller that may not call: HTTP 403. */
     FORBIDDEN,
-    /** The verifier cannot decide for lack of keys: HTTP 503, never a 401 that blames the caller. */
+    /**
+     * The verifier cannot decide for lack of keys: HTTP 503, never a 401 that blames the caller.
+     */
     UNAVAILABLE
   }
 

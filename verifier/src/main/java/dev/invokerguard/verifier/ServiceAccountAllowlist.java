@@ -20,10 +20,10 @@ import java.util.regex.Pattern;
  *   <li>Service-account emails: {@code NAME@PROJECT.iam.gserviceaccount.com}, {@code
  *       NUMBER-compute@developer.gserviceaccount.com}, {@code PROJECT@appspot.gserviceaccount.com}.
  *       ASCII only, compared case-insensitively by ASCII rules only; matched against the token's
- *       {@code email} only when {@code email_verified} is true. Unicode case rules would make
- *       other characters equal to ASCII letters (the Kelvin sign U+212A lower-cases to {@code k}),
- *       so a non-ASCII entry is refused at build time and a token email with any non-ASCII
- *       character matches no entry.
+ *       {@code email} only when {@code email_verified} is true. Unicode case rules would make other
+ *       characters equal to ASCII letters (the Kelvin sign U+212A lower-cases to {@code k}), so a
+ *       non-ASCII entry is refused at build time and a token email with any non-ASCII character
+ *       matches no entry.
  *   <li>Numeric unique IDs (10 to 30 digits, no leading zero), matched against {@code sub}. These
  *       survive a service account being deleted and recreated under the same name (the new account
  *       gets a new ID), and they match tokens minted without {@code email}.
@@ -104,12 +104,11 @@ public final class ServiceAccountAllowlist {
 
   /**
    * Whether {@code entry} is an allowlist entry by the rules above: a numeric unique ID or a
-   * service-account email, ASCII, without surrounding spaces. {@link #of} builds an allowlist
-   * from entries this accepts; a configuration reader can name the first entry it refuses.
+   * service-account email, ASCII, without surrounding spaces. {@link #of} builds an allowlist from
+   * entries this accepts; a configuration reader can name the first entry it refuses.
    */
   public static boolean isEntry(String entry) {
-    return entry != null
-        && (UNIQUE_ID.matcher(entry).matches() || isServiceAccountEmail(entry));
+    return entry != null && (UNIQUE_ID.matcher(entry).matches() || isServiceAccountEmail(entry));
   }
 
   /**

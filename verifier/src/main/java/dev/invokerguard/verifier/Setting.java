@@ -17,8 +17,7 @@ import java.util.Objects;
  * @param max the largest value accepted
  * @param <T> {@link Duration} or {@link Integer}
  */
-public record Setting<T extends Comparable<? super T>>(
-    String name, T defaultValue, T min, T max) {
+public record Setting<T extends Comparable<? super T>>(String name, T defaultValue, T min, T max) {
   /** Checks that the bounds are in order and hold the default. */
   public Setting {
     Objects.requireNonNull(name, "name");
@@ -46,9 +45,9 @@ public record Setting<T extends Comparable<? super T>>(
   }
 
   /**
-   * The environment variable that sets it: the name in upper snake case, with {@code _SECONDS}
-   * for a duration, which the environment gives in whole seconds ({@code keyRefetchInterval} is
-   * {@code KEY_REFETCH_INTERVAL_SECONDS}).
+   * The environment variable that sets it: the name in upper snake case, with {@code _SECONDS} for
+   * a duration, which the environment gives in whole seconds ({@code keyRefetchInterval} is {@code
+   * KEY_REFETCH_INTERVAL_SECONDS}).
    */
   public String environmentVariable() {
     String snake = name.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toUpperCase(Locale.ROOT);

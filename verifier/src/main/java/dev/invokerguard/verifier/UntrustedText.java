@@ -8,8 +8,8 @@ import java.util.regex.Pattern;
  */
 public final class UntrustedText {
   /**
-   * Every character that could forge or hide a log line. {@code \p{Cntrl}} alone is ASCII only;
-   * C1 controls (such as U+0085, a line break to some log readers), line and paragraph separators,
+   * Every character that could forge or hide a log line. {@code \p{Cntrl}} alone is ASCII only; C1
+   * controls (such as U+0085, a line break to some log readers), line and paragraph separators,
    * format characters (bidirectional overrides) and the lone surrogate a cut can leave count too.
    */
   private static final Pattern UNSAFE = Pattern.compile("[\\p{Cc}\\p{Cf}\\p{Cs}\\p{Zl}\\p{Zp}]");

@@ -60,7 +60,9 @@ public final class VerifiedCaller {
     return Optional.ofNullable(email);
   }
 
-  /** The verified email when there is one, else the numeric unique ID: a name for logs and answers. */
+  /**
+   * The verified email when there is one, else the numeric unique ID: a name for logs and answers.
+   */
   public String principal() {
     return email != null ? email : subject;
   }

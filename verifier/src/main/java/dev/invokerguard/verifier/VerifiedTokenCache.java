@@ -16,16 +16,16 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * the whole token, never by a part of it (keyed by the signature alone, a token with a swapped
  * payload would hit). Everything that can change between two requests is judged again on a hit by
  * {@link CallerVerifier}: the key is looked up again and compared, the claims (time with the skew,
- * issuer, audience) are re-checked against the current instant, and the allowlist is evaluated. So a
- * hit never changes a decision; it only skips decoding, JSON parsing and the signature check.
+ * issuer, audience) are re-checked against the current instant, and the allowlist is evaluated. So
+ * a hit never changes a decision; it only skips decoding, JSON parsing and the signature check.
  *
  * <p>Bounded by entry count: at most {@code maxEntries} (plus the puts in flight at that instant).
  * Tokens longer than {@link #MAX_CACHED_TOKEN_CHARS} are never cached, so the heap held is at most
  * about {@code maxEntries} times an entry of {@code MAX_CACHED_TOKEN_CHARS} plus its claims;
- * Google's ID tokens are far shorter (BENCHMARKS.md measures the bytes per entry). Eviction is first in,
- * first out through a ring of slots: O(1), lock-free, and since every Google ID token lives one
- * hour from issue, the oldest insertion is close to the soonest expiry. An entry is never returned
- * at or past its {@code exp} plus the skew; such an entry is dropped when met.
+ * Google's ID tokens are far shorter (BENCHMARKS.md measures the bytes per entry). Eviction is
+ * first in, first out through a ring of slots: O(1), lock-free, and since every Google ID token
+ * lives one hour from issue, the oldest insertion is close to the soonest expiry. An entry is never
+ * returned at or past its {@code exp} plus the skew; such an entry is dropped when met.
  *
  * <p>Thread-safe. The hit path is one {@link ConcurrentHashMap#get} and a comparison, without a
  * lock.
@@ -41,8 +41,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  */
 final class VerifiedTokenCache {
   /**
-   * Tokens longer than this are verified every time and never cached, so that the configured
-   * entry count also bounds the memory. Google's ID tokens are about 1 KiB.
+   * Tokens longer than this are verified every time and never cached, so that the configured entry
+   * count also bounds the memory. Google's ID tokens are about 1 KiB.
    */
   static final int MAX_CACHED_TOKEN_CHARS = 4096;
 

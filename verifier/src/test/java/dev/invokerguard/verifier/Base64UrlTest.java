@@ -31,14 +31,16 @@ class Base64UrlTest {
   @Test
   void decode_shortCanonicalForms_accepted() {
     assertThat(new String(Base64Url.decode("YQ", 0, 2), StandardCharsets.US_ASCII)).isEqualTo("a");
-    assertThat(new String(Base64Url.decode("YWI", 0, 3), StandardCharsets.US_ASCII)).isEqualTo("ab");
+    assertThat(new String(Base64Url.decode("YWI", 0, 3), StandardCharsets.US_ASCII))
+        .isEqualTo("ab");
   }
 
   @Test
   void decode_sameBytesDifferentSpelling_onlyCanonicalAccepted() {
     // "YR" decodes to "a" with the JDK (trailing bits ignored); strict decoding refuses it, so a
     // signature cannot be re-spelled into a different token that still verifies.
-    assertThat(Base64.getUrlDecoder().decode("YR")).isEqualTo("a".getBytes(StandardCharsets.US_ASCII));
+    assertThat(Base64.getUrlDecoder().decode("YR"))
+        .isEqualTo("a".getBytes(StandardCharsets.US_ASCII));
     assertThrows(IllegalArgumentException.class, () -> Base64Url.decode("YR", 0, 2));
   }
 }

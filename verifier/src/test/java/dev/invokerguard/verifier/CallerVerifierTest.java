@@ -23,7 +23,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** The token pipeline end to end: real keys, a real JWKS server on loopback, a controlled clock. */
 class CallerVerifierTest {
-  static final String AUDIENCE = "https://europe-west1-host-project.cloudfunctions.net/internal-api";
+  static final String AUDIENCE =
+      "https://europe-west1-host-project.cloudfunctions.net/internal-api";
   static final String RUN_AUDIENCE = "https://internal-api-abc123-ew.a.run.app";
   static final String CLIENT = "api-client@client-project.iam.gserviceaccount.com";
   static final String STRANGER = "stranger@other-project.iam.gserviceaccount.com";
@@ -85,13 +86,15 @@ class CallerVerifierTest {
 
   @Test
   void verify_secondAudienceAndLegacyIssuer_accepted() throws Exception {
-    String token = issuer.token().email(CLIENT).audience(RUN_AUDIENCE).issuer("accounts.google.com").build();
+    String token =
+        issuer.token().email(CLIENT).audience(RUN_AUDIENCE).issuer("accounts.google.com").build();
     assertThat(verifier.verify(bearer(token)).audience()).isEqualTo(RUN_AUDIENCE);
   }
 
   @Test
   void verify_audienceArrayNamingAnExpectedAudience_accepted() throws Exception {
-    String token = issuer.token().email(CLIENT).audiences("https://elsewhere.example", AUDIENCE).build();
+    String token =
+        issuer.token().email(CLIENT).audiences("https://elsewhere.example", AUDIENCE).build();
     assertThat(verifier.verify(bearer(token)).audience()).isEqualTo(AUDIENCE);
   }
 
@@ -99,7 +102,9 @@ class CallerVerifierTest {
   void verifyToken_withoutHeaders_sameChecks() throws Exception {
     assertThat(verifier.verifyToken(issuer.mint(CLIENT, AUDIENCE)).principal()).isEqualTo(CLIENT);
     assertThat(
-            assertThrows(CallerRejectedException.class, () -> verifier.verifyToken(issuer.mint(STRANGER, AUDIENCE)))
+            assertThrows(
+                    CallerRejectedException.class,
+                    () -> verifier.verifyToken(issuer.mint(STRANGER, AUDIENCE)))
                 .reason())
         .isEqualTo(Reason.CALLER_NOT_ALLOWED);
   }
@@ -124,19 +129,22 @@ class CallerVerifierTest {
   void verify_otherScheme_rejectedAsUnsupportedScheme() {
     assertThat(rejection(Map.of("Authorization", List.of("Basic dXNlcjpwYXNz"))))
         .isEqualTo(Reason.UNSUPPORTED_SCHEME);
-    assertThat(rejection(Map.of("Authorization", List.of("Bearer2 " + issuer.mint(CLIENT, AUDIENCE)))))
+    assertThat(
+            rejection(Map.of("Authorization", List.of("Bearer2 " + issuer.mint(CLIENT, AUDIENCE)))))
         .isEqualTo(Reason.UNSUPPORTED_SCHEME);
   }
 
   @Test
   void verify_emptyHeader_rejectedAsMissing() {
-    assertThat(rejection(Map.of("Authorization", List.of("")))).isEqualTo(Reason.MISSING_CREDENTIALS);
+    assertThat(rejection(Map.of("Authorization", List.of(""))))
+        .isEqualTo(Reason.MISSING_CREDENTIALS);
   }
 
   @ParameterizedTest
   @ValueSource(strings = {"Bearer", "Bearer    ", "Bearer a b", "Bearer a,b"})
   void verify_malformedBearerValue_rejectedAsMalformedHeader(String value) {
-    assertThat(rejection(Map.of("Authorization", List.of(value)))).isEqualTo(Reason.MALFORMED_HEADER);
+    assertThat(rejection(Map.of("Authorization", List.of(value))))
+        .isEqualTo(Reason.MALFORMED_HEADER);
   }
 
   @Test
@@ -153,7 +161,8 @@ class CallerVerifierTest {
   @Test
   void verify_headerOverSizeCap_rejectedAsMalformedHeader() {
     String huge = "Bearer " + "a".repeat(16 * 1024);
-    assertThat(rejection(Map.of("Authorization", List.of(huge)))).isEqualTo(Reason.MALFORMED_HEADER);
+    assertThat(rejection(Map.of("Authorization", List.of(huge))))
+        .isEqualTo(Reason.MALFORMED_HEADER);
   }
 
   @Test
@@ -172,7 +181,8 @@ class CallerVerifierTest {
     assertThat(rejection(badServerless)).isEqualTo(Reason.MALFORMED_TOKEN);
 
     Map<String, List<String>> emptyServerless =
-        Map.of("X-Serverless-Authorization", List.of(""), "Authorization", List.of("Bearer " + valid));
+        Map.of(
+            "X-Serverless-Authorization", List.of(""), "Authorization", List.of("Bearer " + valid));
     assertThat(rejection(emptyServerless)).isEqualTo(Reason.MISSING_CREDENTIALS);
   }
 
@@ -204,7 +214,8 @@ class CallerVerifierTest {
         "\"RS256\""
       })
   void verify_headerNotAStrictJsonObject_rejectedAsMalformed(String headerJson) {
-    String token = issuer.token().email(CLIENT).audience(AUDIENCE).rawHeaderJson(headerJson).build();
+    String token =
+        issuer.token().email(CLIENT).audience(AUDIENCE).rawHeaderJson(headerJson).build();
     assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
   }
 
@@ -212,7 +223,8 @@ class CallerVerifierTest {
   void verify_duplicateHeaderMember_rejectedAsMalformed() {
     String kid = issuer.activeKeyId();
     String headerJson = "{\"alg\":\"none\",\"alg\":\"RS256\",\"kid\":\"" + kid + "\"}";
-    String token = issuer.token().email(CLIENT).audience(AUDIENCE).rawHeaderJson(headerJson).build();
+    String token =
+        issuer.token().email(CLIENT).audience(AUDIENCE).rawHeaderJson(headerJson).build();
     assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
   }
 
@@ -221,8 +233,16 @@ class CallerVerifierTest {
     long now = NOW.getEpochSecond();
     String payload =
         "{\"iss\":\"https://accounts.google.com\",\"aud\":\"https://evil.example\",\"aud\":\""
-            + AUDIENCE + "\",\"sub\":\"" + TestIssuer.uniqueIdOf(CLIENT) + "\",\"email\":\""
-            + CLIENT + "\",\"email_verified\":true,\"iat\":" + now + ",\"exp\":" + (now + 3600) + "}";
+            + AUDIENCE
+            + "\",\"sub\":\""
+            + TestIssuer.uniqueIdOf(CLIENT)
+            + "\",\"email\":\""
+            + CLIENT
+            + "\",\"email_verified\":true,\"iat\":"
+            + now
+            + ",\"exp\":"
+            + (now + 3600)
+            + "}";
     String token = issuer.token().rawPayloadJson(payload).build();
     assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
   }
@@ -244,16 +264,19 @@ class CallerVerifierTest {
     String token = issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", "none").build();
     String unsigned = token.substring(0, token.lastIndexOf('.') + 1);
     assertThat(rejection(unsigned)).isEqualTo(Reason.MALFORMED_TOKEN);
-    String noneWithSignature = issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", "none").build();
+    String noneWithSignature =
+        issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", "none").build();
     assertThat(rejection(noneWithSignature)).isEqualTo(Reason.UNSUPPORTED_ALGORITHM);
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeHeader("alg").build()))
+    assertThat(
+            rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeHeader("alg").build()))
         .isEqualTo(Reason.UNSUPPORTED_ALGORITHM);
   }
 
   @Test
   void verify_hs256SignedWithThePublicKey_rejectedAsUnsupportedAlgorithm() throws Exception {
     // The classic key-confusion attack: HMAC keyed with the RSA public key the verifier trusts.
-    String unsigned = issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", "HS256").build();
+    String unsigned =
+        issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", "HS256").build();
     String signingInput = unsigned.substring(0, unsigned.lastIndexOf('.'));
     Mac hmac = Mac.getInstance("HmacSHA256");
     hmac.init(new SecretKeySpec(issuer.publicKey(issuer.activeKeyId()).getEncoded(), "HmacSHA256"));
@@ -280,23 +303,38 @@ class CallerVerifierTest {
   @Test
   void verify_critHeader_rejectedAsCritical() {
     String token =
-        issuer.token().email(CLIENT).audience(AUDIENCE).header("crit", List.of("exp")).header("exp", 1).build();
+        issuer
+            .token()
+            .email(CLIENT)
+            .audience(AUDIENCE)
+            .header("crit", List.of("exp"))
+            .header("exp", 1)
+            .build();
     assertThat(rejection(token)).isEqualTo(Reason.CRITICAL_HEADER);
   }
 
   @Test
   void verify_typOtherThanJwt_rejected_jwtInAnyCaseAccepted() throws Exception {
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).header("typ", "at+jwt").build()))
+    assertThat(
+            rejection(
+                issuer.token().email(CLIENT).audience(AUDIENCE).header("typ", "at+jwt").build()))
         .isEqualTo(Reason.UNSUPPORTED_TYPE);
-    assertThat(verifier.verify(bearer(issuer.token().email(CLIENT).audience(AUDIENCE).header("typ", "jwt").build())))
+    assertThat(
+            verifier.verify(
+                bearer(
+                    issuer.token().email(CLIENT).audience(AUDIENCE).header("typ", "jwt").build())))
         .isNotNull();
-    assertThat(verifier.verify(bearer(issuer.token().email(CLIENT).audience(AUDIENCE).removeHeader("typ").build())))
+    assertThat(
+            verifier.verify(
+                bearer(
+                    issuer.token().email(CLIENT).audience(AUDIENCE).removeHeader("typ").build())))
         .isNotNull();
   }
 
   @Test
   void verify_noKid_rejectedAsMissingKeyId() {
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeHeader("kid").build()))
+    assertThat(
+            rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeHeader("kid").build()))
         .isEqualTo(Reason.MISSING_KEY_ID);
   }
 
@@ -304,7 +342,8 @@ class CallerVerifierTest {
 
   @Test
   void verify_unknownKid_rejectedAsUnknownKeyId() {
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).keyId("no-such-key").build()))
+    assertThat(
+            rejection(issuer.token().email(CLIENT).audience(AUDIENCE).keyId("no-such-key").build()))
         .isEqualTo(Reason.UNKNOWN_KEY_ID);
   }
 
@@ -313,7 +352,12 @@ class CallerVerifierTest {
     KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
     generator.initialize(2048);
     String token =
-        issuer.token().email(CLIENT).audience(AUDIENCE).signWith(generator.generateKeyPair().getPrivate()).build();
+        issuer
+            .token()
+            .email(CLIENT)
+            .audience(AUDIENCE)
+            .signWith(generator.generateKeyPair().getPrivate())
+            .build();
     assertThat(rejection(token)).isEqualTo(Reason.BAD_SIGNATURE);
   }
 
@@ -322,7 +366,13 @@ class CallerVerifierTest {
     List<String> kids = issuer.keyIds();
     assertThat(kids.size()).isAtLeast(2);
     String token =
-        issuer.token().email(CLIENT).audience(AUDIENCE).signWithKey(kids.get(1)).keyId(kids.get(0)).build();
+        issuer
+            .token()
+            .email(CLIENT)
+            .audience(AUDIENCE)
+            .signWithKey(kids.get(1))
+            .keyId(kids.get(0))
+            .build();
     assertThat(rejection(token)).isEqualTo(Reason.BAD_SIGNATURE);
   }
 
@@ -330,7 +380,8 @@ class CallerVerifierTest {
   void verify_payloadSwappedAfterSigning_rejectedAsBadSignature() {
     String[] mine = issuer.mint(STRANGER, AUDIENCE).split("\\.");
     String[] theirs = issuer.mint(CLIENT, AUDIENCE).split("\\.");
-    assertThat(rejection(mine[0] + "." + theirs[1] + "." + mine[2])).isEqualTo(Reason.BAD_SIGNATURE);
+    assertThat(rejection(mine[0] + "." + theirs[1] + "." + mine[2]))
+        .isEqualTo(Reason.BAD_SIGNATURE);
   }
 
   @Test
@@ -339,7 +390,9 @@ class CallerVerifierTest {
     int dot = token.lastIndexOf('.');
     byte[] signature = Base64.getUrlDecoder().decode(token.substring(dot + 1));
     String shorter =
-        Base64.getUrlEncoder().withoutPadding().encodeToString(java.util.Arrays.copyOf(signature, 253));
+        Base64.getUrlEncoder()
+            .withoutPadding()
+            .encodeToString(java.util.Arrays.copyOf(signature, 253));
     assertThat(rejection(token.substring(0, dot + 1) + shorter)).isEqualTo(Reason.BAD_SIGNATURE);
     assertThat(rejection(token.substring(0, token.length() - 1)))
         .isIn(List.of(Reason.BAD_SIGNATURE, Reason.MALFORMED_TOKEN));
@@ -354,12 +407,19 @@ class CallerVerifierTest {
     String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     char respelled = alphabet.charAt(alphabet.indexOf(last) | 1);
     assertThat(respelled).isNotEqualTo(last);
-    assertThat(rejection(token.substring(0, token.length() - 1) + respelled)).isEqualTo(Reason.MALFORMED_TOKEN);
+    assertThat(rejection(token.substring(0, token.length() - 1) + respelled))
+        .isEqualTo(Reason.MALFORMED_TOKEN);
   }
 
   @Test
   void verify_signatureRemovedByGoogle_rejectedByDefault() {
-    String token = issuer.token().email(CLIENT).audience(AUDIENCE).signature("SIGNATURE_REMOVED_BY_GOOGLE").build();
+    String token =
+        issuer
+            .token()
+            .email(CLIENT)
+            .audience(AUDIENCE)
+            .signature("SIGNATURE_REMOVED_BY_GOOGLE")
+            .build();
     assertThat(rejection(token)).isEqualTo(Reason.SIGNATURE_REMOVED);
     assertThat(Reason.SIGNATURE_REMOVED.category()).isEqualTo(Reason.Category.INVALID_TOKEN);
   }
@@ -387,27 +447,66 @@ class CallerVerifierTest {
   }
 
   @Test
-  void verify_signatureRemovedByGoogle_whenTrusted_claimsAndAllowlistStillChecked() throws Exception {
+  void verify_signatureRemovedByGoogle_whenTrusted_claimsAndAllowlistStillChecked()
+      throws Exception {
     try (CallerVerifier trusting = verifierBuilder().trustPlatformVerifiedTokens().build()) {
-      String token = issuer.token().email(CLIENT).audience(AUDIENCE).signature("SIGNATURE_REMOVED_BY_GOOGLE").build();
+      String token =
+          issuer
+              .token()
+              .email(CLIENT)
+              .audience(AUDIENCE)
+              .signature("SIGNATURE_REMOVED_BY_GOOGLE")
+              .build();
       VerifiedCaller caller = trusting.verify(bearer(token));
       assertThat(caller.signatureCheck()).isEqualTo(VerifiedCaller.SignatureCheck.TRUSTED_PLATFORM);
       assertThat(caller.principal()).isEqualTo(CLIENT);
 
-      String stranger = issuer.token().email(STRANGER).audience(AUDIENCE).signature("SIGNATURE_REMOVED_BY_GOOGLE").build();
-      assertThat(assertThrows(CallerRejectedException.class, () -> trusting.verify(bearer(stranger))).reason())
+      String stranger =
+          issuer
+              .token()
+              .email(STRANGER)
+              .audience(AUDIENCE)
+              .signature("SIGNATURE_REMOVED_BY_GOOGLE")
+              .build();
+      assertThat(
+              assertThrows(CallerRejectedException.class, () -> trusting.verify(bearer(stranger)))
+                  .reason())
           .isEqualTo(Reason.CALLER_NOT_ALLOWED);
       String otherAudience =
-          issuer.token().email(CLIENT).audience("https://other.example").signature("SIGNATURE_REMOVED_BY_GOOGLE").build();
-      assertThat(assertThrows(CallerRejectedException.class, () -> trusting.verify(bearer(otherAudience))).reason())
+          issuer
+              .token()
+              .email(CLIENT)
+              .audience("https://other.example")
+              .signature("SIGNATURE_REMOVED_BY_GOOGLE")
+              .build();
+      assertThat(
+              assertThrows(
+                      CallerRejectedException.class, () -> trusting.verify(bearer(otherAudience)))
+                  .reason())
           .isEqualTo(Reason.WRONG_AUDIENCE);
       String noneAlg =
-          issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", "none").signature("SIGNATURE_REMOVED_BY_GOOGLE").build();
-      assertThat(assertThrows(CallerRejectedException.class, () -> trusting.verify(bearer(noneAlg))).reason())
+          issuer
+              .token()
+              .email(CLIENT)
+              .audience(AUDIENCE)
+              .header("alg", "none")
+              .signature("SIGNATURE_REMOVED_BY_GOOGLE")
+              .build();
+      assertThat(
+              assertThrows(CallerRejectedException.class, () -> trusting.verify(bearer(noneAlg)))
+                  .reason())
           .isEqualTo(Reason.UNSUPPORTED_ALGORITHM);
       // A signature that merely starts with the literal is an ordinary (bad) signature.
-      String lookalike = issuer.token().email(CLIENT).audience(AUDIENCE).signature("SIGNATURE_REMOVED_BY_GOOGLEx").build();
-      assertThat(assertThrows(CallerRejectedException.class, () -> trusting.verify(bearer(lookalike))).reason())
+      String lookalike =
+          issuer
+              .token()
+              .email(CLIENT)
+              .audience(AUDIENCE)
+              .signature("SIGNATURE_REMOVED_BY_GOOGLEx")
+              .build();
+      assertThat(
+              assertThrows(CallerRejectedException.class, () -> trusting.verify(bearer(lookalike)))
+                  .reason())
           .isNotEqualTo(null);
     }
   }
@@ -416,11 +515,26 @@ class CallerVerifierTest {
 
   @Test
   void verify_wrongIssuer_rejected() {
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).issuer("https://evil.example").build()))
+    assertThat(
+            rejection(
+                issuer
+                    .token()
+                    .email(CLIENT)
+                    .audience(AUDIENCE)
+                    .issuer("https://evil.example")
+                    .build()))
         .isEqualTo(Reason.WRONG_ISSUER);
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).issuer("https://accounts.google.com/").build()))
+    assertThat(
+            rejection(
+                issuer
+                    .token()
+                    .email(CLIENT)
+                    .audience(AUDIENCE)
+                    .issuer("https://accounts.google.com/")
+                    .build()))
         .isEqualTo(Reason.WRONG_ISSUER);
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("iss").build()))
+    assertThat(
+            rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("iss").build()))
         .isEqualTo(Reason.INVALID_CLAIM);
   }
 
@@ -435,23 +549,41 @@ class CallerVerifierTest {
         "https://europe-west1-host-project.cloudfunctions.net/INTERNAL-API"
       })
   void verify_audienceNearMiss_rejectedAsWrongAudience(String audience) {
-    assertThat(rejection(issuer.token().email(CLIENT).audience(audience).build())).isEqualTo(Reason.WRONG_AUDIENCE);
+    assertThat(rejection(issuer.token().email(CLIENT).audience(audience).build()))
+        .isEqualTo(Reason.WRONG_AUDIENCE);
   }
 
   @Test
   void verify_audienceMissingEmptyOrNotString_rejectedAsInvalidClaim() {
-    assertThat(rejection(issuer.token().email(CLIENT).removeClaim("aud").build())).isEqualTo(Reason.INVALID_CLAIM);
-    assertThat(rejection(issuer.token().email(CLIENT).claim("aud", List.of()).build())).isEqualTo(Reason.INVALID_CLAIM);
-    assertThat(rejection(issuer.token().email(CLIENT).claim("aud", 42).build())).isEqualTo(Reason.INVALID_CLAIM);
+    assertThat(rejection(issuer.token().email(CLIENT).removeClaim("aud").build()))
+        .isEqualTo(Reason.INVALID_CLAIM);
+    assertThat(rejection(issuer.token().email(CLIENT).claim("aud", List.of()).build()))
+        .isEqualTo(Reason.INVALID_CLAIM);
+    assertThat(rejection(issuer.token().email(CLIENT).claim("aud", 42).build()))
+        .isEqualTo(Reason.INVALID_CLAIM);
     assertThat(rejection(issuer.token().email(CLIENT).claim("aud", List.of(AUDIENCE, 42)).build()))
         .isEqualTo(Reason.INVALID_CLAIM);
   }
 
   @Test
   void verify_expiredBeyondSkew_rejectedAsExpired_withinSkewAccepted() throws Exception {
-    String token = issuer.token().email(CLIENT).audience(AUDIENCE).expiresAt(NOW.minusSeconds(59)).issuedAt(NOW.minusSeconds(3659)).build();
+    String token =
+        issuer
+            .token()
+            .email(CLIENT)
+            .audience(AUDIENCE)
+            .expiresAt(NOW.minusSeconds(59))
+            .issuedAt(NOW.minusSeconds(3659))
+            .build();
     assertThat(verifier.verify(bearer(token))).isNotNull();
-    String expired = issuer.token().email(CLIENT).audience(AUDIENCE).expiresAt(NOW.minusSeconds(60)).issuedAt(NOW.minusSeconds(3660)).build();
+    String expired =
+        issuer
+            .token()
+            .email(CLIENT)
+            .audience(AUDIENCE)
+            .expiresAt(NOW.minusSeconds(60))
+            .issuedAt(NOW.minusSeconds(3660))
+            .build();
     assertThat(rejection(expired)).isEqualTo(Reason.EXPIRED);
   }
 
@@ -465,43 +597,86 @@ class CallerVerifierTest {
 
   @Test
   void verify_issuedInTheFutureBeyondSkew_rejected_withinSkewAccepted() throws Exception {
-    assertThat(verifier.verify(bearer(issuer.token().email(CLIENT).audience(AUDIENCE).issuedAt(NOW.plusSeconds(60)).build())))
+    assertThat(
+            verifier.verify(
+                bearer(
+                    issuer
+                        .token()
+                        .email(CLIENT)
+                        .audience(AUDIENCE)
+                        .issuedAt(NOW.plusSeconds(60))
+                        .build())))
         .isNotNull();
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).issuedAt(NOW.plusSeconds(61)).build()))
+    assertThat(
+            rejection(
+                issuer
+                    .token()
+                    .email(CLIENT)
+                    .audience(AUDIENCE)
+                    .issuedAt(NOW.plusSeconds(61))
+                    .build()))
         .isEqualTo(Reason.ISSUED_IN_FUTURE);
   }
 
   @Test
   void verify_notBeforeInTheFutureBeyondSkew_rejected_withinSkewAccepted() throws Exception {
-    assertThat(verifier.verify(bearer(issuer.token().email(CLIENT).audience(AUDIENCE).notBefore(NOW.plusSeconds(60)).build())))
+    assertThat(
+            verifier.verify(
+                bearer(
+                    issuer
+                        .token()
+                        .email(CLIENT)
+                        .audience(AUDIENCE)
+                        .notBefore(NOW.plusSeconds(60))
+                        .build())))
         .isNotNull();
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).notBefore(NOW.plusSeconds(61)).build()))
+    assertThat(
+            rejection(
+                issuer
+                    .token()
+                    .email(CLIENT)
+                    .audience(AUDIENCE)
+                    .notBefore(NOW.plusSeconds(61))
+                    .build()))
         .isEqualTo(Reason.NOT_YET_VALID);
   }
 
   @Test
   void verify_zeroSkew_expiryExact() throws Exception {
     try (CallerVerifier strict = verifierBuilder().clockSkew(Duration.ZERO).build()) {
-      String atNow = issuer.token().email(CLIENT).audience(AUDIENCE).expiresAt(NOW).issuedAt(NOW.minusSeconds(3600)).build();
-      assertThat(assertThrows(CallerRejectedException.class, () -> strict.verify(bearer(atNow))).reason())
+      String atNow =
+          issuer
+              .token()
+              .email(CLIENT)
+              .audience(AUDIENCE)
+              .expiresAt(NOW)
+              .issuedAt(NOW.minusSeconds(3600))
+              .build();
+      assertThat(
+              assertThrows(CallerRejectedException.class, () -> strict.verify(bearer(atNow)))
+                  .reason())
           .isEqualTo(Reason.EXPIRED);
-      String oneLeft = issuer.token().email(CLIENT).audience(AUDIENCE).expiresAt(NOW.plusSeconds(1)).build();
+      String oneLeft =
+          issuer.token().email(CLIENT).audience(AUDIENCE).expiresAt(NOW.plusSeconds(1)).build();
       assertThat(strict.verify(bearer(oneLeft))).isNotNull();
     }
   }
 
   @Test
   void verify_requiredTimesMissing_rejectedAsInvalidClaim() {
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("exp").build()))
+    assertThat(
+            rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("exp").build()))
         .isEqualTo(Reason.INVALID_CLAIM);
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("iat").build()))
+    assertThat(
+            rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("iat").build()))
         .isEqualTo(Reason.INVALID_CLAIM);
   }
 
   @ParameterizedTest
   @ValueSource(strings = {"exp", "iat", "nbf"})
   void verify_nonNumericOrAbsurdTimes_rejectedAsInvalidClaim(String claim) {
-    for (Object value : List.<Object>of("1999999999", true, List.of(1), -1, 1e300, Map.of("t", 1))) {
+    for (Object value :
+        List.<Object>of("1999999999", true, List.of(1), -1, 1e300, Map.of("t", 1))) {
       String token = issuer.token().email(CLIENT).audience(AUDIENCE).claim(claim, value).build();
       assertThat(rejection(token)).isEqualTo(Reason.INVALID_CLAIM);
     }
@@ -510,13 +685,19 @@ class CallerVerifierTest {
   @Test
   void verify_fractionalExpiry_truncatedAndAccepted() throws Exception {
     String token =
-        issuer.token().email(CLIENT).audience(AUDIENCE).claim("exp", NOW.getEpochSecond() + 600.75).build();
+        issuer
+            .token()
+            .email(CLIENT)
+            .audience(AUDIENCE)
+            .claim("exp", NOW.getEpochSecond() + 600.75)
+            .build();
     assertThat(verifier.verify(bearer(token)).expiresAt()).isEqualTo(NOW.plusSeconds(600));
   }
 
   @Test
   void verify_noSubject_rejectedAsInvalidClaim() {
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("sub").build()))
+    assertThat(
+            rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("sub").build()))
         .isEqualTo(Reason.INVALID_CLAIM);
   }
 
@@ -565,8 +746,12 @@ class CallerVerifierTest {
             () ->
                 verifier.verify(
                     bearer(
-                        issuer.token().email(STRANGER).audience(AUDIENCE)
-                            .claim("email_verified", false).build())));
+                        issuer
+                            .token()
+                            .email(STRANGER)
+                            .audience(AUDIENCE)
+                            .claim("email_verified", false)
+                            .build())));
     assertThat(unverifiedEmail.verifiedSubject()).hasValue(TestIssuer.uniqueIdOf(STRANGER));
     assertThat(unverifiedEmail.verifiedEmail()).isEmpty();
 
@@ -580,17 +765,39 @@ class CallerVerifierTest {
 
   @Test
   void verify_emailNotVerified_rejectedAsEmailNotVerified() {
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).claim("email_verified", false).build()))
+    assertThat(
+            rejection(
+                issuer
+                    .token()
+                    .email(CLIENT)
+                    .audience(AUDIENCE)
+                    .claim("email_verified", false)
+                    .build()))
         .isEqualTo(Reason.EMAIL_NOT_VERIFIED);
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("email_verified").build()))
+    assertThat(
+            rejection(
+                issuer
+                    .token()
+                    .email(CLIENT)
+                    .audience(AUDIENCE)
+                    .removeClaim("email_verified")
+                    .build()))
         .isEqualTo(Reason.EMAIL_NOT_VERIFIED);
-    assertThat(rejection(issuer.token().email(CLIENT).audience(AUDIENCE).claim("email_verified", "yes").build()))
+    assertThat(
+            rejection(
+                issuer
+                    .token()
+                    .email(CLIENT)
+                    .audience(AUDIENCE)
+                    .claim("email_verified", "yes")
+                    .build()))
         .isEqualTo(Reason.EMAIL_NOT_VERIFIED);
   }
 
   @Test
   void verify_emailVerifiedAsString_accepted() throws Exception {
-    String token = issuer.token().email(CLIENT).audience(AUDIENCE).claim("email_verified", "true").build();
+    String token =
+        issuer.token().email(CLIENT).audience(AUDIENCE).claim("email_verified", "true").build();
     assertThat(verifier.verify(bearer(token)).email()).hasValue(CLIENT);
   }
 
@@ -600,7 +807,9 @@ class CallerVerifierTest {
     assertThat(rejection(standardFormat)).isEqualTo(Reason.CALLER_NOT_ALLOWED);
 
     try (CallerVerifier byId =
-        verifierBuilder().allowlist(ServiceAccountAllowlist.parse(TestIssuer.uniqueIdOf(CLIENT))).build()) {
+        verifierBuilder()
+            .allowlist(ServiceAccountAllowlist.parse(TestIssuer.uniqueIdOf(CLIENT)))
+            .build()) {
       VerifiedCaller caller = byId.verify(bearer(standardFormat));
       assertThat(caller.email()).isEmpty();
       assertThat(caller.principal()).isEqualTo(TestIssuer.uniqueIdOf(CLIENT));
@@ -611,9 +820,14 @@ class CallerVerifierTest {
   void verify_recreatedAccountWithSameEmail_notMatchedByOldUniqueId() {
     // The account was deleted and recreated: same email, new numeric ID. An ID entry keeps it out.
     try (CallerVerifier byId =
-        verifierBuilder().allowlist(ServiceAccountAllowlist.parse(TestIssuer.uniqueIdOf(CLIENT))).build()) {
-      String recreated = issuer.token().email(CLIENT).subject("999999999999999999999").audience(AUDIENCE).build();
-      assertThat(assertThrows(CallerRejectedException.class, () -> byId.verify(bearer(recreated))).reason())
+        verifierBuilder()
+            .allowlist(ServiceAccountAllowlist.parse(TestIssuer.uniqueIdOf(CLIENT)))
+            .build()) {
+      String recreated =
+          issuer.token().email(CLIENT).subject("999999999999999999999").audience(AUDIENCE).build();
+      assertThat(
+              assertThrows(CallerRejectedException.class, () -> byId.verify(bearer(recreated)))
+                  .reason())
           .isEqualTo(Reason.CALLER_NOT_ALLOWED);
     }
   }
@@ -647,14 +861,17 @@ class CallerVerifierTest {
     IllegalStateException e =
         assertThrows(
             IllegalStateException.class,
-            () -> CallerVerifier.builder().allowlist(ServiceAccountAllowlist.parse(CLIENT)).build());
+            () ->
+                CallerVerifier.builder().allowlist(ServiceAccountAllowlist.parse(CLIENT)).build());
     assertThat(e).hasMessageThat().contains("audience");
   }
 
   @Test
   void build_withoutAllowlist_refusedNamingIt() {
     IllegalStateException e =
-        assertThrows(IllegalStateException.class, () -> CallerVerifier.builder().expectedAudiences(AUDIENCE).build());
+        assertThrows(
+            IllegalStateException.class,
+            () -> CallerVerifier.builder().expectedAudiences(AUDIENCE).build());
     assertThat(e).hasMessageThat().contains("allowlist");
   }
 

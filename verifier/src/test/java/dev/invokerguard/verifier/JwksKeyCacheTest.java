@@ -41,23 +41,27 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * {@link JwksKeyCache} against a real loopback key endpoint ({@link TestIssuer}) that misbehaves on
  * cue, with a {@link MutableClock} for time. Nothing sleeps: background fetches are awaited by
- * polling the server's request count (or the cache's state) with a deadline, and "no fetch" is
- * read from {@link JwksKeyCache#fetchesStarted()}, which counts synchronously.
+ * polling the server's request count (or the cache's state) with a deadline, and "no fetch" is read
+ * from {@link JwksKeyCache#fetchesStarted()}, which counts synchronously.
  */
 final class JwksKeyCacheTest {
   private static final Instant START = Instant.parse("2026-01-01T00:00:00Z");
+
   /**
    * Long enough for a fetch from loopback on a busy two-core machine (a cold JVM loads the HTTP
    * client on the first fetch); it costs time only where a test waits for a fetch that hangs.
    */
   private static final Duration TIMEOUT = Duration.ofSeconds(2);
+
   /** The short timeout of the tests where the server hangs, so that they stay fast. */
   private static final Duration HANG_TIMEOUT = Duration.ofMillis(400);
+
   private static final Duration INTERVAL = Duration.ofSeconds(10);
   private static final Duration STALENESS = Duration.ofHours(1);
   private static final Duration DEFAULT_TTL = Duration.ofMinutes(5);
   private static final Duration REFRESH_AHEAD = Duration.ofMinutes(5);
   private static final int MAX_BODY = 64 * 1024;
+
   /** How long a test waits for something that should happen in milliseconds. */
   private static final Duration DEADLINE = Duration.ofSeconds(10);
 
@@ -217,8 +221,8 @@ final class JwksKeyCacheTest {
   }
 
   /**
-   * Issue 12 item 3: right after the signer starts using a new key, the endpoint is down. The
-   * token was not judged (no fresh set could be loaded), so it is not the caller's fault: {@code
+   * Issue 12 item 3: right after the signer starts using a new key, the endpoint is down. The token
+   * was not judged (no fresh set could be loaded), so it is not the caller's fault: {@code
    * KEYS_UNAVAILABLE} (503), also while the rate limit holds back the retry, and the key is found
    * once the endpoint recovers.
    */
@@ -352,8 +356,7 @@ final class JwksKeyCacheTest {
   }
 
   @Test
-  void key_hangingServer_callersUnavailableWithinTimeoutAndFetchesDoNotPileUp()
-      throws Exception {
+  void key_hangingServer_callersUnavailableWithinTimeoutAndFetchesDoNotPileUp() throws Exception {
     TestIssuer issuer = issuer();
     issuer.jwks().delay(Duration.ofMinutes(1)); // released when the issuer closes
     JwksKeyCache cache = cache(issuer.jwksUri(), HANG_TIMEOUT, REFRESH_AHEAD);
@@ -404,8 +407,8 @@ final class JwksKeyCacheTest {
   }
 
   /**
-   * A refresh in the background whose server trickles: given up at its deadline like any fetch,
-   * so a later rotation is still picked up.
+   * A refresh in the background whose server trickles: given up at its deadline like any fetch, so
+   * a later rotation is still picked up.
    */
   @Test
   void key_refreshTrickles_givenUpAndTheNextRefreshLoadsTheRotatedKey() throws Exception {

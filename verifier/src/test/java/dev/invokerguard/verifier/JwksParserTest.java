@@ -102,11 +102,15 @@ final class JwksParserTest {
         refused("repeated keys member", "{\"keys\":[" + good + "],\"keys\":[]}"),
         refused(
             "repeated member in a JWK",
-            "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\",\"n\":\"" + n + "\",\"n\":\"" + n
+            "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\",\"n\":\""
+                + n
+                + "\",\"n\":\""
+                + n
                 + "\",\"e\":\"AQAB\"}]}"),
         refused("no kty", "{\"keys\":[{\"kid\":\"a\",\"n\":\"" + n + "\",\"e\":\"AQAB\"}]}"),
-        refused("numeric kid", "{\"keys\":[{\"kty\":\"RSA\",\"kid\":1,\"n\":\"" + n
-            + "\",\"e\":\"AQAB\"}]}"),
+        refused(
+            "numeric kid",
+            "{\"keys\":[{\"kty\":\"RSA\",\"kid\":1,\"n\":\"" + n + "\",\"e\":\"AQAB\"}]}"),
         refused("no e", "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a\",\"n\":\"" + n + "\"}]}"),
         refused("duplicate kid", "{\"keys\":[" + good + "," + jwk("a", otherKey2048, "") + "]}"),
         refused("1024-bit modulus", "{\"keys\":[" + jwk("a", key1024, "") + "]}"),
@@ -142,8 +146,15 @@ final class JwksParserTest {
   }
 
   private static String jwk(String kid, RSAPublicKey key, String extraMembers) {
-    return "{\"kty\":\"RSA\",\"kid\":\"" + kid + "\",\"n\":\"" + b64(unsigned(key.getModulus()))
-        + "\",\"e\":\"" + b64(unsigned(key.getPublicExponent())) + "\"" + extraMembers + "}";
+    return "{\"kty\":\"RSA\",\"kid\":\""
+        + kid
+        + "\",\"n\":\""
+        + b64(unsigned(key.getModulus()))
+        + "\",\"e\":\""
+        + b64(unsigned(key.getPublicExponent()))
+        + "\""
+        + extraMembers
+        + "}";
   }
 
   private static String jwkWithoutKid(RSAPublicKey key) {

@@ -27,12 +27,13 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link JwksKeyCache}'s policy (single flight, rate limit, staleness, freshness) with a scripted
  * {@link KeyFetcher}: each fetch is a future the test completes when and how it chooses, so the
- * order of events is fixed by the test, not by a server's timing. The HTTP fetch itself is
- * {@link JwksKeyCacheTest}'s, against loopback servers.
+ * order of events is fixed by the test, not by a server's timing. The HTTP fetch itself is {@link
+ * JwksKeyCacheTest}'s, against loopback servers.
  */
 final class KeyCachePolicyTest {
   private static final Instant START = Instant.parse("2026-01-01T00:00:00Z");
   private static final Duration INTERVAL = Duration.ofSeconds(10);
+
   /** How long a caller may wait for a fetch; the test ends every fetch long before. */
   private static final Duration WAIT = Duration.ofSeconds(20);
 

@@ -13,8 +13,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Real tokens signed by Google, verified against Google's published key sets served from a
- * loopback server, at a fixed clock inside each token's window.
+ * Real tokens signed by Google, verified against Google's published key sets served from a loopback
+ * server, at a fixed clock inside each token's window.
  */
 class RealGoogleTokensTest {
   private final MutableClock clock = new MutableClock(Instant.EPOCH);
@@ -87,7 +87,8 @@ class RealGoogleTokensTest {
   @Test
   void federatedToken_wrongAudience_rejected() {
     clock.set(FEDERATED_ISSUED_AT.plusSeconds(600));
-    try (CallerVerifier verifier = verifier(FEDERATED_KEYS, "https://example.com/path/", SERVICE_ACCOUNT)) {
+    try (CallerVerifier verifier =
+        verifier(FEDERATED_KEYS, "https://example.com/path/", SERVICE_ACCOUNT)) {
       assertThat(rejection(verifier, read(FEDERATED_TOKEN))).isEqualTo(Reason.WRONG_AUDIENCE);
     }
   }
@@ -96,7 +97,10 @@ class RealGoogleTokensTest {
   void federatedToken_notAllowlisted_rejectedAsNotAllowed() {
     clock.set(FEDERATED_ISSUED_AT.plusSeconds(600));
     try (CallerVerifier verifier =
-        verifier(FEDERATED_KEYS, FEDERATED_AUDIENCE, "someone-else@chingor-test.iam.gserviceaccount.com")) {
+        verifier(
+            FEDERATED_KEYS,
+            FEDERATED_AUDIENCE,
+            "someone-else@chingor-test.iam.gserviceaccount.com")) {
       assertThat(rejection(verifier, read(FEDERATED_TOKEN))).isEqualTo(Reason.CALLER_NOT_ALLOWED);
     }
   }
@@ -136,7 +140,9 @@ class RealGoogleTokensTest {
   void tokenWhoseKeySetIsUnknown_rejectedAsUnknownKeyId() {
     clock.set(Instant.ofEpochSecond(1660877073L + 60));
     try (CallerVerifier verifier =
-        verifier(FEDERATED_KEYS, "https://cloudtasks.googleapis.com/v2/projects/gcloud-devel/locations",
+        verifier(
+            FEDERATED_KEYS,
+            "https://cloudtasks.googleapis.com/v2/projects/gcloud-devel/locations",
             "stim-test@stellar-day-254222.iam.gserviceaccount.com")) {
       assertThat(rejection(verifier, read(NO_KEYSET_TOKEN))).isEqualTo(Reason.UNKNOWN_KEY_ID);
     }
@@ -146,7 +152,8 @@ class RealGoogleTokensTest {
   void iapEs256Assertion_rejectedAsUnsupportedAlgorithm() {
     clock.set(Instant.ofEpochSecond(1584047020L));
     try (CallerVerifier verifier = verifier(FEDERATED_KEYS, FEDERATED_AUDIENCE, SERVICE_ACCOUNT)) {
-      assertThat(rejection(verifier, read(IAP_ES256_TOKEN))).isEqualTo(Reason.UNSUPPORTED_ALGORITHM);
+      assertThat(rejection(verifier, read(IAP_ES256_TOKEN)))
+          .isEqualTo(Reason.UNSUPPORTED_ALGORITHM);
     }
   }
 }

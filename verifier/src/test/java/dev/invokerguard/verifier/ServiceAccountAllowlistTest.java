@@ -44,7 +44,8 @@ class ServiceAccountAllowlistTest {
       })
   void of_notAServiceAccount_refusedNamingTheEntry(String entry) {
     IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> ServiceAccountAllowlist.of(List.of(entry)));
+        assertThrows(
+            IllegalArgumentException.class, () -> ServiceAccountAllowlist.of(List.of(entry)));
     assertThat(e).hasMessageThat().contains("'" + entry.strip() + "'");
   }
 
@@ -59,7 +60,8 @@ class ServiceAccountAllowlistTest {
       })
   void of_nonAscii_refusedEvenWhereLowerCasingOrStrippingWouldMakeItValid(String entry) {
     IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> ServiceAccountAllowlist.of(List.of(entry)));
+        assertThrows(
+            IllegalArgumentException.class, () -> ServiceAccountAllowlist.of(List.of(entry)));
     assertThat(e).hasMessageThat().contains("must be ASCII");
     // The entry is named with its non-ASCII characters escaped, never echoed raw.
     assertThat(e.getMessage().chars().allMatch(c -> c >= 0x20 && c < 0x7F)).isTrue();
@@ -117,7 +119,9 @@ class ServiceAccountAllowlistTest {
     CallerRejectedException e =
         assertThrows(
             CallerRejectedException.class,
-            () -> allowlist.check("111111111111111111111", "a-client@p1.iam.gserviceaccount.com", false));
+            () ->
+                allowlist.check(
+                    "111111111111111111111", "a-client@p1.iam.gserviceaccount.com", false));
     assertThat(e.reason()).isEqualTo(Reason.EMAIL_NOT_VERIFIED);
   }
 
@@ -128,7 +132,8 @@ class ServiceAccountAllowlistTest {
     CallerRejectedException e =
         assertThrows(
             CallerRejectedException.class,
-            () -> allowlist.check("222222222222222222222", "other@p1.iam.gserviceaccount.com", true));
+            () ->
+                allowlist.check("222222222222222222222", "other@p1.iam.gserviceaccount.com", true));
     assertThat(e.reason()).isEqualTo(Reason.CALLER_NOT_ALLOWED);
     assertThat(e.reason().category()).isEqualTo(Reason.Category.FORBIDDEN);
   }

@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Test;
  * the allowlist are judged again on every request, so a hit never changes a decision.
  */
 class VerifiedTokenCacheTest {
-  static final String AUDIENCE = "https://europe-west1-host-project.cloudfunctions.net/internal-api";
+  static final String AUDIENCE =
+      "https://europe-west1-host-project.cloudfunctions.net/internal-api";
   static final String CLIENT = "api-client@client-project.iam.gserviceaccount.com";
   static final String OTHER = "other-client@client-project.iam.gserviceaccount.com";
   static final Instant NOW = Instant.parse("2026-11-28T12:00:00Z");
@@ -380,7 +381,8 @@ class VerifiedTokenCacheTest {
       String mutated = new String(chars);
 
       assertThat(cache.get(mutated, clock.instant())).isNull();
-      assertThat(rejection(verifier, mutated)).isAnyOf(Reason.BAD_SIGNATURE, Reason.MALFORMED_TOKEN);
+      assertThat(rejection(verifier, mutated))
+          .isAnyOf(Reason.BAD_SIGNATURE, Reason.MALFORMED_TOKEN);
     }
     assertThat(cache.size()).isEqualTo(1);
   }
@@ -444,7 +446,10 @@ class VerifiedTokenCacheTest {
               for (int i = 0; i < 300; i++) {
                 String token = tokens.get((i + offset) % tokens.size());
                 // A fresh copy: equal but not identical, as a new request's header would be.
-                if (verifier.verifyToken(new String(token.toCharArray())).principal().equals(CLIENT)) {
+                if (verifier
+                    .verifyToken(new String(token.toCharArray()))
+                    .principal()
+                    .equals(CLIENT)) {
                   accepted++;
                 }
                 if (i % 50 == 0) {
