@@ -3,12 +3,11 @@ package dev.invokerguard.deploytest;
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.Truth.assertWithMessage;
 
+import dev.invokerguard.deploytest.InvokeJar.Invocation;
 import dev.invokerguard.standin.DeployedFunction;
 import dev.invokerguard.standin.Gcloud;
 import dev.invokerguard.standin.GoogleStandIn;
-import dev.invokerguard.testing.ChildJvm;
 import dev.invokerguard.testing.TestIssuer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -152,27 +151,16 @@ class ClientSetupJourneyIT {
         .isEqualTo(0);
   }
 
-  record Invocation(int exitCode, String stdout, String stderr) {}
-
   /** {@code GOOGLE_APPLICATION_CREDENTIALS=KEY java -jar client/target/invoke.jar FRONT_END}. */
   private Invocation invoke(DeployedFunction function, Path key) throws Exception {
-    Path jar = Tools.repositoryRoot().resolve("client/target/invoke.jar");
-    assertWithMessage("%s: build it with ./mvnw -pl client -am package", jar)
-        .that(Files.isRegularFile(jar))
-        .isTrue();
-    Path emptyConfig = Files.createDirectories(temp.resolve("client-gcloud-config"));
-    String audience = function.audiences().get(function.audiences().size() - 1);
-    try (ChildJvm client =
-        ChildJvm.builder("dev.invokerguard.client.Invoke")
-            .classpath(jar.toString())
-            .env("GOOGLE_APPLICATION_CREDENTIALS", key.toString())
-            // Nothing may fall back to a real metadata server or the user's gcloud login.
-            .env("GCE_METADATA_HOST", "127.0.0.1:9")
-            .env("CLOUDSDK_CONFIG", emptyConfig.toString())
-            .args(function.frontEnd().toString(), "--audience", audience)
-            .start()) {
-      int exit = client.awaitExit(Duration.ofSeconds(90));
-      return new Invocation(exit, client.stdout(), client.stderr());
-    }
+    return InvokeJar.call(
+        function,
+        temp,
+        Map.of(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            key.toString(),
+            // Nothing may fall back to a real metadata server.
+            "GCE_METADATA_HOST",
+            "127.0.0.1:9"));
   }
 }

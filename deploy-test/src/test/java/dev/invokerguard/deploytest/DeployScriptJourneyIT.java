@@ -105,13 +105,7 @@ class DeployScriptJourneyIT {
   @AfterAll
   void tearDown() throws Exception {
     if (google != null) {
-      Path log = Path.of("target", "journey-DeployScriptJourneyIT.log");
-      Files.createDirectories(log.getParent());
-      Files.write(
-          log,
-          google.requests().stream()
-              .map(r -> r.at() + " " + r + (r.body().isEmpty() ? "" : "\n    " + r.body()))
-              .toList());
+      google.writeRequestLog(Path.of("target", "journey-DeployScriptJourneyIT.log"));
       google.close();
     }
     if (issuer != null) {

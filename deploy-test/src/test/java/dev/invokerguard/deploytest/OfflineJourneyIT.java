@@ -3,13 +3,12 @@ package dev.invokerguard.deploytest;
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.Truth.assertWithMessage;
 
+import dev.invokerguard.deploytest.InvokeJar.Invocation;
 import dev.invokerguard.standin.DeployedFunction;
 import dev.invokerguard.standin.Gcloud;
 import dev.invokerguard.standin.GoogleStandIn;
-import dev.invokerguard.testing.ChildJvm;
 import dev.invokerguard.testing.MetadataServer;
 import dev.invokerguard.testing.TestIssuer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -66,14 +65,8 @@ class OfflineJourneyIT {
   void tearDown(org.junit.jupiter.api.TestInfo test) throws java.io.IOException {
     if (google != null) {
       // What the CLI sent, for whoever reads a failure or wonders what gcloud calls.
-      Path log =
-          Path.of("target", "journey-" + test.getTestMethod().orElseThrow().getName() + ".log");
-      Files.createDirectories(log.getParent());
-      Files.write(
-          log,
-          google.requests().stream()
-              .map(r -> r.at() + " " + r + (r.body().isEmpty() ? "" : "\n    " + r.body()))
-              .toList());
+      google.writeRequestLog(
+          Path.of("target", "journey-" + test.getTestMethod().orElseThrow().getName() + ".log"));
       google.close();
     }
     if (issuer != null) {
@@ -268,25 +261,8 @@ class OfflineJourneyIT {
     return result;
   }
 
-  record Invocation(int exitCode, String stdout, String stderr) {}
-
   /** {@code java -jar client/target/invoke.jar FRONT_END --audience URL} as {@code as}. */
   private Invocation invoke(DeployedFunction function, MetadataServer as) throws Exception {
-    Path jar = Tools.repositoryRoot().resolve("client/target/invoke.jar");
-    assertWithMessage("%s: build it with ./mvnw -pl client -am package", jar)
-        .that(Files.isRegularFile(jar))
-        .isTrue();
-    Path emptyConfig = Files.createDirectories(temp.resolve("client-gcloud-config"));
-    String audience = function.audiences().get(function.audiences().size() - 1);
-    try (ChildJvm client =
-        ChildJvm.builder("dev.invokerguard.client.Invoke")
-            .classpath(jar.toString())
-            .env("GCE_METADATA_HOST", as.host())
-            .env("CLOUDSDK_CONFIG", emptyConfig.toString())
-            .args(function.frontEnd().toString(), "--audience", audience)
-            .start()) {
-      int exit = client.awaitExit(Duration.ofSeconds(90));
-      return new Invocation(exit, client.stdout(), client.stderr());
-    }
+    return InvokeJar.call(function, temp, Map.of("GCE_METADATA_HOST", as.host()));
   }
 }

@@ -314,6 +314,23 @@ public final class GoogleStandIn implements AutoCloseable {
     return List.copyOf(requests);
   }
 
+  /**
+   * Writes every request received so far to {@code file}, one a line with its time (and its body
+   * indented below it): what the CLI sent, for whoever reads a failure or wonders what gcloud
+   * calls.
+   */
+  public void writeRequestLog(Path file) throws IOException {
+    Path parent = file.toAbsolutePath().getParent();
+    if (parent != null) {
+      Files.createDirectories(parent);
+    }
+    Files.write(
+        file,
+        requests().stream()
+            .map(r -> r.at() + " " + r + (r.body().isEmpty() ? "" : "\n    " + r.body()))
+            .toList());
+  }
+
   /** The requests the stand-in did not know (each answered 501). */
   public List<Request> unexpectedRequests() {
     return List.copyOf(unexpected);
