@@ -18,8 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.MessageDigest;
 import java.security.PublicKey;
 import java.security.SecureRandom;
@@ -270,32 +268,11 @@ public final class GoogleStandIn implements AutoCloseable {
    * --key-file}.
    */
   public Path writeServiceAccountKey(String email, Path file) throws IOException {
-    KeyPair pair;
-    try {
-      KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
-      generator.initialize(2048);
-      pair = generator.generateKeyPair();
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException(e);
-    }
     String keyId = HexFormat.of().formatHex(randomBytes(20));
-    keys.put(keyId, pair.getPublic());
-    String pem =
-        "-----BEGIN PRIVATE KEY-----\n"
-            + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
-                .encodeToString(pair.getPrivate().getEncoded())
-            + "\n-----END PRIVATE KEY-----\n";
-    JsonObject key = new JsonObject();
-    key.addProperty("type", "service_account");
-    key.addProperty("project_id", project);
-    key.addProperty("private_key_id", keyId);
-    key.addProperty("private_key", pem);
-    key.addProperty("client_email", email);
-    key.addProperty("client_id", TestIssuer.uniqueIdOf(email));
-    key.addProperty("auth_uri", uri() + "oauth2/auth");
-    key.addProperty("token_uri", uri() + "token/");
-    key.addProperty("universe_domain", "googleapis.com");
-    Files.writeString(file, key.toString());
+    ServiceAccountKeyFile key =
+        ServiceAccountKeyFile.generate(keyId, project, email, TestIssuer.uniqueIdOf(email), uri());
+    keys.put(keyId, key.publicKey());
+    Files.writeString(file, key.json().toString());
     return file;
   }
 

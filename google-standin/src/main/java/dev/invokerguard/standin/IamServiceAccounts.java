@@ -7,9 +7,6 @@ import java.net.URI;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.time.Clock;
@@ -276,33 +273,14 @@ public final class IamServiceAccounts {
       throw new ApiException(
           400, "INVALID_ARGUMENT", "the stand-in makes JSON key files only, not " + type);
     }
-    KeyPair pair;
-    try {
-      KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
-      generator.initialize(2048);
-      pair = generator.generateKeyPair();
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException(e);
-    }
     String keyId = newKeyId();
-    String pem =
-        "-----BEGIN PRIVATE KEY-----\n"
-            + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
-                .encodeToString(pair.getPrivate().getEncoded())
-            + "\n-----END PRIVATE KEY-----\n";
-    JsonObject file = new JsonObject();
-    file.addProperty("type", "service_account");
-    file.addProperty("project_id", project);
-    file.addProperty("private_key_id", keyId);
-    file.addProperty("private_key", pem);
-    file.addProperty("client_email", email);
-    file.addProperty("client_id", Json.string(account.json, "uniqueId"));
-    file.addProperty("auth_uri", baseUri.get() + "oauth2/auth");
-    file.addProperty("token_uri", baseUri.get() + "token/");
-    file.addProperty("universe_domain", "googleapis.com");
+    ServiceAccountKeyFile keyFile =
+        ServiceAccountKeyFile.generate(
+            keyId, project, email, Json.string(account.json, "uniqueId"), baseUri.get());
+    JsonObject file = keyFile.json();
     JsonObject key = keyMetadata(account, keyId, "USER_MANAGED");
     account.keys.put(keyId, key);
-    tokenKeys.put(keyId, pair.getPublic());
+    tokenKeys.put(keyId, keyFile.publicKey());
     JsonObject out = key.deepCopy();
     out.addProperty("privateKeyType", "TYPE_GOOGLE_CREDENTIALS_FILE");
     out.addProperty(
