@@ -1,6 +1,8 @@
 package dev.invokerguard.guard;
 
 import com.google.gson.stream.JsonWriter;
+import dev.invokerguard.verifier.KeyHealth;
+import dev.invokerguard.verifier.KeyHealthEvent;
 import dev.invokerguard.verifier.Reason;
 import dev.invokerguard.verifier.VerifiedCaller;
 import java.io.FileDescriptor;
@@ -9,11 +11,9 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.io.Writer;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
 
 /**
@@ -186,23 +186,45 @@ final class DecisionLog {
   }
 
   /**
-   * The start-up key fetch failed; requests get 503 until a later fetch succeeds. Only the
-   * exception's class is written (unwrapped from the future's wrapper), with the key URL.
+   * A state change of the signing keys (docs/FUNCTION.md, "Key health lines"): one line per change,
+   * never per request, in the shape the Cloud Monitoring filters rely on ({@code keyHealth}, {@code
+   * severity}, ...). Facts about the key set and the fetch only: never a body, a key or a token. No
+   * request fields: the change is not a request's.
    */
-  void keysNotLoadedAtStartup(URI jwksUri, Throwable failure) {
-    Throwable cause =
-        failure instanceof CompletionException && failure.getCause() != null
-            ? failure.getCause()
-            : failure;
+  void keyHealth(KeyHealthEvent event) {
+    KeyHealth health = event.health();
     Line line = new Line();
-    line.field("severity", "WARNING");
-    line.field(
-        "message",
-        "signing keys could not be loaded at start-up from "
-            + jwksUri
-            + "; requests get 503 until a fetch succeeds");
-    line.field("exception", cause.getClass().getName());
+    line.field("severity", severity(health));
+    line.field("message", event.message());
+    line.field("keyHealth", health.name());
+    line.field("jwksUri", event.jwksUri().toString());
+    if (health != KeyHealth.UNUSABLE && event.keyCount() > 0) {
+      line.field("keyCount", event.keyCount());
+    }
+    if (event.keyAge().isPresent()) {
+      line.field("keyAgeSeconds", event.keyAge().get().toSeconds());
+    }
+    line.field("usableForSeconds", event.usableFor().toSeconds());
+    if (event.fetchOutcome().isPresent()) {
+      line.field("fetchOutcome", event.fetchOutcome().get().name());
+    }
+    if (event.exceptionClass().isPresent()) {
+      line.field("exception", event.exceptionClass().get());
+    }
+    if (health == KeyHealth.RECOVERED) {
+      line.field("failedFetches", event.failedFetches());
+      line.field("outageSeconds", event.outage().map(d -> d.toSeconds()).orElse(0L));
+    }
     sink.accept(line.end());
+  }
+
+  /** The Cloud Logging severity of a key health line. */
+  static String severity(KeyHealth health) {
+    return switch (health) {
+      case LOADED, RECOVERED -> "INFO";
+      case FETCH_FAILED, STALE_IN_USE -> "WARNING";
+      case UNUSABLE -> "ERROR";
+    };
   }
 
   /** A line's first fields: the severity and the request's; the caller adds the message. */

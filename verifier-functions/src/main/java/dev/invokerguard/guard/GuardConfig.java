@@ -1,6 +1,7 @@
 package dev.invokerguard.guard;
 
 import dev.invokerguard.verifier.CallerVerifier;
+import dev.invokerguard.verifier.KeyHealthListener;
 import dev.invokerguard.verifier.ServiceAccountAllowlist;
 import dev.invokerguard.verifier.Setting;
 import dev.invokerguard.verifier.UntrustedText;
@@ -144,8 +145,17 @@ public final class GuardConfig {
    * CallerVerifier#prefetchKeys()} (as {@link GuardedFunction#fromEnvironment} does).
    */
   public CallerVerifier newVerifier() {
+    return newVerifier(KeyHealthListener.systemLogger());
+  }
+
+  /**
+   * As {@link #newVerifier()}, reporting the key set's state changes to {@code keyHealth} ({@link
+   * GuardedFunction#keyHealthLines()} writes them as JSON lines on stdout).
+   */
+  public CallerVerifier newVerifier(KeyHealthListener keyHealth) {
     CallerVerifier.Builder builder =
         CallerVerifier.builder()
+            .keyHealthListener(keyHealth)
             .allowlist(allowlist)
             .expectedAudiences(audiences)
             .jwksUri(jwksUri)

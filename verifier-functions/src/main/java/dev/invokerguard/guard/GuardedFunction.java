@@ -5,8 +5,10 @@ import com.google.cloud.functions.HttpRequest;
 import com.google.cloud.functions.HttpResponse;
 import dev.invokerguard.verifier.CallerRejectedException;
 import dev.invokerguard.verifier.CallerVerifier;
+import dev.invokerguard.verifier.KeyHealthListener;
 import dev.invokerguard.verifier.Reason;
 import dev.invokerguard.verifier.VerifiedCaller;
+import dev.invokerguard.verifier.VerifierStats;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -14,6 +16,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * An {@link HttpFunction} that lets a request reach its {@link ProtectedHandler} only when the
@@ -36,7 +40,9 @@ import java.util.Objects;
  * {@code Retry-After}.) A body never says which check failed or who is allowed. An unexpected
  * exception while verifying fails closed with the 503; an exception from the handler is a 500
  * {@code {"error":"internal"}}. Neither puts a stack trace in a response. Every decision is logged
- * as one JSON line on stdout (see {@code docs/FUNCTION.md}).
+ * as one JSON line on stdout (see {@code docs/FUNCTION.md}), and so is every state change of the
+ * signing keys (loaded, fetch failed, stale in use, unusable, recovered) when the verifier was
+ * built here or with {@link #keyHealthLines()}. {@link #stats()} gives the verifier's counters.
  *
  * <p>Typical use, in a function's class:
  *
@@ -69,13 +75,47 @@ public final class GuardedFunction implements HttpFunction {
   private final ProtectedHandler handler;
   private final DecisionLog log;
   private final long retryAfterSeconds;
+  private final Optional<Supplier<VerifierStats>> stats;
 
+  /** Without counters: for tests that verify with a stand-in. */
   GuardedFunction(
       Verification verification, ProtectedHandler handler, DecisionLog log, Duration retryAfter) {
+    this(verification, handler, log, retryAfter, Optional.empty());
+  }
+
+  private GuardedFunction(
+      Verification verification,
+      ProtectedHandler handler,
+      DecisionLog log,
+      Duration retryAfter,
+      Optional<Supplier<VerifierStats>> stats) {
     this.verification = Objects.requireNonNull(verification, "verification");
     this.handler = Objects.requireNonNull(handler, "handler");
     this.log = Objects.requireNonNull(log, "log");
     this.retryAfterSeconds = Math.max(1, retryAfter.toSeconds());
+    this.stats = Objects.requireNonNull(stats, "stats");
+  }
+
+  /**
+   * A {@link KeyHealthListener} that writes each key state change as one JSON line on stdout, in
+   * the shape of the decision lines (docs/FUNCTION.md, "Key health lines"). {@link
+   * #fromEnvironment} and {@link #protect(GuardConfig, ProtectedHandler)} set it themselves; pass
+   * it to {@link CallerVerifier.Builder#keyHealthListener} when you build your own verifier for
+   * {@link #protect(CallerVerifier, ProtectedHandler)}.
+   */
+  public static KeyHealthListener keyHealthLines() {
+    return new DecisionLog(Optional.empty(), DecisionLog.STDOUT)::keyHealth;
+  }
+
+  /**
+   * The verifier's counters ({@link CallerVerifier#stats()}): decisions by reason, token cache hits
+   * and misses, key fetches by outcome, the key set's age. See docs/FUNCTION.md, "Counters", for an
+   * export example.
+   */
+  public VerifierStats stats() {
+    return stats
+        .orElseThrow(() -> new IllegalStateException("this guard was built without a verifier"))
+        .get();
   }
 
   /**
@@ -89,7 +129,8 @@ public final class GuardedFunction implements HttpFunction {
         handler,
         new DecisionLog(GuardConfig.project(System.getenv()), DecisionLog.STDOUT),
         // Without a configuration, the verifier's default: no key fetch comes sooner.
-        CallerVerifier.KEY_REFETCH_INTERVAL.defaultValue());
+        CallerVerifier.KEY_REFETCH_INTERVAL.defaultValue(),
+        Optional.of(verifier::stats));
   }
 
   /**
@@ -102,18 +143,13 @@ public final class GuardedFunction implements HttpFunction {
   }
 
   static GuardedFunction protect(GuardConfig config, ProtectedHandler handler, DecisionLog log) {
-    CallerVerifier verifier = config.newVerifier();
-    // Not joined: a slow key endpoint must not hold up start-up. A failure is logged once so that
-    // an operator sees why the first requests get 503; the key cache keeps retrying.
-    verifier
-        .prefetchKeys()
-        .whenComplete(
-            (loaded, failure) -> {
-              if (failure != null) {
-                log.keysNotLoadedAtStartup(config.jwksUri(), failure);
-              }
-            });
-    return new GuardedFunction(verifier::verify, handler, log, config.keyRefetchInterval());
+    CallerVerifier verifier = config.newVerifier(log::keyHealth);
+    // Not joined: a slow key endpoint must not hold up start-up. A failure is reported by the key
+    // cache as one UNUSABLE key health line, so that an operator sees why the first requests get
+    // 503; the key cache keeps retrying, and a success is one RECOVERED line.
+    verifier.prefetchKeys();
+    return new GuardedFunction(
+        verifier::verify, handler, log, config.keyRefetchInterval(), Optional.of(verifier::stats));
   }
 
   /**

@@ -10,10 +10,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
@@ -47,6 +49,12 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>There is no permissive default: {@link Builder#build()} refuses a verifier without an audience
  * or an allowlist.
+ *
+ * <p>Observability without a logging or metrics library: the key set's state changes (loaded, a
+ * fetch failed, stale keys in use, no usable keys, recovered) go to a {@link KeyHealthListener} (by
+ * default through {@link System.Logger}), once per change and never per request; and {@link
+ * #stats()} returns the counters (decisions by reason, token cache hits and misses, key fetches by
+ * outcome, the key set's age) for a team to export to its own metrics system.
  */
 public final class CallerVerifier implements AutoCloseable {
   /** Google's JWKS for ID tokens, as published. */
@@ -95,6 +103,7 @@ public final class CallerVerifier implements AutoCloseable {
   private final boolean trustPlatformVerifiedTokens;
   private final KeySource keys;
   private final VerifiedTokenCache tokenCache;
+  private final DecisionCounters counters = new DecisionCounters();
 
   private CallerVerifier(Builder builder, KeySource keys, VerifiedTokenCache tokenCache) {
     this.claimRules = new ClaimRules(builder.issuers, builder.audiences, builder.clockSkew);
@@ -131,15 +140,17 @@ public final class CallerVerifier implements AutoCloseable {
   public VerifiedCaller verify(Map<String, ? extends List<String>> headers)
       throws CallerRejectedException {
     Objects.requireNonNull(headers, "headers");
-    String token = BearerHeaders.token(headers);
-    Instant now = clock.instant(); // read once; every check below sees the same instant
-    VerifiedCaller hit = cachedCaller(token, now);
-    if (hit != null) {
-      return hit;
+    String token;
+    try {
+      token = BearerHeaders.token(headers);
+    } catch (CallerRejectedException e) {
+      counters.rejected(DecisionCounters.NO_LOOKUP, e.reason());
+      throw e;
+    } catch (RuntimeException e) {
+      counters.failed(DecisionCounters.NO_LOOKUP);
+      throw e;
     }
-    // Only on a miss: a string equal to a cached token is known to be one clean token.
-    BearerHeaders.requireSingleToken(token);
-    return verifyUncached(token, now);
+    return verifyCounted(token, true);
   }
 
   /**
@@ -152,29 +163,49 @@ public final class CallerVerifier implements AutoCloseable {
    */
   public VerifiedCaller verifyToken(String token) throws CallerRejectedException {
     Objects.requireNonNull(token, "token");
-    Instant now = clock.instant(); // read once; every check below sees the same instant
-    VerifiedCaller hit = cachedCaller(token, now);
-    return hit != null ? hit : verifyUncached(token, now);
+    return verifyCounted(token, false);
   }
 
   /**
-   * The caller of a token this verifier verified before (see {@link VerifiedTokenCache}), judged
-   * again: a hit stands only for "this exact string is a well-formed token whose signature verified
-   * with the key its kid named". The key is looked up again, and the claim rules and the allowlist
-   * are run again exactly as on a miss, so a hit never changes a decision; it may reject (an
-   * expired token). The caller returned is the one this verifier built for the token: each verifier
-   * has its own cache, and the caller depends only on the claims and the verifier's fixed
-   * configuration.
+   * The verification of one token, counted once in {@link #counters}.
    *
-   * @return the caller, or {@code null} when the token is not cached
+   * <p>First the verified-token cache ({@link VerifiedTokenCache}): a hit stands only for "this
+   * exact string is a well-formed token whose signature verified with the key its kid named". The
+   * key is looked up again, and the claim rules and the allowlist are run again exactly as on a
+   * miss, so a hit never changes a decision; it may reject (an expired token). The caller returned
+   * is the one this verifier built for the token: each verifier has its own cache, and the caller
+   * depends only on the claims and the verifier's fixed configuration. A cached entry whose kid now
+   * names another key is a miss: verified in full.
+   *
+   * @param fromHeader whether the token came out of a header and still has to pass {@link
+   *     BearerHeaders#requireSingleToken} (only on a miss: a string equal to a cached token is
+   *     known to be one clean token)
    */
-  private VerifiedCaller cachedCaller(String token, Instant now) throws CallerRejectedException {
-    VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
-    if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
-      checkClaimsAndAllowlist(cached.claims(), now);
-      return cached.caller();
+  private VerifiedCaller verifyCounted(String token, boolean fromHeader)
+      throws CallerRejectedException {
+    Instant now = clock.instant(); // read once; every check below sees the same instant
+    int lookup = DecisionCounters.HIT;
+    try {
+      VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
+      if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
+        checkClaimsAndAllowlist(cached.claims(), now);
+        counters.allowedHit();
+        return cached.caller();
+      }
+      lookup = DecisionCounters.MISS;
+      if (fromHeader) {
+        BearerHeaders.requireSingleToken(token);
+      }
+      VerifiedCaller caller = verifyUncached(token, now);
+      counters.allowed(DecisionCounters.MISS);
+      return caller;
+    } catch (CallerRejectedException e) {
+      counters.rejected(lookup, e.reason());
+      throw e;
+    } catch (RuntimeException e) {
+      counters.failed(lookup);
+      throw e;
     }
-    return null;
   }
 
   /** Every check of a token that the cache did not answer for; caches the token if it passes. */
@@ -251,6 +282,32 @@ public final class CallerVerifier implements AutoCloseable {
    */
   public CompletableFuture<Void> prefetchKeys() {
     return keys.prefetch();
+  }
+
+  /**
+   * A snapshot of this verifier's counters (see {@link VerifierStats}): decisions by reason,
+   * verified-token cache hits and misses, key fetches by outcome, the last key health state and the
+   * key set's age. Cheap enough to call every few seconds; the counting itself costs one counter
+   * increment per verification. Export example: docs/FUNCTION.md, "Counters".
+   */
+  public VerifierStats stats() {
+    Instant now = clock.instant();
+    KeySource.KeyStatus keyStatus = keys.status(now);
+    Map<KeyFetchOutcome, Long> fetches = new EnumMap<>(KeyFetchOutcome.class);
+    for (KeyFetchOutcome outcome : KeyFetchOutcome.values()) {
+      fetches.put(outcome, keyStatus.fetches()[outcome.ordinal()]);
+    }
+    return new VerifierStats(
+        now,
+        counters.allowed(),
+        counters.rejected(),
+        counters.failed(),
+        counters.lookups(DecisionCounters.HIT),
+        counters.lookups(DecisionCounters.MISS),
+        fetches,
+        Optional.ofNullable(keyStatus.health()),
+        keyStatus.keyCount(),
+        Optional.ofNullable(keyStatus.keySetAge()));
   }
 
   /** The verified-token cache, for tests. */
@@ -501,7 +558,17 @@ public final class CallerVerifier implements AutoCloseable {
       return verifiedTokenCache(0);
     }
 
-    /** /** Replaces the key cache, for tests. */
+    /**
+     * Receives the key set's state changes (see {@link KeyHealthListener}): one call per change,
+     * never per request. Default {@link KeyHealthListener#systemLogger()}, so that changes are
+     * never silent; {@code verifier-functions} sets one that writes JSON lines for Cloud Logging.
+     */
+    public Builder keyHealthListener(KeyHealthListener listener) {
+      keyCache.keyHealthListener(listener);
+      return this;
+    }
+
+    /** Replaces the key cache, for tests. */
     Builder keySource(KeySource keySource) {
       this.keySource = Objects.requireNonNull(keySource, "keySource");
       return this;

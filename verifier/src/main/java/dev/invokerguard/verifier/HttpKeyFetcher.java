@@ -103,7 +103,8 @@ final class HttpKeyFetcher implements KeyFetcher {
   private void giveUp(
       CompletableFuture<FetchedKeys> result, AtomicReference<HttpURLConnection> connection) {
     result.completeExceptionally(
-        new KeyFetchException("not done within " + config.keyFetchTimeout() + ", given up"));
+        new KeyFetchException(
+            KeyFetchOutcome.TIMEOUT, "not done within " + config.keyFetchTimeout() + ", given up"));
     // After completing: a fetch thread that sets its connection later sees the fetch done and
     // hangs up itself (see get()); one of the two always does, at worst both.
     disconnect(connection);
@@ -141,7 +142,7 @@ final class HttpKeyFetcher implements KeyFetcher {
     opened.set(connection);
     try {
       if (result.isDone()) { // given up while the connector opened the connection
-        throw new KeyFetchException("given up before sending the request");
+        throw new KeyFetchException(KeyFetchOutcome.TIMEOUT, "given up before sending the request");
       }
       connection.setConnectTimeout(timeoutMillis);
       connection.setReadTimeout(timeoutMillis);
@@ -150,10 +151,11 @@ final class HttpKeyFetcher implements KeyFetcher {
       connection.setRequestProperty("Accept", "application/json");
       int status = connection.getResponseCode();
       if (status != 200) {
-        throw new KeyFetchException("HTTP " + status);
+        throw new KeyFetchException(KeyFetchOutcome.HTTP_STATUS, "HTTP " + status);
       }
       if (connection.getContentLengthLong() > config.maxKeySetBytes()) {
         throw new KeyFetchException(
+            KeyFetchOutcome.BODY_TOO_LARGE,
             "HTTP 200 with Content-Length over the cap of " + config.maxKeySetBytes() + " bytes");
       }
       byte[] body = readCapped(connection.getInputStream());
@@ -192,7 +194,9 @@ final class HttpKeyFetcher implements KeyFetcher {
       while ((n = in.read(buffer, 0, (int) Math.min(buffer.length, cap + 1L - out.size()))) > 0) {
         out.write(buffer, 0, n);
         if (out.size() > cap) {
-          throw new KeyFetchException("HTTP 200 with a body over the cap of " + cap + " bytes");
+          throw new KeyFetchException(
+              KeyFetchOutcome.BODY_TOO_LARGE,
+              "HTTP 200 with a body over the cap of " + cap + " bytes");
         }
       }
       return out.toByteArray();

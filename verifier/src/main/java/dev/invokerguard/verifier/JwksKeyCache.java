@@ -4,8 +4,10 @@ import java.lang.System.Logger.Level;
 import java.security.interfaces.RSAPublicKey;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -13,6 +15,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The signer's key set (a JWKS, RFC 7517), fetched over HTTP and cached by the freshness the
@@ -76,9 +79,36 @@ import java.util.concurrent.atomic.AtomicReference;
  * A failed fetch (network error, timeout, status other than 200, oversized body, invalid JSON, no
  * usable key, ...) changes nothing: the last good set keeps being used up to {@code
  * maxKeyStaleness} past its expiry, and the next fetch is tried at the next request after the rate
- * limit allows it. Every fetch is logged in one line through {@link System.Logger} (success: URL,
- * status, key count and lifetime; failure: URL and the status, the refusal, or the exception
- * class), never with the body or key material.
+ * limit allows it. Every fetch is logged in one {@code DEBUG} line through {@link System.Logger}
+ * (success: URL, status, key count and lifetime; failure: URL and the status, the refusal, or the
+ * exception class), never with the body or key material, and counted by {@link KeyFetchOutcome}.
+ *
+ * <h2>Key health</h2>
+ *
+ * The state of the key set ({@code NONE} before anything happened, {@code HEALTHY}, {@code
+ * FETCH_FAILED}, {@code STALE_IN_USE}, {@code UNUSABLE}) changes at two kinds of moments, and each
+ * change is reported once to the {@link KeyHealthListener} as a {@link KeyHealthEvent}:
+ *
+ * <ul>
+ *   <li>when a fetch ends (in {@link #finish}): a success after trouble is {@link
+ *       KeyHealth#RECOVERED} (the very first, without trouble, {@link KeyHealth#LOADED}); the first
+ *       failure while healthy is {@link KeyHealth#FETCH_FAILED} (followed at once by {@link
+ *       KeyHealth#STALE_IN_USE} if the set in use is already past its expiry); a failure that
+ *       leaves no usable set is {@link KeyHealth#UNUSABLE}. Later failures of the same run change
+ *       nothing and report nothing.
+ *   <li>when time passes while fetches fail: the set in use reaches its expiry ({@link
+ *       KeyHealth#STALE_IN_USE}) or its expiry plus {@code maxKeyStaleness} ({@link
+ *       KeyHealth#UNUSABLE}). These are checked in {@link #fetchUnderWayOrStart}, which every
+ *       request calls from the set's {@code refreshAt} on (and every request without a usable set).
+ *       Since {@code refreshAt <= expiresAt}, every request that could see one of these two
+ *       instants already goes through that method, under the lock it takes anyway; a request before
+ *       {@code refreshAt} (the hit path of a healthy cache) pays nothing at all for key health.
+ *       Without requests nothing is reported: no request is answered from stale keys or refused.
+ * </ul>
+ *
+ * Events are queued under the lock, in the order of the changes, and handed to the listener outside
+ * it, one at a time ({@link #emitPending}), so a slow listener never holds up a request that does
+ * not itself report.
  *
  * <h2>Threads and time</h2>
  *
@@ -93,9 +123,25 @@ final class JwksKeyCache implements KeySource {
 
   private static final System.Logger LOG = System.getLogger(JwksKeyCache.class.getName());
 
+  private static final KeyFetchOutcome[] OUTCOMES = KeyFetchOutcome.values();
+
+  /** The key set's state, as the class comment describes it. */
+  private enum State {
+    NONE,
+    HEALTHY,
+    FETCH_FAILED,
+    STALE_IN_USE,
+    UNUSABLE
+  }
+
   private final KeyCacheConfig config;
   private final KeyFetcher fetcher;
   private final AtomicReference<KeySet> current = new AtomicReference<>();
+  private final LongAdder[] fetchOutcomes = new LongAdder[OUTCOMES.length];
+  private volatile KeyHealth lastHealth; // for stats only
+
+  /** Held while handing events to the listener, so that they arrive one at a time, in order. */
+  private final Object emitLock = new Object();
 
   private final Object lock = new Object();
   // Guarded by lock.
@@ -104,6 +150,10 @@ final class JwksKeyCache implements KeySource {
   private boolean lastFetchSucceeded;
   private boolean closed;
   private int fetchesStarted;
+  private State state = State.NONE;
+  private int failedFetches; // since the state was last healthy
+  private Instant firstFailureAt; // of the current run of failures
+  private final ArrayDeque<KeyHealthEvent> pendingEvents = new ArrayDeque<>();
 
   /**
    * A cache that has fetched nothing yet, fetching over HTTP; the first {@link #key} or {@link
@@ -117,6 +167,9 @@ final class JwksKeyCache implements KeySource {
   JwksKeyCache(KeyCacheConfig config, KeyFetcher fetcher) {
     this.config = Objects.requireNonNull(config, "config");
     this.fetcher = Objects.requireNonNull(fetcher, "fetcher");
+    for (int i = 0; i < fetchOutcomes.length; i++) {
+      fetchOutcomes[i] = new LongAdder();
+    }
   }
 
   @Override
@@ -125,7 +178,7 @@ final class JwksKeyCache implements KeySource {
     Objects.requireNonNull(now, "now");
     KeySet set = current.get();
     boolean freshSetLoaded; // whether a successful fetch, not only the cache, lacks the kid
-    if (set != null && set.usableAt(now, config.maxKeyStaleness())) {
+    if (set != null && set.usableAt(now)) {
       if (!now.isBefore(set.refreshAt())) {
         fetchUnderWayOrStart(now); // refresh ahead (or retry while stale); never waited for
       }
@@ -141,7 +194,7 @@ final class JwksKeyCache implements KeySource {
     }
     // One more look after the fetch (or after waiting as long as allowed); no second fetch.
     set = current.get();
-    if (set == null || !set.usableAt(now, config.maxKeyStaleness())) {
+    if (set == null || !set.usableAt(now)) {
       throw new CallerRejectedException(
           Reason.KEYS_UNAVAILABLE, "no usable signing key set could be loaded");
     }
@@ -169,7 +222,7 @@ final class JwksKeyCache implements KeySource {
     CompletableFuture<KeySet> fetch = fetchUnderWayOrStart(now);
     if (fetch == null) {
       KeySet set = current.get();
-      return set != null && set.usableAt(now, config.maxKeyStaleness())
+      return set != null && set.usableAt(now)
           ? CompletableFuture.completedFuture(null)
           : CompletableFuture.failedFuture(
               new CallerRejectedException(
@@ -204,6 +257,19 @@ final class JwksKeyCache implements KeySource {
     }
   }
 
+  @Override
+  public KeyStatus status(Instant now) {
+    long[] fetches = new long[OUTCOMES.length];
+    for (int i = 0; i < fetches.length; i++) {
+      fetches[i] = fetchOutcomes[i].sum();
+    }
+    KeySet set = current.get();
+    return set == null
+        ? new KeyStatus(fetches, lastHealth, 0, null)
+        : new KeyStatus(
+            fetches, lastHealth, set.keys().size(), Duration.between(set.fetchedAt(), now));
+  }
+
   /** Whether a fetch is in progress. For tests. */
   boolean fetchInProgress() {
     synchronized (lock) {
@@ -219,27 +285,166 @@ final class JwksKeyCache implements KeySource {
   /** The fetch under way, or a newly started one if the rate limit allows, or {@code null}. */
   private CompletableFuture<KeySet> fetchUnderWayOrStart(Instant now) {
     CompletableFuture<KeySet> fetch;
+    boolean started = false;
+    boolean healthChanged;
     synchronized (lock) {
       if (closed) {
         return null;
       }
+      healthChanged = healthAsTimePasses(now);
       if (inFlight != null) {
-        return inFlight;
+        fetch = inFlight;
+      } else if (!rateLimitAllows(now)) {
+        fetch = null;
+      } else {
+        lastFetchStart = now;
+        fetchesStarted++;
+        fetch = new CompletableFuture<>();
+        inFlight = fetch;
+        started = true;
       }
-      if (!rateLimitAllows(now)) {
-        return null;
-      }
-      lastFetchStart = now;
-      fetchesStarted++;
-      fetch = new CompletableFuture<>();
-      inFlight = fetch;
     }
-    try {
-      fetcher.fetch().whenComplete((fetched, failure) -> finish(fetch, fetched, failure));
-    } catch (RuntimeException e) { // a fetcher that cannot even start counts as a failed fetch
-      finish(fetch, null, e);
+    if (healthChanged) {
+      emitPending();
+    }
+    if (started) {
+      CompletableFuture<KeySet> mine = fetch;
+      try {
+        fetcher.fetch().whenComplete((fetched, failure) -> finish(mine, fetched, failure));
+      } catch (RuntimeException e) { // a fetcher that cannot even start counts as a failed fetch
+        finish(mine, null, e);
+      }
     }
     return fetch;
+  }
+
+  /**
+   * The changes that the passage of time alone causes while fetches fail: the set in use reaches
+   * its expiry, or its usable bound. Guarded by lock.
+   *
+   * @return whether an event was queued
+   */
+  private boolean healthAsTimePasses(Instant now) {
+    if (state != State.FETCH_FAILED && state != State.STALE_IN_USE) {
+      return false; // healthy: a due refresh is under way or about to start; nothing to report
+    }
+    KeySet set = current.get();
+    if (!set.usableAt(now)) {
+      state = State.UNUSABLE;
+      queue(
+          KeyHealth.UNUSABLE,
+          now,
+          set,
+          null,
+          null,
+          "the keys in use passed their expiry plus the staleness bound",
+          null);
+      return true;
+    }
+    if (state == State.FETCH_FAILED && !now.isBefore(set.expiresAt())) {
+      state = State.STALE_IN_USE;
+      queue(KeyHealth.STALE_IN_USE, now, set, null, null, null, null);
+      return true;
+    }
+    return false;
+  }
+
+  /** After a successful fetch installed {@code set}. Guarded by lock; returns whether it queued. */
+  private boolean healthAfterSuccess(KeySet set, Instant now) {
+    State before = state;
+    if (before == State.NONE) {
+      queue(KeyHealth.LOADED, now, set, null, null, null, null);
+    } else if (before != State.HEALTHY) { // (HEALTHY: a routine refresh, nothing to report)
+      queue(KeyHealth.RECOVERED, now, set, null, null, null, Duration.between(firstFailureAt, now));
+    }
+    state = State.HEALTHY;
+    failedFetches = 0;
+    firstFailureAt = null;
+    return before != State.HEALTHY;
+  }
+
+  /** After a failed fetch. Guarded by lock; returns whether it queued an event. */
+  private boolean healthAfterFailure(KeyFetchOutcome outcome, Throwable cause, Instant now) {
+    failedFetches++;
+    if (state == State.NONE || state == State.HEALTHY) {
+      firstFailureAt = now;
+    }
+    String detail = cause instanceof KeyFetchException ? cause.getMessage() : null;
+    Throwable thrown = cause instanceof KeyFetchException ? cause.getCause() : cause;
+    String exception = thrown == null ? null : thrown.getClass().getName();
+    KeySet set = current.get();
+    if (set == null || !set.usableAt(now)) {
+      if (state == State.UNUSABLE) {
+        return false;
+      }
+      state = State.UNUSABLE;
+      queue(KeyHealth.UNUSABLE, now, set, outcome, exception, detail, null);
+      return true;
+    }
+    boolean queued = false;
+    if (state == State.HEALTHY) {
+      state = State.FETCH_FAILED;
+      queue(KeyHealth.FETCH_FAILED, now, set, outcome, exception, detail, null);
+      queued = true;
+    }
+    if (state == State.FETCH_FAILED && !now.isBefore(set.expiresAt())) {
+      state = State.STALE_IN_USE;
+      queue(KeyHealth.STALE_IN_USE, now, set, outcome, exception, detail, null);
+      queued = true;
+    }
+    return queued;
+  }
+
+  /** Queues one event about {@code set} (the set in use, possibly none). Guarded by lock. */
+  private void queue(
+      KeyHealth health,
+      Instant now,
+      KeySet set,
+      KeyFetchOutcome outcome,
+      String exception,
+      String detail,
+      Duration outage) {
+    Duration usableFor =
+        set == null || health == KeyHealth.UNUSABLE || !set.usableAt(now)
+            ? Duration.ZERO
+            : Duration.between(now, set.usableUntil());
+    pendingEvents.add(
+        new KeyHealthEvent(
+            health,
+            now,
+            config.jwksUri(),
+            set == null ? 0 : set.keys().size(),
+            set == null ? Optional.empty() : Optional.of(Duration.between(set.fetchedAt(), now)),
+            usableFor,
+            Optional.ofNullable(outcome),
+            Optional.ofNullable(exception),
+            Optional.ofNullable(detail),
+            failedFetches,
+            Optional.ofNullable(outage)));
+    lastHealth = health;
+  }
+
+  /**
+   * Hands the queued events to the listener, outside the state lock, one at a time and in order. A
+   * listener that throws is ignored: reporting never changes a decision.
+   */
+  private void emitPending() {
+    synchronized (emitLock) {
+      while (true) {
+        KeyHealthEvent event;
+        synchronized (lock) {
+          event = pendingEvents.poll();
+        }
+        if (event == null) {
+          return;
+        }
+        try {
+          config.keyHealthListener().keyHealthChanged(event);
+        } catch (RuntimeException e) {
+          // Nothing to do: the state change happened whether or not it was reported.
+        }
+      }
+    }
   }
 
   // Guarded by lock.
@@ -264,33 +469,49 @@ final class JwksKeyCache implements KeySource {
   private void finish(
       CompletableFuture<KeySet> fetch, KeyFetcher.FetchedKeys fetched, Throwable failure) {
     KeySet set = fetched == null ? null : keySet(fetched);
+    Throwable cause =
+        failure instanceof CompletionException && failure.getCause() != null
+            ? failure.getCause()
+            : failure;
+    KeyFetchOutcome outcome =
+        set != null ? KeyFetchOutcome.SUCCESS : KeyFetchOutcome.ofFailure(cause);
+    boolean healthChanged;
     synchronized (lock) {
       if (inFlight != fetch || fetch.isDone()) {
         return;
       }
       inFlight = null;
       lastFetchSucceeded = set != null;
+      fetchOutcomes[outcome.ordinal()].increment();
+      Instant now = config.clock().instant();
       if (set != null) {
         current.set(set);
+        healthChanged = healthAfterSuccess(set, now);
+      } else {
+        healthChanged = healthAfterFailure(outcome, cause, now);
       }
+    }
+    // Reported before the waiters wake, so the line exists by the time they are answered.
+    if (healthChanged) {
+      emitPending();
     }
     // Completed after inFlight is cleared, so a woken waiter never joins a finished fetch.
     if (set != null) {
       LOG.log(
-          Level.INFO,
+          Level.DEBUG,
           "JWKS fetched from {0}: HTTP 200, {1} keys, fresh for {2}",
           config.jwksUri(),
           set.keys().size(),
           set.ttl());
       fetch.complete(set);
     } else {
-      Throwable cause =
-          failure instanceof CompletionException && failure.getCause() != null
-              ? failure.getCause()
-              : failure;
       // A KeyFetchException's message is written by this package; other messages may quote
       // anything, so only their class is logged.
-      logFailure(
+      LOG.log(
+          Level.DEBUG,
+          "JWKS fetch from {0} failed: {1} ({2})",
+          config.jwksUri(),
+          outcome,
           cause instanceof KeyFetchException ? cause.getMessage() : cause.getClass().getName());
       fetch.completeExceptionally(cause);
     }
@@ -305,22 +526,8 @@ final class JwksKeyCache implements KeySource {
             config.defaultTtl(),
             config.keyRefetchInterval(),
             MAX_TTL);
-    return KeySet.of(fetched.keys(), fetched.fetchedAt(), ttl, config.refreshAhead());
-  }
-
-  private void logFailure(String what) {
-    KeySet set = current.get();
-    LOG.log(
-        Level.WARNING,
-        "JWKS fetch from {0} failed: {1}; {2}",
-        config.jwksUri(),
-        what,
-        set == null
-            ? "no key set loaded"
-            : "keeping "
-                + set.keys().size()
-                + " keys, usable until "
-                + set.expiresAt().plus(config.maxKeyStaleness()));
+    return KeySet.of(
+        fetched.keys(), fetched.fetchedAt(), ttl, config.refreshAhead(), config.maxKeyStaleness());
   }
 
   private static CallerRejectedException unknownKeyId() {
@@ -347,31 +554,44 @@ final class JwksKeyCache implements KeySource {
   }
 
   /**
-   * One fetched key set: immutable, swapped whole.
+   * One fetched key set: immutable, swapped whole. Its instants are computed once, so that the
+   * request path only compares.
    *
    * @param keys usable keys by {@code kid}, never empty
    * @param fetchedAt when the request was sent
    * @param ttl the freshness lifetime
    * @param expiresAt {@code fetchedAt + ttl}
    * @param refreshAt when a background refresh starts
+   * @param usableUntil {@code expiresAt + maxKeyStaleness}: from then on the set is not used
    */
   record KeySet(
       Map<String, RSAPublicKey> keys,
       Instant fetchedAt,
       Duration ttl,
       Instant expiresAt,
-      Instant refreshAt) {
+      Instant refreshAt,
+      Instant usableUntil) {
     static KeySet of(
-        Map<String, RSAPublicKey> keys, Instant fetchedAt, Duration ttl, Duration refreshAhead) {
+        Map<String, RSAPublicKey> keys,
+        Instant fetchedAt,
+        Duration ttl,
+        Duration refreshAhead,
+        Duration maxStaleness) {
       Instant expiresAt = fetchedAt.plus(ttl);
       // Refreshing more than half a lifetime early would fetch more often than the signer asks.
       Duration half = ttl.dividedBy(2);
       Duration ahead = refreshAhead.compareTo(half) < 0 ? refreshAhead : half;
-      return new KeySet(Map.copyOf(keys), fetchedAt, ttl, expiresAt, expiresAt.minus(ahead));
+      return new KeySet(
+          Map.copyOf(keys),
+          fetchedAt,
+          ttl,
+          expiresAt,
+          expiresAt.minus(ahead),
+          expiresAt.plus(maxStaleness));
     }
 
-    boolean usableAt(Instant now, Duration maxStaleness) {
-      return now.isBefore(expiresAt.plus(maxStaleness));
+    boolean usableAt(Instant now) {
+      return now.isBefore(usableUntil);
     }
   }
 }

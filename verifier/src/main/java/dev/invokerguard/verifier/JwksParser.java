@@ -55,7 +55,8 @@ final class JwksParser {
       // fetch, never per request.
       factory = KeyFactory.getInstance("RSA");
     } catch (NoSuchAlgorithmException e) {
-      throw new KeyFetchException("no RSA KeyFactory in this JDK", e);
+      throw new KeyFetchException(
+          KeyFetchOutcome.UNEXPECTED_ERROR, "no RSA KeyFactory in this JDK", e);
     }
     Map<String, RSAPublicKey> keys = new LinkedHashMap<>();
     try (JsonReader reader = JoseJson.strictReader(body)) {
@@ -65,7 +66,8 @@ final class JwksParser {
       while (reader.hasNext()) {
         String name = reader.nextName();
         if (!names.add(name)) {
-          throw new KeyFetchException("the JWKS repeats a member name");
+          throw new KeyFetchException(
+              KeyFetchOutcome.INVALID_BODY, "the JWKS repeats a member name");
         }
         if (name.equals("keys")) {
           expect(reader, JsonToken.BEGIN_ARRAY, "the JWKS \"keys\" member is not an array");
@@ -81,17 +83,19 @@ final class JwksParser {
       reader.endObject();
       expect(reader, JsonToken.END_DOCUMENT, "data after the JWKS object");
       if (!names.contains("keys")) {
-        throw new KeyFetchException("the JWKS has no \"keys\" member");
+        throw new KeyFetchException(
+            KeyFetchOutcome.INVALID_BODY, "the JWKS has no \"keys\" member");
       }
     } catch (CharacterCodingException e) {
-      throw new KeyFetchException("the body is not UTF-8");
+      throw new KeyFetchException(KeyFetchOutcome.INVALID_BODY, "the body is not UTF-8");
     } catch (IOException | IllegalStateException e) {
       // MalformedJsonException is an IOException; gson throws IllegalStateException for a token
       // of the wrong kind and for nesting beyond its limit.
-      throw new KeyFetchException("the body is not valid JSON", e);
+      throw new KeyFetchException(KeyFetchOutcome.INVALID_BODY, "the body is not valid JSON", e);
     }
     if (keys.isEmpty()) {
-      throw new KeyFetchException("the JWKS holds no usable RS256 key");
+      throw new KeyFetchException(
+          KeyFetchOutcome.INVALID_BODY, "the JWKS holds no usable RS256 key");
     }
     return Map.copyOf(keys);
   }
@@ -105,7 +109,7 @@ final class JwksParser {
     while (reader.hasNext()) {
       String name = reader.nextName();
       if (!names.add(name)) {
-        throw new KeyFetchException("a JWK repeats a member name");
+        throw new KeyFetchException(KeyFetchOutcome.INVALID_BODY, "a JWK repeats a member name");
       }
       if (STRING_MEMBERS.contains(name)) {
         // peek first: gson's nextString() would quietly turn a number into a string.
@@ -119,7 +123,7 @@ final class JwksParser {
 
     String kty = members.get("kty");
     if (kty == null) {
-      throw new KeyFetchException("a JWK has no \"kty\"");
+      throw new KeyFetchException(KeyFetchOutcome.INVALID_BODY, "a JWK has no \"kty\"");
     }
     String use = members.get("use");
     String alg = members.get("alg");
@@ -137,27 +141,32 @@ final class JwksParser {
     if (keys.putIfAbsent(kid, key) != null) {
       // RFC 7517 section 4.5: kids SHOULD be distinct; two usable keys under one kid would make
       // the choice of key depend on the order of the set.
-      throw new KeyFetchException("two usable keys share one \"kid\"");
+      throw new KeyFetchException(
+          KeyFetchOutcome.INVALID_BODY, "two usable keys share one \"kid\"");
     }
   }
 
   private static RSAPublicKey rsaKey(KeyFactory factory, String n, String e)
       throws KeyFetchException {
     if (n == null || e == null) {
-      throw new KeyFetchException("an RSA JWK lacks \"n\" or \"e\"");
+      throw new KeyFetchException(KeyFetchOutcome.INVALID_BODY, "an RSA JWK lacks \"n\" or \"e\"");
     }
     BigInteger modulus = unsignedMinimal(n);
     BigInteger exponent = unsignedMinimal(e);
     if (modulus.bitLength() < MIN_MODULUS_BITS) {
-      throw new KeyFetchException("an RSA modulus is shorter than " + MIN_MODULUS_BITS + " bits");
+      throw new KeyFetchException(
+          KeyFetchOutcome.INVALID_BODY,
+          "an RSA modulus is shorter than " + MIN_MODULUS_BITS + " bits");
     }
     if (!exponent.testBit(0) || exponent.compareTo(THREE) < 0) {
-      throw new KeyFetchException("an RSA exponent is not odd and at least 3");
+      throw new KeyFetchException(
+          KeyFetchOutcome.INVALID_BODY, "an RSA exponent is not odd and at least 3");
     }
     try {
       return (RSAPublicKey) factory.generatePublic(new RSAPublicKeySpec(modulus, exponent));
     } catch (GeneralSecurityException | ClassCastException ex) {
-      throw new KeyFetchException("an RSA JWK is not a valid public key", ex);
+      throw new KeyFetchException(
+          KeyFetchOutcome.INVALID_BODY, "an RSA JWK is not a valid public key", ex);
     }
   }
 
@@ -167,10 +176,12 @@ final class JwksParser {
     try {
       octets = Base64Url.decode(base64url, 0, base64url.length());
     } catch (IllegalArgumentException ex) {
-      throw new KeyFetchException("an RSA JWK member is not strict base64url");
+      throw new KeyFetchException(
+          KeyFetchOutcome.INVALID_BODY, "an RSA JWK member is not strict base64url");
     }
     if (octets[0] == 0) {
-      throw new KeyFetchException("an RSA JWK member has a leading zero octet");
+      throw new KeyFetchException(
+          KeyFetchOutcome.INVALID_BODY, "an RSA JWK member has a leading zero octet");
     }
     return new BigInteger(1, octets);
   }
@@ -178,7 +189,7 @@ final class JwksParser {
   private static void expect(JsonReader reader, JsonToken token, String message)
       throws IOException, KeyFetchException {
     if (reader.peek() != token) {
-      throw new KeyFetchException(message);
+      throw new KeyFetchException(KeyFetchOutcome.INVALID_BODY, message);
     }
   }
 }

@@ -20,6 +20,7 @@ import java.util.Objects;
  * @param keyRefetchInterval at most one fetch starts per interval, whatever triggers it
  * @param defaultTtl freshness when the response has no usable {@code Cache-Control: max-age}
  * @param refreshAhead how long before expiry a background refresh starts (capped at half the TTL)
+ * @param keyHealthListener receives the key set's state changes
  */
 record KeyCacheConfig(
     URI jwksUri,
@@ -30,7 +31,8 @@ record KeyCacheConfig(
     Duration maxKeyStaleness,
     Duration keyRefetchInterval,
     Duration defaultTtl,
-    Duration refreshAhead) {
+    Duration refreshAhead,
+    KeyHealthListener keyHealthListener) {
   /** The lifetime of a key set whose response states none. */
   static final Duration DEFAULT_TTL = Duration.ofMinutes(5);
 
@@ -62,6 +64,7 @@ record KeyCacheConfig(
     private Duration keyRefetchInterval = CallerVerifier.KEY_REFETCH_INTERVAL.defaultValue();
     private Duration defaultTtl = DEFAULT_TTL;
     private Duration refreshAhead = DEFAULT_REFRESH_AHEAD;
+    private KeyHealthListener keyHealthListener;
 
     private Builder() {}
 
@@ -123,6 +126,11 @@ record KeyCacheConfig(
       return this;
     }
 
+    Builder keyHealthListener(KeyHealthListener listener) {
+      this.keyHealthListener = Objects.requireNonNull(listener, "keyHealthListener");
+      return this;
+    }
+
     KeyCacheConfig build() {
       return new KeyCacheConfig(
           jwksUri,
@@ -133,7 +141,9 @@ record KeyCacheConfig(
           maxKeyStaleness,
           keyRefetchInterval,
           defaultTtl,
-          refreshAhead);
+          refreshAhead,
+          // The strict default: state changes are never silent.
+          keyHealthListener == null ? KeyHealthListener.systemLogger() : keyHealthListener);
     }
   }
 }

@@ -29,6 +29,25 @@ interface KeySource extends AutoCloseable {
    */
   CompletableFuture<Void> prefetch();
 
+  /**
+   * The fetch counters and the set in use, for {@link CallerVerifier#stats()}; a source that does
+   * not fetch reports none.
+   */
+  default KeyStatus status(Instant now) {
+    return KeyStatus.NONE;
+  }
+
+  /**
+   * @param fetches fetches by {@link KeyFetchOutcome} ordinal
+   * @param health the last key health event's state, or {@code null}
+   * @param keyCount keys in the set in use
+   * @param keySetAge the age of the set in use, or {@code null} when none
+   */
+  record KeyStatus(long[] fetches, KeyHealth health, int keyCount, java.time.Duration keySetAge) {
+    static final KeyStatus NONE =
+        new KeyStatus(new long[KeyFetchOutcome.values().length], null, 0, null);
+  }
+
   /** Stops background work. */
   @Override
   void close();

@@ -154,7 +154,9 @@ final class KeyCachePolicyTest {
 
     Future<RSAPublicKey> waiting = keyInBackground("b");
     awaitFetches(2);
-    fetcher.last().completeExceptionally(new KeyFetchException("HTTP 503"));
+    fetcher
+        .last()
+        .completeExceptionally(new KeyFetchException(KeyFetchOutcome.HTTP_STATUS, "HTTP 503"));
 
     assertThat(reasonOf(waiting)).isEqualTo(Reason.KEYS_UNAVAILABLE);
     clock.advance(INTERVAL.minusSeconds(1));
