@@ -6,12 +6,18 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.invokerguard.verifier.CallerRejectedException;
 import dev.invokerguard.verifier.CallerVerifier;
+import dev.invokerguard.verifier.KeyFetchOutcome;
+import dev.invokerguard.verifier.KeyHealth;
+import dev.invokerguard.verifier.KeyHealthEvent;
 import dev.invokerguard.verifier.Reason;
 import dev.invokerguard.verifier.ServiceAccountAllowlist;
 import dev.invokerguard.verifier.VerifiedCaller;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -197,5 +203,99 @@ class DecisionLogTest {
     sink.accept("{}");
 
     assertThat(attempts).containsExactly("{}\n");
+  }
+
+  private static final URI JWKS = URI.create("https://www.googleapis.com/oauth2/v3/certs");
+
+  private static KeyHealthEvent event(
+      KeyHealth health, int keyCount, Duration age, Duration usableFor, KeyFetchOutcome outcome) {
+    return new KeyHealthEvent(
+        health,
+        Instant.parse("2026-01-01T00:00:00Z"),
+        JWKS,
+        keyCount,
+        Optional.ofNullable(age),
+        usableFor,
+        Optional.ofNullable(outcome),
+        outcome == KeyFetchOutcome.TIMEOUT
+            ? Optional.of("java.net.SocketTimeoutException")
+            : Optional.empty(),
+        outcome == KeyFetchOutcome.HTTP_STATUS ? Optional.of("HTTP 503") : Optional.empty(),
+        health == KeyHealth.RECOVERED ? 7 : 1,
+        health == KeyHealth.RECOVERED ? Optional.of(Duration.ofSeconds(120)) : Optional.empty());
+  }
+
+  private JsonObject onlyLine() {
+    assertThat(lines).hasSize(1);
+    assertThat(lines.get(0)).doesNotContain("\n");
+    return JsonParser.parseString(lines.get(0)).getAsJsonObject();
+  }
+
+  @Test
+  void keyHealth_fetchFailed_contractFieldsAndWarning() {
+    log.keyHealth(
+        event(
+            KeyHealth.FETCH_FAILED,
+            3,
+            Duration.ofSeconds(3600),
+            Duration.ofSeconds(7200),
+            KeyFetchOutcome.HTTP_STATUS));
+
+    JsonObject json = onlyLine();
+    assertThat(json.get("severity").getAsString()).isEqualTo("WARNING");
+    assertThat(json.get("keyHealth").getAsString()).isEqualTo("FETCH_FAILED");
+    assertThat(json.get("jwksUri").getAsString()).isEqualTo(JWKS.toString());
+    assertThat(json.get("keyCount").getAsInt()).isEqualTo(3);
+    assertThat(json.get("keyAgeSeconds").getAsLong()).isEqualTo(3600);
+    assertThat(json.get("usableForSeconds").getAsLong()).isEqualTo(7200);
+    assertThat(json.get("fetchOutcome").getAsString()).isEqualTo("HTTP_STATUS");
+    assertThat(json.has("exception")).isFalse();
+    assertThat(json.get("message").getAsString())
+        .isEqualTo(
+            "signing keys: fetch failed (HTTP_STATUS: HTTP 503); keys in use are 3600 s old and"
+                + " usable for 7200 s more");
+    assertThat(json.has("decision")).isFalse();
+    assertThat(json.has("failedFetches")).isFalse();
+  }
+
+  @Test
+  void keyHealth_eachStateHasItsSeverity() {
+    for (KeyHealth health : KeyHealth.values()) {
+      lines.clear();
+      log.keyHealth(event(health, 2, Duration.ofSeconds(10), Duration.ofSeconds(20), null));
+      JsonObject json = onlyLine();
+      assertThat(json.get("keyHealth").getAsString()).isEqualTo(health.name());
+      assertThat(json.get("severity").getAsString())
+          .isEqualTo(
+              switch (health) {
+                case LOADED, RECOVERED -> "INFO";
+                case FETCH_FAILED, STALE_IN_USE -> "WARNING";
+                case UNUSABLE -> "ERROR";
+              });
+    }
+  }
+
+  @Test
+  void keyHealth_unusableWithoutKeys_noKeyCountUsableZeroOutcomeAndExceptionClass() {
+    log.keyHealth(event(KeyHealth.UNUSABLE, 0, null, Duration.ZERO, KeyFetchOutcome.TIMEOUT));
+
+    JsonObject json = onlyLine();
+    assertThat(json.get("severity").getAsString()).isEqualTo("ERROR");
+    assertThat(json.has("keyCount")).isFalse();
+    assertThat(json.has("keyAgeSeconds")).isFalse();
+    assertThat(json.get("usableForSeconds").getAsLong()).isEqualTo(0);
+    assertThat(json.get("fetchOutcome").getAsString()).isEqualTo("TIMEOUT");
+    assertThat(json.get("exception").getAsString()).isEqualTo("java.net.SocketTimeoutException");
+  }
+
+  @Test
+  void keyHealth_recovered_carriesFailedFetchesAndOutageSeconds() {
+    log.keyHealth(event(KeyHealth.RECOVERED, 3, Duration.ZERO, Duration.ofSeconds(90000), null));
+
+    JsonObject json = onlyLine();
+    assertThat(json.get("severity").getAsString()).isEqualTo("INFO");
+    assertThat(json.get("failedFetches").getAsInt()).isEqualTo(7);
+    assertThat(json.get("outageSeconds").getAsLong()).isEqualTo(120);
+    assertThat(json.has("fetchOutcome")).isFalse();
   }
 }

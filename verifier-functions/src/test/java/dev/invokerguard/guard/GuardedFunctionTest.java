@@ -395,7 +395,8 @@ class GuardedFunctionTest {
   }
 
   @Test
-  void protect_keyEndpointDownAtStartup_logsOneWarningWithoutBlocking() throws Exception {
+  void protect_keyEndpointDownAtStartup_logsOneUnusableKeyHealthLineWithoutBlocking()
+      throws Exception {
     GuardConfig config =
         GuardConfig.fromEnvironment(
             java.util.Map.of(
@@ -424,9 +425,28 @@ class GuardedFunctionTest {
     assertThat(logged.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
     assertThat(lines).hasSize(1);
     JsonObject line = JsonParser.parseString(lines.get(0)).getAsJsonObject();
-    assertThat(line.get("severity").getAsString()).isEqualTo("WARNING");
-    assertThat(line.get("message").getAsString()).contains("http://127.0.0.1:1/oauth2/v3/certs");
+    assertThat(line.get("keyHealth").getAsString()).isEqualTo("UNUSABLE");
+    assertThat(line.get("severity").getAsString()).isEqualTo("ERROR");
+    assertThat(line.get("jwksUri").getAsString()).isEqualTo("http://127.0.0.1:1/oauth2/v3/certs");
+    assertThat(line.get("fetchOutcome").getAsString()).isEqualTo("IO_ERROR");
+    assertThat(line.get("exception").getAsString()).isEqualTo("java.net.ConnectException");
+    assertThat(line.get("usableForSeconds").getAsLong()).isEqualTo(0);
+    assertThat(line.get("message").getAsString()).startsWith("signing keys: none usable");
     assertThat(line.has("decision")).isFalse();
+    assertThat(line.has("keyCount")).isFalse();
+  }
+
+  @Test
+  void stats_protectedVerifier_countsTheGuardsDecisions() throws Exception {
+    GuardedFunction function = GuardedFunction.protect(verifier, greeting(new AtomicReference<>()));
+
+    serveAsAlice(function);
+    serveAsAlice(function);
+    function.service(new FakeHttp.Request("GET", "/"), new FakeHttp.Response());
+
+    assertThat(function.stats().allowed()).isEqualTo(2);
+    assertThat(function.stats().rejected().get(Reason.MISSING_CREDENTIALS)).isEqualTo(1);
+    assertThat(function.stats().decisions()).isEqualTo(3);
   }
 
   @Test
