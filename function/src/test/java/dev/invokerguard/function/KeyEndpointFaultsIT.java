@@ -3,6 +3,7 @@ package dev.invokerguard.function;
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.Truth.assertWithMessage;
 
+import com.google.gson.JsonObject;
 import dev.invokerguard.testing.ChildJvm;
 import dev.invokerguard.testing.TestIssuer;
 import dev.invokerguard.testing.TricklingEndpoint;
@@ -139,6 +140,15 @@ class KeyEndpointFaultsIT {
         .hasValue("Bearer error=\"invalid_token\"");
     assertThat(function.send(bearer(function, rotated)).statusCode()).isEqualTo(200);
     assertThat(function.jvm.stdout()).contains("\"reason\":\"UNKNOWN_KEY_ID\"");
+
+    // Key health, one line per change however many requests came meanwhile: unusable while cold
+    // (every kind of bad answer is one run of failures), recovered; then the outages with keys
+    // loaded (503, then hang: one run) fail a fetch, outlive the 1 s lifetime, and recover.
+    assertThat(function.keyHealthStates())
+        .containsExactly("UNUSABLE", "RECOVERED", "FETCH_FAILED", "STALE_IN_USE", "RECOVERED")
+        .inOrder();
+    assertThat(function.keyHealthLines().get(2).get("fetchOutcome").getAsString())
+        .isEqualTo("HTTP_STATUS");
   }
 
   /**
@@ -209,7 +219,11 @@ class KeyEndpointFaultsIT {
         trickling.heal(issuer.jwksJson());
 
         assertThat(statusEventually(function, token, 200)).isEqualTo(200);
-        assertThat(function.jvm.stderr()).contains("given up");
+        JsonObject unusable = function.keyHealthLines().get(0);
+        assertThat(unusable.get("keyHealth").getAsString()).isEqualTo("UNUSABLE");
+        assertThat(unusable.get("fetchOutcome").getAsString()).isEqualTo("TIMEOUT");
+        assertThat(unusable.get("message").getAsString()).contains("given up");
+        assertThat(function.keyHealthStates()).containsExactly("UNUSABLE", "RECOVERED").inOrder();
       }
     }
   }

@@ -2,6 +2,7 @@ package dev.invokerguard.function;
 
 import static com.google.common.truth.Truth.assertThat;
 
+import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.invokerguard.testing.ChildJvm;
 import dev.invokerguard.testing.TestIssuer;
@@ -69,6 +70,20 @@ class KeysUnavailableIT {
           }
         }
         assertThat(status).isEqualTo(200);
+
+        // Key health: one line when the start-up fetch failed, whatever the number of 503s since,
+        // and one when keys loaded; each in the shape the Monitoring filters rely on.
+        assertThat(function.keyHealthStates()).containsExactly("UNUSABLE", "RECOVERED").inOrder();
+        JsonObject unusable = function.keyHealthLines().get(0);
+        assertThat(unusable.get("severity").getAsString()).isEqualTo("ERROR");
+        assertThat(unusable.get("jwksUri").getAsString()).isEqualTo(issuer.jwksUri().toString());
+        assertThat(unusable.get("fetchOutcome").getAsString()).isEqualTo("HTTP_STATUS");
+        assertThat(unusable.get("usableForSeconds").getAsLong()).isEqualTo(0);
+        JsonObject recovered = function.keyHealthLines().get(1);
+        assertThat(recovered.get("severity").getAsString()).isEqualTo("INFO");
+        assertThat(recovered.get("failedFetches").getAsInt()).isAtLeast(1);
+        assertThat(recovered.get("keyCount").getAsInt()).isEqualTo(issuer.keyIds().size());
+        assertThat(recovered.has("outageSeconds")).isTrue();
       }
     }
   }

@@ -1,5 +1,7 @@
 package dev.invokerguard.function;
 
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import dev.invokerguard.testing.ChildJvm;
 import java.io.IOException;
 import java.net.URI;
@@ -9,6 +11,8 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -93,6 +97,26 @@ final class RunningFunction implements AutoCloseable {
 
   HttpRequest.Builder get(String path) {
     return HttpRequest.newBuilder(uri(path)).GET();
+  }
+
+  /** The key health lines the function wrote on stdout so far, parsed, in order. */
+  List<JsonObject> keyHealthLines() {
+    List<JsonObject> lines = new ArrayList<>();
+    for (String line : jvm.stdout().split("\n")) {
+      if (line.startsWith("{") && line.contains("\"keyHealth\"")) {
+        lines.add(JsonParser.parseString(line).getAsJsonObject());
+      }
+    }
+    return lines;
+  }
+
+  /** The {@code keyHealth} values of {@link #keyHealthLines()}, in order. */
+  List<String> keyHealthStates() {
+    List<String> states = new ArrayList<>();
+    for (JsonObject line : keyHealthLines()) {
+      states.add(line.get("keyHealth").getAsString());
+    }
+    return states;
   }
 
   @Override
