@@ -1120,7 +1120,7 @@ metric_config() {
       metricDescriptor: ({metricKind: "DELTA", valueType: "INT64", unit: "1"}
         + if $labelled then {labels: [
             {key: "reason", valueType: "STRING",
-             description: "the decision reason (ALLOWED, CALLER_NOT_ALLOWED, TOKEN_EXPIRED, ...)"},
+             description: "the decision reason (ALLOWED, CALLER_NOT_ALLOWED, EXPIRED, ...)"},
             {key: "caller", valueType: "STRING",
              description: "the verified caller email (empty when there was none)"}]}
           else {} end)}
