@@ -47,12 +47,22 @@ readonly KNOWN_KEYS=(INVOKER_GUARD_PROJECT INVOKER_GUARD_REGION INVOKER_GUARD_AL
   INVOKER_GUARD_DRY_RUN INVOKER_GUARD_ENTRY_POINT INVOKER_GUARD_AUDIENCES INVOKER_GUARD_PIN_IDS
   INVOKER_GUARD_SMOKE_TEST INVOKER_GUARD_SMOKE_TEST_TIMEOUT
   INVOKER_GUARD_TRUST_PLATFORM_VERIFIED_TOKENS INVOKER_GUARD_CLOCK_SKEW_SECONDS
-  INVOKER_GUARD_KEY_FETCH_TIMEOUT_SECONDS INVOKER_GUARD_KEY_REFETCH_INTERVAL_SECONDS)
+  INVOKER_GUARD_KEY_FETCH_TIMEOUT_SECONDS INVOKER_GUARD_KEY_REFETCH_INTERVAL_SECONDS
+  INVOKER_GUARD_MONITORING INVOKER_GUARD_MONITORING_ONLY INVOKER_GUARD_DENIED_ALERT_THRESHOLD
+  INVOKER_GUARD_ALERT_WINDOW_MINUTES INVOKER_GUARD_NOTIFICATION_CHANNELS)
 # The guard's settings (verifier-functions GuardConfig) deploy.sh sets when given, each with the
 # range GuardConfig accepts ("bool" for exactly true or false). Not given: left as the function has
 # it. JWKS_URL and TOKEN_ISSUERS are not offered: on Google Cloud the guard accepts Google's only.
 readonly GUARD_SETTINGS=(TRUST_PLATFORM_VERIFIED_TOKENS:bool CLOCK_SKEW_SECONDS:0:300
   KEY_FETCH_TIMEOUT_SECONDS:1:60 KEY_REFETCH_INTERVAL_SECONDS:1:3600)
+
+# Monitoring (--monitoring): the alert on denials fires when more than this many requests are
+# denied within the window; the keys-unavailable alert fires on any such line within it.
+readonly DEFAULT_DENIED_ALERT_THRESHOLD=20
+readonly DEFAULT_ALERT_WINDOW_MINUTES=5
+# A notification channel: its numeric ID, or its full name in the host project.
+readonly CHANNEL_ID_RE='^[0-9]{1,30}$'
+readonly CHANNEL_NAME_RE='^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/notificationChannels/[0-9]{1,30}$'
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly REPO_ROOT
@@ -69,6 +79,8 @@ Usage: ./deploy.sh --project HOST_PROJECT --region REGION --allow CALLER [--allo
                    [--clock-skew-seconds N] [--key-fetch-timeout-seconds N]
                    [--key-refetch-interval-seconds N] [--trust-platform-verified-tokens true|false]
                    [--smoke-test SA_EMAIL] [--smoke-test-timeout SECONDS]
+                   [--monitoring | --monitoring-only] [--denied-alert-threshold N]
+                   [--alert-window-minutes M] [--notification-channel ID ...]
                    [--env-file FILE] [--dry-run]
 
 Deploys an HTTP Cloud Function protected by invoker-guard (by default the sample,
@@ -111,6 +123,17 @@ Options (each also settable by an environment variable, or by a KEY=VALUE line i
                           SA_EMAIL (an allowlisted account you may impersonate) gets 200
                                                               INVOKER_GUARD_SMOKE_TEST
   --smoke-test-timeout S  how long the smoke test retries (default 300) INVOKER_GUARD_SMOKE_TEST_TIMEOUT
+  --monitoring            after deploying, create or update (idempotent) the log-based
+                          metrics, the two alert policies and the dashboard of the function
+                          (docs/FUNCTION.md, Monitoring)   INVOKER_GUARD_MONITORING=true|false
+  --monitoring-only       only that: no deploy, no IAM change, no --allow needed
+                                                              INVOKER_GUARD_MONITORING_ONLY=true|false
+  --denied-alert-threshold N  alert when more than N requests are denied within the window
+                          (default 20; 1-1000000)             INVOKER_GUARD_DENIED_ALERT_THRESHOLD
+  --alert-window-minutes M    the alerts' window (default 5; 1-60) INVOKER_GUARD_ALERT_WINDOW_MINUTES
+  --notification-channel ID   where alerts go: a channel ID or projects/P/notificationChannels/ID,
+                          repeatable (default none: alerts show in the console only)
+                                                              INVOKER_GUARD_NOTIFICATION_CHANNELS
   --env-file FILE         read INVOKER_GUARD_* settings from FILE
   --dry-run               print every gcloud command, change nothing INVOKER_GUARD_DRY_RUN=true|false
   -h, --help              show this help
@@ -128,7 +151,8 @@ it is expanded or executed.
 --dry-run still runs the read-only gcloud calls (auth list, projects describe, functions
 describe, get-iam-policy, service-accounts describe) so that the plan is exact, and prints
 them marked [read]; every command that would change something is printed marked [dry-run]
-and not run. It does not build and does not smoke-test.
+and not run. It does not build and does not smoke-test. With --monitoring it also reads the
+metrics, alert policies and dashboards, and prints each config it would send below its command.
 
 Exit status: 0 done; 2 bad input or unmet prerequisite (nothing was changed); 1 a change
 failed or the smoke test never passed (every failure is listed; rerun: the script converges).
@@ -218,7 +242,8 @@ record_failure() {
 CLI_PROJECT="" CLI_REGION="" CLI_NAME="" CLI_RUNTIME="" CLI_SA="" CLI_SOURCE="" ENV_FILE=""
 CLI_GEN1="" CLI_DRY_RUN="" HAVE_SOURCE_FLAG=false CLI_ENTRY_POINT="" CLI_PIN_IDS=""
 CLI_SMOKE_TEST="" CLI_SMOKE_TIMEOUT=""
-CLI_ALLOW=() CLI_AUDIENCES=()
+CLI_MONITORING="" CLI_MONITORING_ONLY="" CLI_DENIED_THRESHOLD="" CLI_ALERT_WINDOW=""
+CLI_ALLOW=() CLI_AUDIENCES=() CLI_CHANNELS=()
 declare -A CLI_GUARD=()
 # KEY=VALUE lines of the env file, set by read_env_file.
 declare -A FILE_VALUES=()
@@ -265,6 +290,14 @@ parse_args() {
       --clock-skew-seconds=* | --key-fetch-timeout-seconds=* | --key-refetch-interval-seconds=* | \
         --trust-platform-verified-tokens=*)
         CLI_GUARD["$(guard_variable "${1%%=*}")"]="${1#*=}"; shift ;;
+      --denied-alert-threshold) need_value "$@"; CLI_DENIED_THRESHOLD="$2"; shift 2 ;;
+      --denied-alert-threshold=*) CLI_DENIED_THRESHOLD="${1#*=}"; shift ;;
+      --alert-window-minutes) need_value "$@"; CLI_ALERT_WINDOW="$2"; shift 2 ;;
+      --alert-window-minutes=*) CLI_ALERT_WINDOW="${1#*=}"; shift ;;
+      --notification-channel) need_value "$@"; CLI_CHANNELS+=("$2"); shift 2 ;;
+      --notification-channel=*) CLI_CHANNELS+=("${1#*=}"); shift ;;
+      --monitoring) CLI_MONITORING=true; shift ;;
+      --monitoring-only) CLI_MONITORING_ONLY=true; shift ;;
       --pin-ids) CLI_PIN_IDS=true; shift ;;
       --gen1) CLI_GEN1=true; shift ;;
       --dry-run) CLI_DRY_RUN=true; shift ;;
@@ -273,7 +306,8 @@ parse_args() {
   done
   readonly CLI_PROJECT CLI_REGION CLI_NAME CLI_RUNTIME CLI_SA CLI_SOURCE ENV_FILE CLI_GEN1 \
     CLI_DRY_RUN HAVE_SOURCE_FLAG CLI_ALLOW CLI_ENTRY_POINT CLI_AUDIENCES CLI_PIN_IDS \
-    CLI_SMOKE_TEST CLI_SMOKE_TIMEOUT CLI_GUARD
+    CLI_SMOKE_TEST CLI_SMOKE_TIMEOUT CLI_GUARD CLI_MONITORING CLI_MONITORING_ONLY \
+    CLI_DENIED_THRESHOLD CLI_ALERT_WINDOW CLI_CHANNELS
 }
 
 # --clock-skew-seconds -> CLOCK_SKEW_SECONDS
@@ -408,6 +442,55 @@ guard_value() {
   die_usage "unknown guard setting ${variable}"
 }
 
+# The monitoring settings (--monitoring and the options that go with it), checked and read-only.
+# --monitoring-only implies --monitoring. An alert option without either is refused: it would
+# silently do nothing. Runs once PROJECT is checked (a channel ID is named in that project).
+load_monitoring_settings() {
+  local value channel channels=() given=false
+  MONITORING_ONLY="${CLI_MONITORING_ONLY:-$(parse_bool INVOKER_GUARD_MONITORING_ONLY \
+    "$(setting INVOKER_GUARD_MONITORING_ONLY false)")}"
+  MONITORING="${CLI_MONITORING:-$(parse_bool INVOKER_GUARD_MONITORING \
+    "$(setting INVOKER_GUARD_MONITORING false)")}"
+  [[ "${MONITORING_ONLY}" == "false" ]] || MONITORING=true
+
+  value="${CLI_DENIED_THRESHOLD:-$(setting INVOKER_GUARD_DENIED_ALERT_THRESHOLD "")}"
+  [[ -z "${value}" ]] || given=true
+  value="${value:-${DEFAULT_DENIED_ALERT_THRESHOLD}}"
+  if [[ ! "${value}" =~ ^[0-9]{1,7}$ ]] || ((10#${value} < 1 || 10#${value} > 1000000)); then
+    die_usage "--denied-alert-threshold must be a whole number from 1 to 1000000, got '${value}'"
+  fi
+  DENIED_THRESHOLD="$((10#${value}))"
+
+  value="${CLI_ALERT_WINDOW:-$(setting INVOKER_GUARD_ALERT_WINDOW_MINUTES "")}"
+  [[ -z "${value}" ]] || given=true
+  value="${value:-${DEFAULT_ALERT_WINDOW_MINUTES}}"
+  if [[ ! "${value}" =~ ^[0-9]{1,2}$ ]] || ((10#${value} < 1 || 10#${value} > 60)); then
+    die_usage "--alert-window-minutes must be a whole number from 1 to 60, got '${value}'"
+  fi
+  ALERT_WINDOW_MINUTES="$((10#${value}))"
+
+  if [[ ${#CLI_CHANNELS[@]} -gt 0 ]]; then
+    channels=("${CLI_CHANNELS[@]}")
+  else
+    value="$(setting INVOKER_GUARD_NOTIFICATION_CHANNELS "")"
+    [[ -z "${value}" ]] || IFS=',' read -r -a channels <<<"${value}"
+  fi
+  CHANNELS=()
+  for channel in "${channels[@]}"; do
+    given=true
+    if [[ "${channel}" =~ ${CHANNEL_ID_RE} ]]; then
+      channel="projects/${PROJECT}/notificationChannels/${channel}"
+    elif [[ ! "${channel}" =~ ${CHANNEL_NAME_RE} ]]; then
+      die_usage "--notification-channel '${channel}' is not a channel ID or projects/PROJECT/notificationChannels/ID"
+    fi
+    contains "${channel}" "${CHANNELS[@]}" || CHANNELS+=("${channel}")
+  done
+  if [[ "${given}" == "true" && "${MONITORING}" == "false" ]]; then
+    die_usage "the alert options need --monitoring or --monitoring-only"
+  fi
+  readonly MONITORING MONITORING_ONLY DENIED_THRESHOLD ALERT_WINDOW_MINUTES CHANNELS
+}
+
 # Sets the settings from the command line, the environment and the env file, checks them before
 # any gcloud call, and makes them read-only. Checks run in the order of the messages a user meets.
 load_settings() {
@@ -452,6 +535,8 @@ load_settings() {
   [[ "${ENTRY_POINT}" =~ ${CLASS_RE} ]] ||
     die_usage "'${ENTRY_POINT}' is not a Java class name (e.g. com.example.MyFunction)"
 
+  load_monitoring_settings
+
   local allow_values=() allow_lines env_allow entry
   if [[ ${#CLI_ALLOW[@]} -gt 0 ]]; then
     # --allow replaces INVOKER_GUARD_ALLOW, and may also carry a comma-separated list.
@@ -464,7 +549,7 @@ load_settings() {
   allow_lines="$(allowlist_from "${allow_values[@]}")"
   ENTRIES=()
   [[ -z "${allow_lines}" ]] || mapfile -t ENTRIES <<<"${allow_lines}"
-  [[ ${#ENTRIES[@]} -gt 0 ]] ||
+  [[ ${#ENTRIES[@]} -gt 0 || "${MONITORING_ONLY}" == "true" ]] ||
     die_usage "no allowlisted caller: pass --allow SA_EMAIL or set INVOKER_GUARD_ALLOW"
   if [[ -n "${RUNTIME_SA}" ]]; then
     is_sa_email "${RUNTIME_SA}" ||
@@ -503,6 +588,8 @@ load_settings() {
   fi
 
   if [[ -n "${SMOKE_SA}" ]]; then
+    [[ "${MONITORING_ONLY}" == "false" ]] ||
+      die_usage "--smoke-test needs a deploy: it cannot go with --monitoring-only"
     is_sa_email "${SMOKE_SA}" || die_usage "--smoke-test '${SMOKE_SA}' is not a service-account email"
     SMOKE_SA="${SMOKE_SA,,}"
     local listed=false
@@ -574,7 +661,6 @@ SOURCE_DIR="" STAGING_DIR=""
 ensure_artifact() {
   if [[ -f "${SOURCE}" ]]; then
     STAGING_DIR="$(mktemp -d)"
-    trap 'rm -rf "${STAGING_DIR}"' EXIT
     cp "${SOURCE}" "${STAGING_DIR}/" || die_usage "cannot copy '${SOURCE}'"
     SOURCE_DIR="${STAGING_DIR}"
   elif [[ "${SOURCE_IS_DEFAULT}" == "false" || (-d "${SOURCE}" && "$(jar_count "${SOURCE}")" -ne 0) ]]; then
@@ -974,6 +1060,327 @@ describe_answer() {
   esac
 }
 
+# --- monitoring: log-based metrics, alert policies, dashboard (--monitoring) ---------------------
+
+# Each run compares what exists with what it would send and writes only what differs: a second
+# run changes nothing. Metrics are found by name, alert policies and the dashboard by display
+# name (the API gives them generated IDs). The configs go through files (--config-from-file,
+# --policy-from-file), kept in MONITORING_DIR and removed at exit.
+MONITORING_DIR=""
+MONITORING_CHANGES=0 MONITORING_UNCHANGED=0
+
+# The log entries of this function only: the monitored resource the platform writes its stdout
+# under (2nd gen: the Cloud Run revision of the service named after the function; 1st gen: the
+# function).
+log_scope() {
+  if [[ "${DESIRED_GEN}" == "2" ]]; then
+    printf 'resource.type="cloud_run_revision" AND resource.labels.service_name="%s"' "${NAME}"
+  else
+    printf 'resource.type="cloud_function" AND resource.labels.function_name="%s"' "${NAME}"
+  fi
+}
+
+monitored_resource_type() {
+  if [[ "${DESIRED_GEN}" == "2" ]]; then printf 'cloud_run_revision'; else printf 'cloud_function'; fi
+}
+
+# The four metrics, "SUFFIX<TAB>LINES MATCHED" (the filter's part after the scope), by
+# docs/FUNCTION.md's log lines.
+metric_specs() {
+  printf '%s\t%s\n' \
+    allowed 'jsonPayload.decision="allow"' \
+    denied 'jsonPayload.decision="deny"' \
+    key-fetch-failures 'jsonPayload.keyHealth="FETCH_FAILED"' \
+    keys-unavailable '(jsonPayload.keyHealth="UNUSABLE" OR jsonPayload.reason="KEYS_UNAVAILABLE")'
+}
+
+metric_name() {
+  printf '%s-%s' "${NAME}" "$1"
+}
+
+metric_type() {
+  printf 'logging.googleapis.com/user/%s' "$(metric_name "$1")"
+}
+
+# The LogMetric (Logging API v2) for one spec: a counter; allowed and denied are labelled with the
+# decision's reason and caller (absent on lines without one: no token, or not verified).
+metric_config() {
+  local suffix="$1" matched="$2" labelled=false description
+  case "${suffix}" in
+    allowed) description="Requests the invoker-guard of ${NAME} allowed, by reason and caller" ;;
+    denied) description="Requests the invoker-guard of ${NAME} denied (401, 403, 503), by reason and caller" ;;
+    key-fetch-failures) description="Runs of failed fetches of Google's signing keys by the guard of ${NAME} (one per run)" ;;
+    keys-unavailable) description="Lines of the guard of ${NAME} saying no usable signing keys: key set UNUSABLE, or a request denied with KEYS_UNAVAILABLE (503)" ;;
+  esac
+  [[ "${suffix}" == "allowed" || "${suffix}" == "denied" ]] && labelled=true
+  jq -n --arg description "${description}" --arg filter "$(log_scope) AND ${matched}" \
+    --argjson labelled "${labelled}" '{
+      description: $description,
+      filter: $filter,
+      metricDescriptor: ({metricKind: "DELTA", valueType: "INT64", unit: "1"}
+        + if $labelled then {labels: [
+            {key: "reason", valueType: "STRING",
+             description: "the decision reason (ALLOWED, CALLER_NOT_ALLOWED, EXPIRED, ...)"},
+            {key: "caller", valueType: "STRING",
+             description: "the verified caller email (empty when there was none)"}]}
+          else {} end)}
+    + if $labelled then {labelExtractors: {
+        reason: "EXTRACT(jsonPayload.reason)", caller: "EXTRACT(jsonPayload.caller)"}}
+      else {} end'
+}
+
+# What a comparison looks at: the fields deploy.sh sets, with the API's defaults filled in (an
+# unset label valueType is STRING), so that an unchanged metric compares equal.
+# shellcheck disable=SC2016
+readonly NORMALIZE_METRIC='{description: (.description // ""), filter,
+  labelExtractors: (.labelExtractors // {}),
+  metricKind: .metricDescriptor.metricKind, valueType: .metricDescriptor.valueType,
+  unit: (.metricDescriptor.unit // ""),
+  labels: ([.metricDescriptor.labels[]? | {key, valueType: (.valueType // "STRING"),
+    description: (.description // "")}] | sort_by(.key))}'
+# shellcheck disable=SC2016
+readonly NORMALIZE_POLICY='{displayName, combiner, enabled: (.enabled // true),
+  documentation: (.documentation // {}), userLabels: (.userLabels // {}),
+  notificationChannels: ((.notificationChannels // []) | sort),
+  conditions: [(.conditions // [])[] | {displayName, conditionThreshold: (.conditionThreshold
+    | {filter, comparison, thresholdValue: (.thresholdValue // 0), duration: (.duration // "0s"),
+       aggregations: (.aggregations // []), trigger: (.trigger // {count: 1})})}]}'
+# shellcheck disable=SC2016
+readonly NORMALIZE_DASHBOARD='{displayName, labels: (.labels // {}), mosaicLayout}'
+
+# Whether two JSON documents are equal after the jq program $3.
+same_config() {
+  jq -en --argjson a "$1" --argjson b "$2" "(\$a | $3) == (\$b | $3)" >/dev/null
+}
+
+# The Monitoring filter of a metric's time series for this function.
+series_filter() {
+  printf 'metric.type="%s" AND resource.type="%s"' "$(metric_type "$1")" "$(monitored_resource_type)"
+}
+
+# The alert policies (Monitoring API v3), one JSON per line: keys unavailable, denials rising.
+# Each documentation says what to do; docs/FUNCTION.md has the whole runbook.
+alert_policies() {
+  local window="$((ALERT_WINDOW_MINUTES * 60))s" channels
+  channels="$(printf '%s\n' "${CHANNELS[@]}" | jq -R . | jq -cs 'map(select(length > 0))')"
+  jq -cn --arg name "${NAME}" --arg filter "$(series_filter keys-unavailable)" \
+    --arg window "${window}" --argjson channels "${channels}" '{
+      displayName: "invoker-guard \($name): signing keys unavailable",
+      documentation: {mimeType: "text/markdown", content: ("The guard of \($name) has no usable Google signing keys: requests get 503 KEYS_UNAVAILABLE. Check that the function reaches https://www.googleapis.com/oauth2/v3/certs (egress, VPC connector, firewall), KEY_FETCH_TIMEOUT_SECONDS, and the function logs (jsonPayload.keyHealth, fetchOutcome). Runbook: docs/FUNCTION.md, Monitoring.")},
+      userLabels: {"invoker-guard-function": $name},
+      combiner: "OR", enabled: true,
+      conditions: [{displayName: "keys-unavailable lines in the last \($window)",
+        conditionThreshold: {filter: $filter, comparison: "COMPARISON_GT", thresholdValue: 0,
+          duration: "0s", trigger: {count: 1},
+          aggregations: [{alignmentPeriod: $window, perSeriesAligner: "ALIGN_SUM",
+            crossSeriesReducer: "REDUCE_SUM"}]}}],
+      notificationChannels: $channels}'
+  jq -cn --arg name "${NAME}" --arg filter "$(series_filter denied)" --arg window "${window}" \
+    --argjson threshold "${DENIED_THRESHOLD}" --argjson channels "${channels}" '{
+      displayName: "invoker-guard \($name): denials rising",
+      documentation: {mimeType: "text/markdown", content: ("More than \($threshold) requests to \($name) were denied by its guard within \($window). Read the deny lines by reason and caller (jsonPayload.decision=\"deny\"): CALLER_NOT_ALLOWED names an account holding the invoker role but not allowlisted; token reasons point at a client minting tokens wrongly; KEYS_UNAVAILABLE is the other alert. Runbook: docs/FUNCTION.md, Monitoring.")},
+      userLabels: {"invoker-guard-function": $name},
+      combiner: "OR", enabled: true,
+      conditions: [{displayName: "more than \($threshold) denials in \($window)",
+        conditionThreshold: {filter: $filter, comparison: "COMPARISON_GT",
+          thresholdValue: $threshold, duration: "0s", trigger: {count: 1},
+          aggregations: [{alignmentPeriod: $window, perSeriesAligner: "ALIGN_SUM",
+            crossSeriesReducer: "REDUCE_SUM"}]}}],
+      notificationChannels: $channels}'
+}
+
+# The dashboard (Monitoring API v1): requests allowed and denied by reason and caller, the key
+# health counters, and the deny and key-health lines themselves.
+dashboard_config() {
+  local scope
+  scope="$(log_scope)"
+  jq -n --arg name "${NAME}" --arg project "${PROJECT}" --arg scope "${scope}" \
+    --arg allowed "$(series_filter allowed)" --arg denied "$(series_filter denied)" \
+    --arg fetch "$(series_filter key-fetch-failures)" \
+    --arg unavailable "$(series_filter keys-unavailable)" '
+    def chart($title; $filter; $group; $x; $y): {xPos: $x, yPos: $y, width: 24, height: 16,
+      widget: {title: $title, xyChart: {chartOptions: {mode: "COLOR"}, dataSets: [{
+        plotType: "STACKED_BAR", targetAxis: "Y1",
+        timeSeriesQuery: {timeSeriesFilter: {filter: $filter, aggregation: ({
+          alignmentPeriod: "60s", perSeriesAligner: "ALIGN_SUM", crossSeriesReducer: "REDUCE_SUM"}
+          + if $group == null then {} else {groupByFields: [$group]} end)}}}]}}};
+    {displayName: "invoker-guard \($name)",
+     labels: {"invoker-guard": ""},
+     mosaicLayout: {columns: 48, tiles: [
+       chart("Allowed requests by caller (per minute)"; $allowed; "metric.label.caller"; 0; 0),
+       chart("Denied requests by reason (per minute)"; $denied; "metric.label.reason"; 24; 0),
+       chart("Denied requests by caller (per minute)"; $denied; "metric.label.caller"; 0; 16),
+       (chart("Signing keys: fetch failure runs and keys-unavailable lines"; $fetch; null; 24; 16)
+         | .widget.xyChart.dataSets += [.widget.xyChart.dataSets[0]
+             | .timeSeriesQuery.timeSeriesFilter.filter = $unavailable]),
+       {xPos: 0, yPos: 32, width: 48, height: 16, widget: {
+         title: "Deny and key-health lines",
+         logsPanel: {resourceNames: ["projects/\($project)"],
+           filter: ($scope + " AND (jsonPayload.decision=\"deny\" OR jsonPayload.keyHealth=\"LOADED\" OR jsonPayload.keyHealth=\"FETCH_FAILED\" OR jsonPayload.keyHealth=\"STALE_IN_USE\" OR jsonPayload.keyHealth=\"UNUSABLE\" OR jsonPayload.keyHealth=\"RECOVERED\")")}}}]}}'
+}
+
+# Runs a monitoring change whose config is in FILE (the first argument); in a dry run prints the
+# command and then the config, indented.
+monitoring_change() {
+  local file="$1"
+  shift
+  MONITORING_CHANGES=$((MONITORING_CHANGES + 1))
+  if [[ "${DRY_RUN}" == "true" ]]; then
+    gcloud_change "$@"
+    jq . "${file}" | sed 's/^/    /' >&3
+    return 0
+  fi
+  gcloud_change "$@"
+}
+
+# A failed monitoring read stops the run before any monitoring change. The alpha component that
+# the alert policy commands need is named when it is missing.
+monitoring_read_failed() {
+  if grep -qi 'component' <<<"$2"; then
+    die_usage "$1 needs the gcloud alpha component: gcloud components install alpha"
+  fi
+  printf '%s\n' "$2" >&2
+  die "$1 failed"
+}
+
+# The existing metric's JSON, or nothing when it does not exist.
+read_metric() {
+  local name="$1" out err status=0
+  err="$(mktemp)"
+  out="$(gcloud_read logging metrics describe "${name}" --project="${PROJECT}" --format=json \
+    2>"${err}")" || status=$?
+  if [[ ${status} -ne 0 ]]; then
+    if grep -Eq 'NOT_FOUND|not found|does not exist|status=\[404\]' "${err}"; then
+      rm -f "${err}"
+      return 0
+    fi
+    local message
+    message="$(cat "${err}")"
+    rm -f "${err}"
+    monitoring_read_failed "gcloud logging metrics describe ${name}" "${message}"
+  fi
+  rm -f "${err}"
+  printf '%s' "${out}"
+}
+
+# A JSON array of what a list command prints (an empty list may print nothing at all).
+read_list() {
+  local what="$1" out err status=0 message
+  shift
+  err="$(mktemp)"
+  out="$(gcloud_read "$@" --project="${PROJECT}" --format=json 2>"${err}")" || status=$?
+  message="$(cat "${err}")"
+  rm -f "${err}"
+  [[ ${status} -eq 0 ]] || monitoring_read_failed "${what}" "${message}"
+  printf '%s' "${out:-[]}" | jq -ce 'if type == "array" then . else error("not a list") end' ||
+    die "${what} did not print a JSON list"
+}
+
+# Creates or updates the metrics, alert policies and dashboard: every read first, so that a read
+# that fails (no permission, no alpha component) stops before anything changed. A failed change
+# is recorded and the next one tried.
+setup_monitoring() {
+  local suffix matched name config existing file policies dashboards policy display found count
+  local -A existing_metrics=()
+  info ""
+  info "Monitoring of ${NAME}: log-based metrics, alert policies, dashboard (docs/FUNCTION.md, Monitoring)"
+  MONITORING_DIR="$(mktemp -d)"
+
+  while IFS=$'\t' read -r -u 4 suffix matched; do
+    name="$(metric_name "${suffix}")"
+    # Captured (not read through < <(...)) so that a failed read stops the script.
+    existing_metrics["${name}"]="$(read_metric "${name}")"
+  done 4< <(metric_specs)
+  policies="$(read_list "gcloud alpha monitoring policies list" alpha monitoring policies list)"
+  dashboards="$(read_list "gcloud monitoring dashboards list" monitoring dashboards list)"
+
+  while IFS=$'\t' read -r -u 4 suffix matched; do
+    name="$(metric_name "${suffix}")"
+    config="$(metric_config "${suffix}" "${matched}")"
+    file="${MONITORING_DIR}/metric-${name}.json"
+    printf '%s\n' "${config}" >"${file}"
+    existing="${existing_metrics[${name}]}"
+    if [[ -z "${existing}" ]]; then
+      info "Creating log-based metric ${name}"
+      monitoring_change "${file}" logging metrics create "${name}" --project="${PROJECT}" \
+        --config-from-file="${file}" || record_failure "creating log-based metric ${name}"
+    elif same_config "${existing}" "${config}" "${NORMALIZE_METRIC}"; then
+      info "Log-based metric ${name} is up to date"
+      MONITORING_UNCHANGED=$((MONITORING_UNCHANGED + 1))
+    else
+      info "Updating log-based metric ${name}"
+      monitoring_change "${file}" logging metrics update "${name}" --project="${PROJECT}" \
+        --config-from-file="${file}" || record_failure "updating log-based metric ${name}"
+    fi
+  done 4< <(metric_specs)
+
+  count=0
+  while IFS= read -r -u 4 policy; do
+    count=$((count + 1))
+    display="$(jq -r .displayName <<<"${policy}")"
+    file="${MONITORING_DIR}/policy-${count}.json"
+    printf '%s\n' "${policy}" >"${file}"
+    found="$(jq -c --arg d "${display}" '[.[] | select(.displayName == $d)]' <<<"${policies}")"
+    if [[ "$(jq length <<<"${found}")" -eq 0 ]]; then
+      info "Creating alert policy '${display}'"
+      monitoring_change "${file}" alpha monitoring policies create --project="${PROJECT}" \
+        --policy-from-file="${file}" || record_failure "creating alert policy '${display}'"
+      continue
+    fi
+    [[ "$(jq length <<<"${found}")" -eq 1 ]] ||
+      warn "$(jq length <<<"${found}") alert policies are named '${display}': only the first is kept up to date"
+    existing="$(jq -c '.[0]' <<<"${found}")"
+    if same_config "${existing}" "${policy}" "${NORMALIZE_POLICY}"; then
+      info "Alert policy '${display}' is up to date"
+      MONITORING_UNCHANGED=$((MONITORING_UNCHANGED + 1))
+    else
+      name="$(jq -r .name <<<"${existing}")"
+      info "Updating alert policy '${display}' (${name})"
+      monitoring_change "${file}" alpha monitoring policies update "${name}" \
+        --project="${PROJECT}" --policy-from-file="${file}" ||
+        record_failure "updating alert policy '${display}'"
+    fi
+  done 4< <(alert_policies)
+
+  config="$(dashboard_config)"
+  display="$(jq -r .displayName <<<"${config}")"
+  file="${MONITORING_DIR}/dashboard.json"
+  existing="$(jq -c --arg d "${display}" '[.[] | select(.displayName == $d)] | .[0] // empty' \
+    <<<"${dashboards}")"
+  if [[ -z "${existing}" ]]; then
+    printf '%s\n' "${config}" >"${file}"
+    info "Creating dashboard '${display}'"
+    monitoring_change "${file}" monitoring dashboards create --project="${PROJECT}" \
+      --config-from-file="${file}" || record_failure "creating dashboard '${display}'"
+  elif same_config "${existing}" "${config}" "${NORMALIZE_DASHBOARD}"; then
+    info "Dashboard '${display}' is up to date"
+    MONITORING_UNCHANGED=$((MONITORING_UNCHANGED + 1))
+  else
+    # The etag read makes the update refused if someone changed the dashboard since.
+    jq --arg etag "$(jq -r '.etag // empty' <<<"${existing}")" '. + {etag: $etag}' \
+      <<<"${config}" >"${file}"
+    name="$(jq -r .name <<<"${existing}")"
+    info "Updating dashboard '${display}' (${name})"
+    monitoring_change "${file}" monitoring dashboards update "${name##*/}" \
+      --project="${PROJECT}" --config-from-file="${file}" ||
+      record_failure "updating dashboard '${display}'"
+  fi
+
+  if [[ ${MONITORING_CHANGES} -eq 0 ]]; then
+    info "Monitoring already up to date: no change (${MONITORING_UNCHANGED} checked)."
+  elif [[ "${DRY_RUN}" == "true" ]]; then
+    info "Dry run: ${MONITORING_CHANGES} monitoring change(s) planned, none made."
+  else
+    info "Monitoring: ${MONITORING_CHANGES} change(s) attempted, ${MONITORING_UNCHANGED} already up to date."
+  fi
+}
+
+# Removes what this run made in temporary directories.
+cleanup() {
+  [[ -z "${STAGING_DIR}" ]] || rm -rf "${STAGING_DIR}"
+  [[ -z "${MONITORING_DIR}" ]] || rm -rf "${MONITORING_DIR}"
+}
+
 # --- the plan -----------------------------------------------------------------------------------
 
 main() {
@@ -981,9 +1388,14 @@ main() {
   local before after lines audiences=() new_audiences=() bindings=() pre_bindings=() deployed=true
   local line
 
+  trap cleanup EXIT
   parse_args "$@"
   load_settings
   require_tools
+  if [[ "${MONITORING_ONLY}" == "true" ]]; then
+    monitoring_only
+    return
+  fi
   ensure_artifact
   check_account
 
@@ -1038,6 +1450,7 @@ main() {
     [[ -z "${lines}" ]] || mapfile -t bindings <<<"${lines}"
   fi
   converge_invokers "${bindings[@]}"
+  [[ "${MONITORING}" == "false" ]] || setup_monitoring
 
   # The URL to call: serviceConfig.uri for 2nd gen, the cloudfunctions.net URL for 1st gen.
   local url="${FUNCTIONS_URL}"
@@ -1058,6 +1471,29 @@ main() {
     info "Smoke test not run: the changes above failed first."
   fi
 
+  exit_with_failures
+}
+
+# --monitoring-only: the function is read (to check its generation) but neither deployed nor
+# its IAM touched; it need not exist yet (the metrics then count nothing until it does).
+monitoring_only() {
+  local before
+  check_account
+  before="$(describe_function)"
+  check_generation "${before}"
+  if [[ -z "${before}" ]]; then
+    warn "function ${NAME} does not exist (yet) in ${REGION}: the metrics count nothing until it is deployed"
+  fi
+  setup_monitoring
+  if [[ "${DRY_RUN}" == "true" ]]; then
+    info ""
+    info "Dry run: nothing was changed."
+  fi
+  exit_with_failures
+}
+
+# Every failure recorded is listed at the end, and the exit code is 1.
+exit_with_failures() {
   if [[ ${#FAILURES[@]} -gt 0 ]]; then
     printf '\n%s: %d failure(s); the rest was done (rerun after fixing: the script converges):\n' \
       "${PROG}" "${#FAILURES[@]}" >&2

@@ -661,6 +661,70 @@ class DeployScriptTest {
             List.of("--project", PROJECT, "--region", REGION, "--allow"),
             "--allow needs a value"),
         Arguments.of(
+            "alert option without --monitoring",
+            List.of(
+                "--project",
+                PROJECT,
+                "--region",
+                REGION,
+                "--allow",
+                ok,
+                "--denied-alert-threshold",
+                "5"),
+            "the alert options need --monitoring or --monitoring-only"),
+        Arguments.of(
+            "alert window out of range",
+            List.of(
+                "--project",
+                PROJECT,
+                "--region",
+                REGION,
+                "--monitoring-only",
+                "--alert-window-minutes",
+                "0"),
+            "--alert-window-minutes must be a whole number from 1 to 60, got '0'"),
+        Arguments.of(
+            "denied threshold not a number",
+            List.of(
+                "--project",
+                PROJECT,
+                "--region",
+                REGION,
+                "--monitoring",
+                "--allow",
+                ok,
+                "--denied-alert-threshold",
+                "ten"),
+            "--denied-alert-threshold must be a whole number from 1 to 1000000"),
+        Arguments.of(
+            "bad notification channel",
+            List.of(
+                "--project",
+                PROJECT,
+                "--region",
+                REGION,
+                "--monitoring-only",
+                "--notification-channel",
+                "projects/other/notificationChannels/x"),
+            "is not a channel ID or projects/PROJECT/notificationChannels/ID"),
+        Arguments.of(
+            "smoke test without a deploy",
+            List.of(
+                "--project",
+                PROJECT,
+                "--region",
+                REGION,
+                "--monitoring-only",
+                "--allow",
+                ok,
+                "--smoke-test",
+                ok),
+            "--smoke-test needs a deploy"),
+        Arguments.of(
+            "monitoring-only still needs a project",
+            List.of("--region", REGION, "--monitoring-only"),
+            "no project"),
+        Arguments.of(
             "missing env file",
             List.of("--env-file", "/nonexistent/deploy.env"),
             "is not a readable file"));

@@ -115,7 +115,7 @@ final class Sandbox {
   /** What one run did: exit code, output, and the gcloud calls it made, in order. */
   record Result(int exitCode, String stdout, String stderr, List<String> calls) {
 
-    /** The calls that change something (anything but auth, describe and get-iam-policy). */
+    /** The calls that change something (anything but auth, describe, get-iam-policy and list). */
     List<String> mutatingCalls() {
       return calls.stream().filter(call -> !isRead(call)).toList();
     }
@@ -131,7 +131,10 @@ final class Sandbox {
           || call.startsWith("config get-value")
           || call.startsWith("functions describe ")
           || call.startsWith("functions get-iam-policy ")
-          || call.startsWith("run services get-iam-policy ");
+          || call.startsWith("run services get-iam-policy ")
+          || call.startsWith("logging metrics describe ")
+          || call.startsWith("alpha monitoring policies list ")
+          || call.startsWith("monitoring dashboards list ");
     }
 
     @Override

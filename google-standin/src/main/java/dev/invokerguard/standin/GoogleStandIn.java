@@ -96,7 +96,9 @@ public final class GoogleStandIn implements AutoCloseable {
           "cloudresourcemanager",
           "iam",
           "iamcredentials",
-          "container");
+          "container",
+          "logging",
+          "monitoring");
 
   private static final Pattern FUNCTION_V2 =
       Pattern.compile("/v2/projects/([^/]+)/locations/([^/]+)/functions/([^/:]+)(:\\w+)?");
@@ -149,6 +151,7 @@ public final class GoogleStandIn implements AutoCloseable {
   private final IamServiceAccounts iam;
   private final IamCredentials credentials;
   private final GkeClusters gke;
+  private final LoggingMonitoring loggingMonitoring;
   private volatile Predicate<String> permittedMember = member -> true;
 
   private GoogleStandIn(Builder builder) {
@@ -160,6 +163,7 @@ public final class GoogleStandIn implements AutoCloseable {
     this.invokerClasspath = builder.invokerClasspath;
     this.iam = new IamServiceAccounts(this::uri, keys, builder.clock, builder.project);
     this.gke = new GkeClusters(iam::projectExists);
+    this.loggingMonitoring = new LoggingMonitoring(builder.project::equals, builder.clock);
     this.credentials = new IamCredentials(iam, builder.issuer, builder.clock, this::newAccessToken);
     try {
       Files.createDirectories(workDir);
@@ -284,6 +288,11 @@ public final class GoogleStandIn implements AutoCloseable {
   /** The GKE API's clusters. */
   public GkeClusters gke() {
     return gke;
+  }
+
+  /** Cloud Logging's log-based metrics and Cloud Monitoring's alert policies and dashboards. */
+  public LoggingMonitoring loggingMonitoring() {
+    return loggingMonitoring;
   }
 
   /** Every request received so far, in order. */
@@ -523,6 +532,9 @@ public final class GoogleStandIn implements AutoCloseable {
       }
       case "container" -> {
         return gke.route(r);
+      }
+      case "logging", "monitoring" -> {
+        return loggingMonitoring.route(r);
       }
       case "run" -> {
         if ((m = RUN_SERVICE_IAM.matcher(r.path())).matches()) {
