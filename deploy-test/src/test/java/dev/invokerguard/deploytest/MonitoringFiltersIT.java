@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -35,9 +36,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * KEYS_UNAVAILABLE; its stdout lines become Cloud Logging entries of this function and of another
  * one, on both generations' resources ({@link LogEntries}); each filter from deploy.sh's dry-run
  * output ({@link DryRunConfigs}, against the recording fake gcloud) is evaluated with {@link
- * LoggingFilter} and must match exactly the entries the contract says, and at least one. The
- * key-health lines come from {@link KeyHealthLines} (a contract fixture until the guard writes
- * them).
+ * LoggingFilter} and must match exactly the entries the contract says, and at least one. A third
+ * run takes a key set through its life (loaded, a failed fetch, stale keys in use, recovered), so
+ * the key-health filters too are checked against the guard's own lines.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class MonitoringFiltersIT {
@@ -67,19 +68,61 @@ class MonitoringFiltersIT {
           run(
               jar,
               issuer,
+              Map.of(),
               (audience, call) -> {
                 call.accept(issuer.mint(ALICE, audience), 200);
                 call.accept(issuer.mint(BOB, audience), 403);
                 call.accept(null, 401);
                 call.accept(issuer.mint(ALICE, "https://somewhere.else.example"), 401);
-              }));
+              },
+              out -> true));
       // The key endpoint failing from the start: 503 KEYS_UNAVAILABLE.
       issuer.jwks().respondWith(500, "{\"error\":\"backend\"}");
       stdout.addAll(
-          run(jar, issuer, (audience, call) -> call.accept(issuer.mint(ALICE, audience), 503)));
+          run(
+              jar,
+              issuer,
+              Map.of(),
+              (audience, call) -> call.accept(issuer.mint(ALICE, audience), 503),
+              out -> true));
+    }
+    // A key set's life with traffic: loaded, the endpoint failing while keys are in use (a
+    // failed fetch, then the keys past their expiry), and back. max-age=1 and a refetch interval
+    // of 1 s make the function refetch about once a second while requests come.
+    try (TestIssuer issuer = TestIssuer.builder().maxAgeSeconds(1).start()) {
+      stdout.addAll(
+          run(
+              jar,
+              issuer,
+              Map.of("KEY_REFETCH_INTERVAL_SECONDS", "1"),
+              (audience, call) -> {
+                String token = issuer.mint(ALICE, audience);
+                call.accept(token, 200);
+                issuer.jwks().respondWith(503, "");
+                int before = issuer.jwks().requestCount();
+                Instant deadline = Instant.now().plus(DEADLINE);
+                while (issuer.jwks().requestCount() < before + 2
+                    && Instant.now().isBefore(deadline)) {
+                  call.accept(token, 200); // stale keys still in use: allowed
+                }
+                issuer.jwks().respondNormally();
+                int failed = issuer.jwks().requestCount();
+                while (issuer.jwks().requestCount() <= failed && Instant.now().isBefore(deadline)) {
+                  call.accept(token, 200);
+                }
+              },
+              out -> out.contains("\"keyHealth\":\"RECOVERED\"")));
     }
     lines.addAll(stdout.stream().filter(l -> l.contains("\"decision\"")).toList());
-    lines.addAll(KeyHealthLines.of(stdout));
+    List<String> keyHealth = stdout.stream().filter(l -> l.contains("\"keyHealth\"")).toList();
+    assertWithMessage("the key health states the guard wrote\n%s", String.join("\n", stdout))
+        .that(keyHealth.stream().map(l -> field(l, "keyHealth")).distinct().toList())
+        .containsAtLeast("LOADED", "FETCH_FAILED", "STALE_IN_USE", "UNUSABLE", "RECOVERED");
+    lines.addAll(keyHealth);
+  }
+
+  private static String field(String line, String name) {
+    return JsonParser.parseString(line).getAsJsonObject().get(name).getAsString();
   }
 
   private interface Calls {
@@ -90,25 +133,36 @@ class MonitoringFiltersIT {
     void accept(String token, int expectedStatus) throws Exception;
   }
 
-  /** Runs the function, makes the calls, and returns its stdout lines once all were logged. */
-  private List<String> run(Path jar, TestIssuer issuer, Calls calls) throws Exception {
+  /**
+   * Runs the function with the given extra environment, makes the calls, and returns its stdout
+   * lines once every decision was logged and {@code awaited} holds for the whole stdout.
+   */
+  private List<String> run(
+      Path jar,
+      TestIssuer issuer,
+      Map<String, String> extraEnv,
+      Calls calls,
+      Predicate<String> awaited)
+      throws Exception {
+    Map<String, String> env =
+        new HashMap<>(
+            Map.of(
+                "ALLOWED_INVOKERS",
+                ALICE,
+                "JWKS_URL",
+                issuer.jwksUri().toString(),
+                "TOKEN_ISSUERS",
+                issuer.issuer(),
+                "KEY_FETCH_TIMEOUT_SECONDS",
+                "1"));
+    env.putAll(extraEnv);
     int port = ChildJvm.freePort();
     String audience = "http://127.0.0.1:" + port;
+    env.put("EXPECTED_AUDIENCES", audience);
     try (ChildJvm jvm =
         ChildJvm.functionsInvoker(TARGET, port)
             .args("--classpath", jar.toString())
-            .env(
-                Map.of(
-                    "ALLOWED_INVOKERS",
-                    ALICE,
-                    "EXPECTED_AUDIENCES",
-                    audience,
-                    "JWKS_URL",
-                    issuer.jwksUri().toString(),
-                    "TOKEN_ISSUERS",
-                    issuer.issuer(),
-                    "KEY_FETCH_TIMEOUT_SECONDS",
-                    "1"))
+            .env(env)
             .start()) {
       jvm.awaitPort(port, DEADLINE);
       int[] made = {0};
@@ -129,12 +183,16 @@ class MonitoringFiltersIT {
           });
       // The decision lines are written as the answers go out: wait for all of them.
       Instant deadline = Instant.now().plus(DEADLINE);
-      while (decisionLines(jvm.stdout()) < made[0] && Instant.now().isBefore(deadline)) {
+      while ((decisionLines(jvm.stdout()) < made[0] || !awaited.test(jvm.stdout()))
+          && Instant.now().isBefore(deadline)) {
         jvm.exitedWithin(Duration.ofMillis(50));
       }
       assertWithMessage("decision lines in\n%s", jvm.stdout())
           .that(decisionLines(jvm.stdout()))
           .isEqualTo(made[0]);
+      assertWithMessage("awaited line in\n%s", jvm.stdout())
+          .that(awaited.test(jvm.stdout()))
+          .isTrue();
       return jvm.stdout().lines().toList();
     }
   }
@@ -273,8 +331,9 @@ class MonitoringFiltersIT {
             .ifPresent(callers::add);
       }
       if (metric.equals("allowed")) {
-        assertThat(reasons).containsExactly("ALLOWED");
-        assertThat(callers).containsExactly(ALICE);
+        // Many allowed lines (the key set's life makes many calls): one reason, one caller.
+        assertThat(reasons.stream().distinct().toList()).containsExactly("ALLOWED");
+        assertThat(callers.stream().distinct().toList()).containsExactly(ALICE);
       } else {
         assertThat(reasons).containsAtLeast("CALLER_NOT_ALLOWED", "KEYS_UNAVAILABLE");
         // A verified caller is named; one without a verified token is not.
