@@ -131,7 +131,8 @@ final class Sandbox {
           || call.startsWith("config get-value")
           || call.startsWith("functions describe ")
           || call.startsWith("functions get-iam-policy ")
-          || call.startsWith("run services get-iam-policy ");
+          || call.startsWith("run services get-iam-policy ")
+          || call.startsWith("run services describe ");
     }
 
     @Override
