@@ -444,7 +444,7 @@ public final class GoogleStandIn implements AutoCloseable {
   private void serve(HttpExchange exchange) throws IOException {
     try (exchange) {
       String host = exchange.getRequestHeaders().getFirst("Host");
-      // CONNECT (a proxy tunnel to an https host nobody overrode) has no path.
+      // Defensive: a request URI without a path (the JDK server itself drops CONNECT).
       String rawPath = Objects.requireNonNullElse(exchange.getRequestURI().getRawPath(), "");
       String query = exchange.getRequestURI().getRawQuery();
       String body;
@@ -674,7 +674,7 @@ public final class GoogleStandIn implements AutoCloseable {
     }
   }
 
-  private void checkPermittedMembers(JsonObject policy) {
+  void checkPermittedMembers(JsonObject policy) {
     if (!policy.has("bindings") || !policy.get("bindings").isJsonArray()) {
       return;
     }
