@@ -49,9 +49,11 @@ import java.util.regex.Pattern;
  * <p>It imitates: the OAuth token endpoint for service-account keys it made ({@link
  * #writeServiceAccountKey}); Cloud Functions v2 (get, create, patch, generateUploadUrl and the
  * upload, operations, runtimes) and v1 (the same for 1st gen, and the function's IAM policy); Cloud
- * Run's service IAM policy; the Service Usage, Cloud Build and Resource Manager reads gcloud makes
- * on a deploy. Deployed functions run: see {@link DeployedFunction}. A request it does not know is
- * answered 501 and recorded ({@link #assertNoUnexpectedRequests()}).
+ * Run's service IAM policy, and its v1 (Knative) service get and replace on the regional host
+ * gcloud derives, for custom audiences ({@link RunServices}; the stand-in is gcloud's HTTP proxy
+ * for that); the Service Usage, Cloud Build and Resource Manager reads gcloud makes on a deploy.
+ * Deployed functions run: see {@link DeployedFunction}. A request it does not know is answered 501
+ * and recorded ({@link #assertNoUnexpectedRequests()}).
  *
  * <p>Test support only, never deployed: anyone who reaches the port can deploy and read keys.
  */
