@@ -889,11 +889,31 @@ deploy_function() {
 }
 
 # Sets the custom audiences on the 2nd gen function's Cloud Run service, where Google checks them.
+# Only the missing ones are added: the service is read first, because every `gcloud run services
+# update` replaces the service (gcloud sets a new nonce on its template: a new revision) even when
+# the audiences are already there. Audiences set on the service by hand are left as they are.
 set_custom_audiences() {
-  local service="$1"
+  local service="$1" described current=() missing=() audience lines
   [[ ${#CUSTOM_AUDIENCES[@]} -gt 0 ]] || return 0
+  if described="$(gcloud_read run services describe "${service}" "${COMMON[@]}" --format=json)" &&
+    lines="$(printf '%s' "${described}" | jq -r '
+      (.metadata.annotations["run.googleapis.com/custom-audiences"] // "[]") | fromjson
+      | if type == "array" then .[] | strings else error("not a list") end')"; then
+    [[ -z "${lines}" ]] || mapfile -t current <<<"${lines}"
+  elif [[ -n "${described:-}" ]]; then
+    warn "the custom audiences of service ${service} are unreadable; adding every --audience"
+  else
+    warn "could not read service ${service}; adding every --audience"
+  fi
+  for audience in "${CUSTOM_AUDIENCES[@]}"; do
+    contains "${audience}" "${current[@]}" || missing+=("${audience}")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    info "Custom audiences already set on service ${service}: no update."
+    return 0
+  fi
   gcloud_change run services update "${service}" "${COMMON[@]}" \
-    --add-custom-audiences="$(join_by , "${CUSTOM_AUDIENCES[@]}")" --quiet ||
+    --add-custom-audiences="$(join_by , "${missing[@]}")" --quiet ||
     record_failure "setting the custom audiences on service ${service}"
 }
 

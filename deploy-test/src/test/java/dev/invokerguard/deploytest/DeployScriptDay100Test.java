@@ -189,6 +189,40 @@ class DeployScriptDay100Test {
     }
   }
 
+  @Test
+  void audience_alreadyOnTheService_isNotSetAgain_onlyTheMissingOneIs() throws Exception {
+    sandbox.writeState(
+        "service.json",
+        "{\"kind\": \"Service\", \"metadata\": {\"name\": \"invoker-guard\", \"annotations\":"
+            + " {\"run.googleapis.com/custom-audiences\": \"[\\\"https://api.example.com\\\"]\"}}}");
+
+    Sandbox.Result first =
+        run(
+            "--allow",
+            ALICE,
+            "--audience",
+            "https://api.example.com",
+            "--audience",
+            "https://other.example.com/x");
+    Sandbox.Result second =
+        run(
+            "--allow",
+            ALICE,
+            "--audience",
+            "https://api.example.com",
+            "--audience",
+            "https://other.example.com/x");
+
+    assertWithMessage("%s", first).that(first.exitCode()).isEqualTo(0);
+    assertThat(first.callsStartingWith("run services update "))
+        .containsExactly(
+            "run services update invoker-guard --region=europe-west1 --project=host-proj"
+                + " --add-custom-audiences=https://other.example.com/x --quiet");
+    assertWithMessage("%s", second).that(second.exitCode()).isEqualTo(0);
+    assertThat(second.callsStartingWith("run services update ")).isEmpty();
+    assertThat(second.stdout()).contains("Custom audiences already set on service invoker-guard");
+  }
+
   // --- 4. entry point and jar ------------------------------------------------------------------
 
   @Test

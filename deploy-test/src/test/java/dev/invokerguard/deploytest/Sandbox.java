@@ -134,7 +134,8 @@ final class Sandbox {
           || call.startsWith("run services get-iam-policy ")
           || call.startsWith("logging metrics describe ")
           || call.startsWith("alpha monitoring policies list ")
-          || call.startsWith("monitoring dashboards list ");
+          || call.startsWith("monitoring dashboards list ")
+          || call.startsWith("run services describe ");
     }
 
     @Override

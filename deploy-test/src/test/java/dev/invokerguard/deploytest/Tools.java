@@ -45,7 +45,7 @@ final class Tools {
     throw new AssertionError(tool + " not found on PATH");
   }
 
-  private static boolean isInstalled(String tool) {
+  static boolean isInstalled(String tool) {
     try {
       Process process =
           new ProcessBuilder("bash", "-c", "command -v \"$1\"", "bash", tool)

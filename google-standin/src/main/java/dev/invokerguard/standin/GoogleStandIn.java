@@ -49,9 +49,11 @@ import java.util.regex.Pattern;
  * <p>It imitates: the OAuth token endpoint for service-account keys it made ({@link
  * #writeServiceAccountKey}); Cloud Functions v2 (get, create, patch, generateUploadUrl and the
  * upload, operations, runtimes) and v1 (the same for 1st gen, and the function's IAM policy); Cloud
- * Run's service IAM policy; the Service Usage, Cloud Build and Resource Manager reads gcloud makes
- * on a deploy. Deployed functions run: see {@link DeployedFunction}. A request it does not know is
- * answered 501 and recorded ({@link #assertNoUnexpectedRequests()}).
+ * Run's service IAM policy, and its v1 (Knative) service get and replace on the regional host
+ * gcloud derives, for custom audiences ({@link RunServices}; the stand-in is gcloud's HTTP proxy
+ * for that); the Service Usage, Cloud Build and Resource Manager reads gcloud makes on a deploy.
+ * Deployed functions run: see {@link DeployedFunction}. A request it does not know is answered 501
+ * and recorded ({@link #assertNoUnexpectedRequests()}).
  *
  * <p>Test support only, never deployed: anyone who reaches the port can deploy and read keys.
  */
@@ -123,9 +125,18 @@ public final class GoogleStandIn implements AutoCloseable {
   private static final List<String> RUNTIME_NAMES = List.of("java11", "java17", "java21");
   private static final SecureRandom RANDOM = new SecureRandom();
 
-  /** One request the stand-in received. */
+  /**
+   * One request the stand-in received; {@code host} is its Host header (the stand-in's own {@code
+   * 127.0.0.1:PORT}, or a regional name gcloud derived from it, {@code REGION-127.0.0.1:PORT}).
+   */
   public record Request(
-      java.time.Instant at, String method, String api, String path, String query, String body) {
+      java.time.Instant at,
+      String method,
+      String api,
+      String path,
+      String query,
+      String body,
+      String host) {
     @Override
     public String toString() {
       return method + " /" + api + path + (query == null ? "" : "?" + query);
@@ -152,6 +163,7 @@ public final class GoogleStandIn implements AutoCloseable {
   private final IamCredentials credentials;
   private final GkeClusters gke;
   private final LoggingMonitoring loggingMonitoring;
+  private final RunServices runServices;
   private volatile Predicate<String> permittedMember = member -> true;
 
   private GoogleStandIn(Builder builder) {
@@ -165,6 +177,12 @@ public final class GoogleStandIn implements AutoCloseable {
     this.gke = new GkeClusters(iam::projectExists);
     this.loggingMonitoring = new LoggingMonitoring(builder.project::equals, builder.clock);
     this.credentials = new IamCredentials(iam, builder.issuer, builder.clock, this::newAccessToken);
+    this.runServices =
+        new RunServices(
+            builder.project,
+            builder.projectNumber,
+            builder.clock,
+            (region, name) -> functions.get(region + "/" + name));
     try {
       Files.createDirectories(workDir);
       server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
@@ -256,13 +274,20 @@ public final class GoogleStandIn implements AutoCloseable {
 
   /**
    * The {@code CLOUDSDK_API_ENDPOINT_OVERRIDES_*} variables that send every API in {@link
-   * #OVERRIDDEN_APIS} here.
+   * #OVERRIDDEN_APIS} here, and the {@code CLOUDSDK_PROXY_*} variables that make the stand-in
+   * gcloud's HTTP proxy as well. gcloud derives regional hosts from an override ({@code gcloud run}
+   * calls {@code http://europe-west1-127.0.0.1:PORT/run/}), a name that does not resolve and must
+   * not be looked up: through a proxy, gcloud resolves no name at all and sends every request, in
+   * absolute form, to this loopback port, which routes it by path whatever the host.
    */
   public Map<String, String> gcloudEnvironment() {
     Map<String, String> env = new LinkedHashMap<>();
     for (String api : OVERRIDDEN_APIS) {
       env.put("CLOUDSDK_API_ENDPOINT_OVERRIDES_" + api.toUpperCase(Locale.ROOT), uri() + api + "/");
     }
+    env.put("CLOUDSDK_PROXY_TYPE", "http");
+    env.put("CLOUDSDK_PROXY_ADDRESS", "127.0.0.1");
+    env.put("CLOUDSDK_PROXY_PORT", Integer.toString(server.getAddress().getPort()));
     return env;
   }
 
@@ -313,7 +338,13 @@ public final class GoogleStandIn implements AutoCloseable {
     Files.write(
         file,
         requests().stream()
-            .map(r -> r.at() + " " + r + (r.body().isEmpty() ? "" : "\n    " + r.body()))
+            .map(
+                r ->
+                    r.at()
+                        + " "
+                        + r
+                        + (authority().equals(r.host()) ? "" : " (Host: " + r.host() + ")")
+                        + (r.body().isEmpty() ? "" : "\n    " + r.body()))
             .toList());
   }
 
@@ -327,7 +358,8 @@ public final class GoogleStandIn implements AutoCloseable {
     if (!unexpected.isEmpty()) {
       throw new AssertionError(
           "the Google stand-in got requests it does not serve:\n  "
-              + String.join("\n  ", unexpected.stream().map(Request::toString).toList()));
+              + String.join(
+                  "\n  ", unexpected.stream().map(r -> r + " (Host: " + r.host() + ")").toList()));
     }
   }
 
@@ -422,7 +454,9 @@ public final class GoogleStandIn implements AutoCloseable {
 
   private void serve(HttpExchange exchange) throws IOException {
     try (exchange) {
-      String rawPath = exchange.getRequestURI().getRawPath();
+      String host = exchange.getRequestHeaders().getFirst("Host");
+      // Defensive: a request URI without a path (the JDK server itself drops CONNECT).
+      String rawPath = Objects.requireNonNullElse(exchange.getRequestURI().getRawPath(), "");
       String query = exchange.getRequestURI().getRawQuery();
       String body;
       try (InputStream in = exchange.getRequestBody()) {
@@ -433,13 +467,17 @@ public final class GoogleStandIn implements AutoCloseable {
         }
       }
       int slash = rawPath.indexOf('/', 1);
-      String api = slash < 0 ? rawPath.substring(1) : rawPath.substring(1, slash);
+      String api =
+          rawPath.isEmpty() ? "" : slash < 0 ? rawPath.substring(1) : rawPath.substring(1, slash);
       String path = slash < 0 ? "/" : rawPath.substring(slash);
       Request request =
-          new Request(clock.instant(), exchange.getRequestMethod(), api, path, query, body);
+          new Request(clock.instant(), exchange.getRequestMethod(), api, path, query, body, host);
       requests.add(request);
       try {
-        Object answer = route(exchange, request);
+        // Only this port's own name, or a regional name gcloud derived from it, is served: a
+        // request for any other host (through the proxy) is one that would have left the machine.
+        boolean loopbackHost = authority().equals(host) || regionOf(request) != null;
+        Object answer = loopbackHost ? route(exchange, request) : null;
         if (answer == null) {
           unexpected.add(request);
           Json.send(
@@ -537,6 +575,10 @@ public final class GoogleStandIn implements AutoCloseable {
         return loggingMonitoring.route(r);
       }
       case "run" -> {
+        JsonObject knative = runServices.route(r, regionOf(r));
+        if (knative != null) {
+          return knative;
+        }
         if ((m = RUN_SERVICE_IAM.matcher(r.path())).matches()) {
           checkProject(m.group(1));
           DeployedFunction function = functions.get(m.group(2) + "/" + m.group(3));
@@ -552,6 +594,15 @@ public final class GoogleStandIn implements AutoCloseable {
       }
     }
     return null;
+  }
+
+  private String authority() {
+    return "127.0.0.1:" + server.getAddress().getPort();
+  }
+
+  /** The region of a request sent to a regional host gcloud derived, or null. */
+  private String regionOf(Request r) {
+    return RunServices.regionOf(r.host(), authority());
   }
 
   private Object cloudFunctions(Request r) {
@@ -637,7 +688,7 @@ public final class GoogleStandIn implements AutoCloseable {
     }
   }
 
-  private void checkPermittedMembers(JsonObject policy) {
+  void checkPermittedMembers(JsonObject policy) {
     if (!policy.has("bindings") || !policy.get("bindings").isJsonArray()) {
       return;
     }
