@@ -38,8 +38,13 @@ class KeyEndpointFaultsIT {
   private static final String ALICE = "alice@caller-project.iam.gserviceaccount.com";
   private static final Duration FETCH_TIMEOUT = Duration.ofSeconds(1);
 
-  /** What a request may take beyond the fetch timeout on a busy two-core machine. */
-  private static final Duration SLACK = Duration.ofMillis(1500);
+  /**
+   * What a request may take beyond the fetch timeout on a busy two-core machine. Generous on
+   * purpose: the bound only has to tell "answered at the fetch deadline" from "waited on the
+   * endpoint", which hangs for minutes or trickles forever; 1.5 s once failed under three
+   * parallel builds.
+   */
+  private static final Duration SLACK = Duration.ofSeconds(4);
 
   private static final Duration DEADLINE = Duration.ofSeconds(30);
 
