@@ -35,7 +35,8 @@ class LoggingMonitoringTest {
   private JsonObject call(String method, String api, String path, String body) {
     Object answer =
         this.api.route(
-            new GoogleStandIn.Request(Instant.EPOCH, method, api, path, "alt=json", body));
+            new GoogleStandIn.Request(
+                Instant.EPOCH, method, api, path, "alt=json", body, "127.0.0.1:1"));
     assertThat(answer).isInstanceOf(JsonObject.class);
     return (JsonObject) answer;
   }
