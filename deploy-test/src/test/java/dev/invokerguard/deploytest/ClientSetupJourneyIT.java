@@ -8,13 +8,14 @@ import dev.invokerguard.standin.DeployedFunction;
 import dev.invokerguard.standin.Gcloud;
 import dev.invokerguard.standin.GoogleStandIn;
 import dev.invokerguard.testing.TestIssuer;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,35 +36,23 @@ class ClientSetupJourneyIT {
   private static final String CALLER = "onprem-caller@client-project.iam.gserviceaccount.com";
 
   @TempDir Path temp;
+  private OfflineGoogle offline;
   private TestIssuer issuer;
   private GoogleStandIn google;
   private Gcloud gcloud;
 
   @BeforeEach
   void setUp() throws Exception {
-    Assumptions.assumeTrue(
-        Gcloud.find().isPresent(),
-        "gcloud is not on PATH: the client journey needs the real Google Cloud CLI (see"
-            + " docs/DEPLOY.md)");
-    Tools.requireInstalled("jq");
-    issuer = TestIssuer.start();
-    google =
-        GoogleStandIn.builder()
-            .issuer(issuer)
-            .project(HOST)
-            .workDir(temp.resolve("google"))
-            .start();
-    google.iam().addProject(CLIENT);
-    gcloud = Gcloud.activate(temp.resolve("gcloud"), google, ADMIN);
+    offline = OfflineGoogle.start(temp, HOST, ADMIN, Optional.empty(), CLIENT);
+    issuer = offline.issuer();
+    google = offline.google();
+    gcloud = offline.gcloud();
   }
 
   @AfterEach
-  void tearDown() {
-    if (google != null) {
-      google.close();
-    }
-    if (issuer != null) {
-      issuer.close();
+  void tearDown() throws IOException {
+    if (offline != null) {
+      offline.close();
     }
   }
 

@@ -9,14 +9,15 @@ import dev.invokerguard.standin.Gcloud;
 import dev.invokerguard.standin.GoogleStandIn;
 import dev.invokerguard.standin.IamServiceAccounts;
 import dev.invokerguard.testing.TestIssuer;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,35 +42,23 @@ class ClientSetupScriptTest {
       "https://europe-west1-host-project.cloudfunctions.net/invoker-guard";
 
   @TempDir Path temp;
+  private OfflineGoogle offline;
   private TestIssuer issuer;
   private GoogleStandIn google;
   private ClientSetup script;
 
   @BeforeEach
   void setUp() throws Exception {
-    Assumptions.assumeTrue(
-        Gcloud.find().isPresent(),
-        "gcloud is not on PATH: client-setup.sh is tested with the real Google Cloud CLI (see"
-            + " docs/DEPLOY.md)");
-    Tools.requireInstalled("jq");
-    issuer = TestIssuer.start();
-    google =
-        GoogleStandIn.builder()
-            .issuer(issuer)
-            .project(HOST)
-            .workDir(temp.resolve("google"))
-            .start();
-    google.iam().addProject(CLIENT);
-    script = new ClientSetup(Gcloud.activate(temp.resolve("gcloud"), google, ADMIN));
+    offline = OfflineGoogle.start(temp, HOST, ADMIN, Optional.empty(), CLIENT);
+    issuer = offline.issuer();
+    google = offline.google();
+    script = new ClientSetup(offline.gcloud());
   }
 
   @AfterEach
-  void tearDown() {
-    if (google != null) {
-      google.close();
-    }
-    if (issuer != null) {
-      issuer.close();
+  void tearDown() throws IOException {
+    if (offline != null) {
+      offline.close();
     }
   }
 

@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -57,6 +58,7 @@ class DeployScriptAudienceIT {
       "/apis/serving.knative.dev/v1/namespaces/" + PROJECT + "/services/" + NAME;
 
   @TempDir static Path temp;
+  private OfflineGoogle offline;
   private TestIssuer issuer;
   private GoogleStandIn google;
   private Gcloud gcloud;
@@ -65,44 +67,29 @@ class DeployScriptAudienceIT {
 
   @BeforeAll
   void setUp() throws Exception {
-    Assumptions.assumeTrue(
-        Gcloud.find().isPresent(),
-        "gcloud is not on PATH: this journey needs the real Google Cloud CLI (see docs/DEPLOY.md)");
-    Tools.requireInstalled("jq");
-    issuer = TestIssuer.start();
+    offline =
+        OfflineGoogle.start(
+            temp, PROJECT, DEPLOYER, Optional.of("journey-DeployScriptAudienceIT.log"));
+    issuer = offline.issuer();
+    google = offline.google();
+    gcloud = offline.gcloud();
     alice = issuer.startMetadataServer(ALICE);
-    google =
-        GoogleStandIn.builder()
-            .issuer(issuer)
-            .project(PROJECT)
-            .workDir(temp.resolve("google"))
-            .start();
-    gcloud = Gcloud.activate(temp.resolve("gcloud"), google, DEPLOYER);
   }
 
   @AfterEach
   void everyRequestStayedOnLoopback() {
-    if (google == null) {
-      return;
-    }
-    google.assertNoUnexpectedRequests();
-    String own = "127.0.0.1:" + google.uri().getPort();
-    for (GoogleStandIn.Request r : google.requests()) {
-      assertWithMessage("Host of %s", r).that(r.host()).isAnyOf(own, REGION + "-" + own);
+    if (offline != null) {
+      offline.assertOnlyKnownLoopbackRequests(REGION);
     }
   }
 
   @AfterAll
   void tearDown() throws Exception {
-    if (google != null) {
-      google.writeRequestLog(Path.of("target", "journey-DeployScriptAudienceIT.log"));
-      google.close();
-    }
     if (alice != null) {
       alice.close();
     }
-    if (issuer != null) {
-      issuer.close();
+    if (offline != null) {
+      offline.close();
     }
   }
 
@@ -343,12 +330,7 @@ class DeployScriptAudienceIT {
   }
 
   private Gcloud.Result deploy(String... args) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add("bash");
-    command.add(Tools.repositoryRoot().resolve("deploy.sh").toString());
-    command.addAll(List.of("--project", PROJECT, "--region", REGION, "--name", NAME));
-    command.addAll(List.of(args));
-    return gcloud.run(command, Map.of(), Duration.ofMinutes(4));
+    return offline.deploy(PROJECT, REGION, NAME, Map.of(), args);
   }
 
   private Gcloud.Result invokerBinding(String verb, String member) throws Exception {
@@ -364,9 +346,7 @@ class DeployScriptAudienceIT {
   }
 
   private void ok(Gcloud.Result result) {
-    assertWithMessage("%s\n--- stand-in requests\n%s", result, google.requests())
-        .that(result.exitCode())
-        .isEqualTo(0);
+    offline.ok(result);
   }
 
   private HttpResponse<String> call(DeployedFunction function, String token) throws Exception {

@@ -15,16 +15,15 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Enumeration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
 import java.util.jar.JarOutputStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -57,6 +56,7 @@ class DeployScriptJourneyIT {
   private static final String BOB_PINNED = BOB + "=" + TestIssuer.uniqueIdOf(BOB);
 
   @TempDir static Path temp;
+  private OfflineGoogle offline;
   private TestIssuer issuer;
   private GoogleStandIn google;
   private Gcloud gcloud;
@@ -64,20 +64,18 @@ class DeployScriptJourneyIT {
 
   @BeforeAll
   void setUp() throws Exception {
-    Assumptions.assumeTrue(
-        Gcloud.find().isPresent(),
-        "gcloud is not on PATH: this journey needs the real Google Cloud CLI (see docs/DEPLOY.md)");
-    Tools.requireInstalled("jq");
+    offline =
+        OfflineGoogle.start(
+            temp,
+            PROJECT,
+            DEPLOYER,
+            Optional.of("journey-DeployScriptJourneyIT.log"),
+            "client-one",
+            "client-two");
     Tools.requireInstalled("curl");
-    issuer = TestIssuer.start();
-    google =
-        GoogleStandIn.builder()
-            .issuer(issuer)
-            .project(PROJECT)
-            .workDir(temp.resolve("google"))
-            .start();
-    google.iam().addProject("client-one").addProject("client-two");
-    gcloud = Gcloud.activate(temp.resolve("gcloud"), google, DEPLOYER);
+    issuer = offline.issuer();
+    google = offline.google();
+    gcloud = offline.gcloud();
     // The client teams' accounts, made with the real CLI; the deployer may impersonate Alice
     // (for the smoke test), as the host team would be allowed to with a test account.
     ok(gcloud.gcloud("iam", "service-accounts", "create", "alice-api", "--project=client-one"));
@@ -98,18 +96,14 @@ class DeployScriptJourneyIT {
     if (google != null) {
       google.propagationDelay(Duration.ZERO);
       google.restrictPolicyMembers(member -> true);
-      google.assertNoUnexpectedRequests();
+      offline.assertOnlyKnownLoopbackRequests(REGION);
     }
   }
 
   @AfterAll
   void tearDown() throws Exception {
-    if (google != null) {
-      google.writeRequestLog(Path.of("target", "journey-DeployScriptJourneyIT.log"));
-      google.close();
-    }
-    if (issuer != null) {
-      issuer.close();
+    if (offline != null) {
+      offline.close();
     }
   }
 
@@ -262,15 +256,7 @@ class DeployScriptJourneyIT {
   // --- helpers ---------------------------------------------------------------------------------
 
   private Gcloud.Result deploy(Map<String, String> env, String... args) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add("bash");
-    command.add(Tools.repositoryRoot().resolve("deploy.sh").toString());
-    command.addAll(List.of("--project", PROJECT, "--region", REGION));
-    command.addAll(List.of(args));
-    if (!command.contains("--name")) {
-      command.addAll(List.of("--name", NAME));
-    }
-    return gcloud.run(command, env, Duration.ofMinutes(4));
+    return offline.deploy(PROJECT, REGION, NAME, env, args);
   }
 
   private Gcloud.Result invokerBinding(String verb, String member) throws Exception {
@@ -286,9 +272,7 @@ class DeployScriptJourneyIT {
   }
 
   private void ok(Gcloud.Result result) {
-    assertWithMessage("%s\n--- stand-in requests\n%s", result, google.requests())
-        .that(result.exitCode())
-        .isEqualTo(0);
+    offline.ok(result);
   }
 
   private HttpResponse<String> call(DeployedFunction function, String token) throws Exception {

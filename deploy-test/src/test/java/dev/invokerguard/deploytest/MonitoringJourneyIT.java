@@ -9,7 +9,6 @@ import dev.invokerguard.standin.DeployedFunction;
 import dev.invokerguard.standin.Gcloud;
 import dev.invokerguard.standin.GoogleStandIn;
 import dev.invokerguard.standin.LoggingMonitoring;
-import dev.invokerguard.testing.TestIssuer;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -19,9 +18,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -52,43 +51,31 @@ class MonitoringJourneyIT {
       "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"invoker-guard\"";
 
   @TempDir static Path temp;
-  private TestIssuer issuer;
+  private OfflineGoogle offline;
   private GoogleStandIn google;
   private Gcloud gcloud;
 
   @BeforeAll
   void setUp() throws Exception {
-    Assumptions.assumeTrue(
-        Gcloud.find().isPresent(),
-        "gcloud is not on PATH: this journey needs the real Google Cloud CLI (see docs/DEPLOY.md)");
-    Tools.requireInstalled("jq");
-    issuer = TestIssuer.start();
-    google =
-        GoogleStandIn.builder()
-            .issuer(issuer)
-            .project(PROJECT)
-            .workDir(temp.resolve("google"))
-            .start();
-    google.iam().addProject("client-one");
-    gcloud = Gcloud.activate(temp.resolve("gcloud"), google, DEPLOYER);
+    offline =
+        OfflineGoogle.start(
+            temp, PROJECT, DEPLOYER, Optional.of("journey-MonitoringJourneyIT.log"), "client-one");
+    google = offline.google();
+    gcloud = offline.gcloud();
     ok(gcloud.gcloud("iam", "service-accounts", "create", "alice-api", "--project=client-one"));
   }
 
   @AfterEach
-  void noUnexpectedRequests() {
-    if (google != null) {
-      google.assertNoUnexpectedRequests();
+  void onlyKnownLoopbackRequests() {
+    if (offline != null) {
+      offline.assertOnlyKnownLoopbackRequests(REGION);
     }
   }
 
   @AfterAll
   void tearDown() throws Exception {
-    if (google != null) {
-      google.writeRequestLog(Path.of("target", "journey-MonitoringJourneyIT.log"));
-      google.close();
-    }
-    if (issuer != null) {
-      issuer.close();
+    if (offline != null) {
+      offline.close();
     }
   }
 
@@ -192,7 +179,7 @@ class MonitoringJourneyIT {
 
     // The allowed filter as stored matches the deployed guard's own line for Alice's call.
     DeployedFunction function = google.function(REGION, NAME);
-    String token = issuer.mint(ALICE, function.audiences().get(0));
+    String token = offline.issuer().mint(ALICE, function.audiences().get(0));
     HttpResponse<String> answer =
         HttpClient.newHttpClient()
             .send(
@@ -379,17 +366,10 @@ class MonitoringJourneyIT {
   }
 
   private Gcloud.Result deploy(String... args) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add("bash");
-    command.add(Tools.repositoryRoot().resolve("deploy.sh").toString());
-    command.addAll(List.of("--project", PROJECT, "--region", REGION, "--name", NAME));
-    command.addAll(List.of(args));
-    return gcloud.run(command, Map.of(), Duration.ofMinutes(4));
+    return offline.deploy(PROJECT, REGION, NAME, Map.of(), args);
   }
 
   private void ok(Gcloud.Result result) {
-    assertWithMessage("%s\n--- stand-in requests\n%s", result, google.requests())
-        .that(result.exitCode())
-        .isEqualTo(0);
+    offline.ok(result);
   }
 }

@@ -9,15 +9,17 @@ import dev.invokerguard.standin.Gcloud;
 import dev.invokerguard.standin.GoogleStandIn;
 import dev.invokerguard.testing.MetadataServer;
 import dev.invokerguard.testing.TestIssuer;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -36,41 +38,26 @@ class OfflineJourneyIT {
   private static final Duration DEPLOY_TIMEOUT = Duration.ofMinutes(4);
 
   @TempDir Path temp;
+  private OfflineGoogle offline;
   private TestIssuer issuer;
   private GoogleStandIn google;
-  private Gcloud gcloud;
   private MetadataServer alice;
   private MetadataServer bob;
 
   @BeforeEach
-  void setUp() throws Exception {
-    Assumptions.assumeTrue(
-        Gcloud.find().isPresent(),
-        "gcloud is not on PATH: the offline journey needs the real Google Cloud CLI (see"
-            + " docs/DEPLOY.md)");
-    Tools.requireInstalled("jq");
-    issuer = TestIssuer.start();
-    google =
-        GoogleStandIn.builder()
-            .issuer(issuer)
-            .project(PROJECT)
-            .workDir(temp.resolve("google"))
-            .start();
-    gcloud = Gcloud.activate(temp.resolve("gcloud"), google, DEPLOYER);
+  void setUp(TestInfo test) throws Exception {
+    String log = "journey-" + test.getTestMethod().orElseThrow().getName() + ".log";
+    offline = OfflineGoogle.start(temp, PROJECT, DEPLOYER, Optional.of(log));
+    issuer = offline.issuer();
+    google = offline.google();
     alice = issuer.startMetadataServer(ALICE);
     bob = issuer.startMetadataServer(BOB);
   }
 
   @AfterEach
-  void tearDown(org.junit.jupiter.api.TestInfo test) throws java.io.IOException {
-    if (google != null) {
-      // What the CLI sent, for whoever reads a failure or wonders what gcloud calls.
-      google.writeRequestLog(
-          Path.of("target", "journey-" + test.getTestMethod().orElseThrow().getName() + ".log"));
-      google.close();
-    }
-    if (issuer != null) {
-      issuer.close();
+  void tearDown() throws IOException {
+    if (offline != null) {
+      offline.close();
     }
   }
 
@@ -105,15 +92,17 @@ class OfflineJourneyIT {
     assertThat(function.grantsInvoker("serviceAccount:" + BOB)).isFalse();
 
     Gcloud.Result open =
-        gcloud.gcloud(
-            "functions",
-            "add-invoker-policy-binding",
-            NAME,
-            "--region=" + REGION,
-            "--project=" + PROJECT,
-            "--gen2",
-            "--member=allUsers",
-            "--quiet");
+        offline
+            .gcloud()
+            .gcloud(
+                "functions",
+                "add-invoker-policy-binding",
+                NAME,
+                "--region=" + REGION,
+                "--project=" + PROJECT,
+                "--gen2",
+                "--member=allUsers",
+                "--quiet");
     assertWithMessage("%s", open).that(open.exitCode()).isEqualTo(0);
     // Public: the front end lets a call without a token through, and only the guard refuses it.
     assertThat(anonymousStatus(function)).isEqualTo(401);
@@ -163,20 +152,22 @@ class OfflineJourneyIT {
     // update mask naming the variables field), for either generation; deploy.sh's later runs must
     // keep it (steps 5 to 7 below run deploy.sh three more times).
     Gcloud.Result handSet =
-        gcloud.gcloud(
-            "functions",
-            "deploy",
-            NAME,
-            "--region=" + REGION,
-            "--project=" + PROJECT,
-            genFlag,
-            "--trigger-http",
-            "--no-allow-unauthenticated",
-            "--runtime=java21",
-            "--entry-point=dev.invokerguard.function.ProtectedFunction",
-            "--source=" + Tools.repositoryRoot().resolve("function/target/deploy"),
-            "--update-env-vars=TEAM_SETTING=kept",
-            "--quiet");
+        offline
+            .gcloud()
+            .gcloud(
+                "functions",
+                "deploy",
+                NAME,
+                "--region=" + REGION,
+                "--project=" + PROJECT,
+                genFlag,
+                "--trigger-http",
+                "--no-allow-unauthenticated",
+                "--runtime=java21",
+                "--entry-point=dev.invokerguard.function.ProtectedFunction",
+                "--source=" + Tools.repositoryRoot().resolve("function/target/deploy"),
+                "--update-env-vars=TEAM_SETTING=kept",
+                "--quiet");
     assertWithMessage("%s", handSet).that(handSet.exitCode()).isEqualTo(0);
     assertThat(function.environmentVariables()).containsEntry("TEAM_SETTING", "kept");
     assertThat(function.environmentVariables()).containsEntry("ALLOWED_INVOKERS", ALICE);
@@ -196,15 +187,17 @@ class OfflineJourneyIT {
 
     // 4. Someone grants Bob the invoker role by hand: Google lets him through, the guard does not.
     Gcloud.Result grant =
-        gcloud.gcloud(
-            "functions",
-            "add-invoker-policy-binding",
-            NAME,
-            "--region=" + REGION,
-            "--project=" + PROJECT,
-            genFlag,
-            "--member=serviceAccount:" + BOB,
-            "--quiet");
+        offline
+            .gcloud()
+            .gcloud(
+                "functions",
+                "add-invoker-policy-binding",
+                NAME,
+                "--region=" + REGION,
+                "--project=" + PROJECT,
+                genFlag,
+                "--member=serviceAccount:" + BOB,
+                "--quiet");
     assertWithMessage("%s", grant).that(grant.exitCode()).isEqualTo(0);
     forwarded = function.forwardedCount();
     Invocation guarded = invoke(function, bob);
@@ -245,19 +238,14 @@ class OfflineJourneyIT {
   }
 
   private Gcloud.Result deploy(boolean gen1, String... allow) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add("bash");
-    command.add(Tools.repositoryRoot().resolve("deploy.sh").toString());
-    command.addAll(List.of("--project", PROJECT, "--region", REGION, "--name", NAME));
-    command.addAll(List.of(allow));
+    List<String> args = new ArrayList<>(List.of(allow));
     if (gen1) {
-      command.add("--gen1");
+      args.add("--gen1");
     }
-    Gcloud.Result result = gcloud.run(command, Map.of(), DEPLOY_TIMEOUT);
-    assertWithMessage("%s\n--- stand-in requests\n%s", result, google.requests())
-        .that(result.exitCode())
-        .isEqualTo(0);
-    google.assertNoUnexpectedRequests();
+    Gcloud.Result result =
+        offline.deploy(PROJECT, REGION, NAME, Map.of(), args.toArray(String[]::new));
+    offline.ok(result);
+    offline.assertOnlyKnownLoopbackRequests(REGION);
     return result;
   }
 
