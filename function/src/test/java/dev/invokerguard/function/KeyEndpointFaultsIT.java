@@ -41,8 +41,8 @@ class KeyEndpointFaultsIT {
   /**
    * What a request may take beyond the fetch timeout on a busy two-core machine. Generous on
    * purpose: the bound only has to tell "answered at the fetch deadline" from "waited on the
-   * endpoint", which hangs for minutes or trickles forever; 1.5 s once failed under three
-   * parallel builds.
+   * endpoint", which hangs for minutes or trickles forever; 1.5 s once failed under three parallel
+   * builds.
    */
   private static final Duration SLACK = Duration.ofSeconds(4);
 
