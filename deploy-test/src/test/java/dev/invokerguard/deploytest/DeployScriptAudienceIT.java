@@ -12,8 +12,6 @@ import dev.invokerguard.standin.Gcloud;
 import dev.invokerguard.standin.GoogleStandIn;
 import dev.invokerguard.testing.MetadataServer;
 import dev.invokerguard.testing.TestIssuer;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,7 +61,6 @@ class DeployScriptAudienceIT {
   private GoogleStandIn google;
   private Gcloud gcloud;
   private MetadataServer alice;
-  private final HttpClient http = HttpClient.newHttpClient();
 
   @BeforeAll
   void setUp() throws Exception {
@@ -334,15 +331,7 @@ class DeployScriptAudienceIT {
   }
 
   private Gcloud.Result invokerBinding(String verb, String member) throws Exception {
-    return gcloud.gcloud(
-        "functions",
-        verb + "-invoker-policy-binding",
-        NAME,
-        "--region=" + REGION,
-        "--project=" + PROJECT,
-        "--gen2",
-        "--member=" + member,
-        "--quiet");
+    return offline.invokerBinding(PROJECT, REGION, NAME, verb, member);
   }
 
   private void ok(Gcloud.Result result) {
@@ -350,11 +339,6 @@ class DeployScriptAudienceIT {
   }
 
   private HttpResponse<String> call(DeployedFunction function, String token) throws Exception {
-    return http.send(
-        HttpRequest.newBuilder(function.frontEnd())
-            .header("Authorization", "Bearer " + token)
-            .timeout(Duration.ofSeconds(60))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return offline.call(function, token);
   }
 }

@@ -9,8 +9,6 @@ import dev.invokerguard.standin.GoogleStandIn;
 import dev.invokerguard.testing.TestIssuer;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,7 +58,6 @@ class DeployScriptJourneyIT {
   private TestIssuer issuer;
   private GoogleStandIn google;
   private Gcloud gcloud;
-  private final HttpClient http = HttpClient.newHttpClient();
 
   @BeforeAll
   void setUp() throws Exception {
@@ -260,15 +257,7 @@ class DeployScriptJourneyIT {
   }
 
   private Gcloud.Result invokerBinding(String verb, String member) throws Exception {
-    return gcloud.gcloud(
-        "functions",
-        verb + "-invoker-policy-binding",
-        NAME,
-        "--region=" + REGION,
-        "--project=" + PROJECT,
-        "--gen2",
-        "--member=" + member,
-        "--quiet");
+    return offline.invokerBinding(PROJECT, REGION, NAME, verb, member);
   }
 
   private void ok(Gcloud.Result result) {
@@ -276,12 +265,7 @@ class DeployScriptJourneyIT {
   }
 
   private HttpResponse<String> call(DeployedFunction function, String token) throws Exception {
-    return http.send(
-        HttpRequest.newBuilder(function.frontEnd())
-            .header("Authorization", "Bearer " + token)
-            .timeout(Duration.ofSeconds(60))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return offline.call(function, token);
   }
 
   /**

@@ -2,10 +2,14 @@ package dev.invokerguard.deploytest;
 
 import static com.google.common.truth.Truth.assertWithMessage;
 
+import dev.invokerguard.standin.DeployedFunction;
 import dev.invokerguard.standin.Gcloud;
 import dev.invokerguard.standin.GoogleStandIn;
 import dev.invokerguard.testing.TestIssuer;
 import java.io.IOException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,6 +36,7 @@ final class OfflineGoogle implements AutoCloseable {
   private final GoogleStandIn google;
   private final Gcloud gcloud;
   private final Optional<String> requestLog;
+  private final HttpClient http = HttpClient.newHttpClient();
 
   private OfflineGoogle(
       TestIssuer issuer, GoogleStandIn google, Gcloud gcloud, Optional<String> requestLog) {
@@ -110,6 +115,33 @@ final class OfflineGoogle implements AutoCloseable {
       command.addAll(List.of("--name", name));
     }
     return gcloud.run(command, env, SCRIPT_TIMEOUT);
+  }
+
+  /**
+   * {@code gcloud functions add|remove-invoker-policy-binding NAME --gen2 --member=MEMBER}: a
+   * change made by hand, behind deploy.sh's back.
+   */
+  Gcloud.Result invokerBinding(
+      String project, String region, String name, String verb, String member) throws Exception {
+    return gcloud.gcloud(
+        "functions",
+        verb + "-invoker-policy-binding",
+        name,
+        "--region=" + region,
+        "--project=" + project,
+        "--gen2",
+        "--member=" + member,
+        "--quiet");
+  }
+
+  /** A request to the function through its front end (Google's side), with {@code token}. */
+  HttpResponse<String> call(DeployedFunction function, String token) throws Exception {
+    return http.send(
+        HttpRequest.newBuilder(function.frontEnd())
+            .header("Authorization", "Bearer " + token)
+            .timeout(Duration.ofSeconds(60))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   /** Fails unless {@code result} exited 0, showing it and every request the stand-in received. */
