@@ -289,10 +289,7 @@ class MonitoringJourneyIT {
             CHANNEL);
 
     ok(result);
-    List<GoogleStandIn.Request> writes =
-        google.requests().subList(before, google.requests().size()).stream()
-            .filter(r -> isWrite(r))
-            .toList();
+    List<GoogleStandIn.Request> writes = writeRequestsSince(before);
     assertThat(writes.stream().map(GoogleStandIn.Request::toString).toList())
         .containsExactly(
             "PATCH /monitoring/v1/projects/" + PROJECT + "/dashboards/" + id + "?alt=json");
@@ -357,10 +354,15 @@ class MonitoringJourneyIT {
   }
 
   /** The Logging and Monitoring requests since {@code index} that change something. */
-  private List<String> writesSince(int index) {
+  /** The requests that change state received since {@code index}. */
+  private List<GoogleStandIn.Request> writeRequestsSince(int index) {
     List<GoogleStandIn.Request> all = google.requests();
-    return all.subList(index, all.size()).stream()
-        .filter(MonitoringJourneyIT::isWrite)
+    return all.subList(index, all.size()).stream().filter(MonitoringJourneyIT::isWrite).toList();
+  }
+
+  /** {@link #writeRequestsSince} as {@code METHOD /api/path}, without the query. */
+  private List<String> writesSince(int index) {
+    return writeRequestsSince(index).stream()
         .map(r -> r.method() + " /" + r.api() + r.path())
         .toList();
   }
