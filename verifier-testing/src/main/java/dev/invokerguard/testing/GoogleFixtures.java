@@ -1,17 +1,17 @@
 package dev.invokerguard.testing;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Instant;
 
 /**
- * Real Google-signed ID tokens and the key sets that verify them, kept beside the repository in
- * {@code ../shared/fixtures/real-google-tokens/} (its README.txt gives each token's claims and time
- * window). They prove the verifier accepts what Google really sends, not just what our own issuer
- * mints. For tests only.
+ * Real Google-signed ID tokens and the key sets that verify them, kept in this module's resources
+ * under {@code dev/invokerguard/testing/real-google-tokens/} (its README.txt gives provenance,
+ * licences, each token's claims and time window). Read from the class path, so a clone with nothing
+ * beside it runs every test. They prove the verifier accepts what Google really sends, not just
+ * what our own issuer mints. For tests only.
  */
 public final class GoogleFixtures {
   /**
@@ -53,34 +53,22 @@ public final class GoogleFixtures {
   /** Numeric unique ID ({@code sub}) of {@link #SERVICE_ACCOUNT}. */
   public static final String SERVICE_ACCOUNT_ID = "104029292853099978293";
 
+  /** Resource folder, relative to this class's package. */
+  private static final String FOLDER = "real-google-tokens/";
+
   private GoogleFixtures() {}
 
   /**
-   * The fixtures folder: {@code shared/fixtures/real-google-tokens} beside the repository root,
-   * found by walking up from the working directory to the folder holding {@code mvnw}.
+   * Reads a fixture file as trimmed UTF-8 text.
    *
-   * @throws IllegalStateException when it is not there: the tests need it, so this fails loudly
+   * @throws IllegalArgumentException when no fixture has that name: a typo fails loudly
    */
-  public static Path directory() {
-    Path dir = Path.of("").toAbsolutePath();
-    while (dir != null && !Files.exists(dir.resolve("mvnw"))) {
-      dir = dir.getParent();
-    }
-    if (dir == null || dir.getParent() == null) {
-      throw new IllegalStateException("cannot find the repository root (a folder with mvnw)");
-    }
-    Path fixtures = dir.getParent().resolve("shared/fixtures/real-google-tokens");
-    if (!Files.isDirectory(fixtures)) {
-      throw new IllegalStateException(
-          "real Google token fixtures missing: expected " + fixtures + " beside the repository");
-    }
-    return fixtures;
-  }
-
-  /** Reads a fixture file as trimmed UTF-8 text. */
   public static String read(String name) {
-    try {
-      return Files.readString(directory().resolve(name), StandardCharsets.UTF_8).strip();
+    try (InputStream in = GoogleFixtures.class.getResourceAsStream(FOLDER + name)) {
+      if (in == null) {
+        throw new IllegalArgumentException("no real Google token fixture named " + name);
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

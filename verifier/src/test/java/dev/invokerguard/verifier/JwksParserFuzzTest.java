@@ -17,8 +17,9 @@ import org.junit.jupiter.api.Test;
  * exponent of at least 3, a non-empty {@code kid}), or a {@link KeyFetchException}. Any other
  * exception, or a key below the bar, is a finding: the cache would crash or trust a weak key.
  *
- * <p>The seeds are Google's published key sets from the shared fixtures (v3 JWKS, the legacy PEM
- * map, IAP's EC set) and a set of this project's deterministic keys.
+ * <p>The seeds are Google's published key sets from the real Google token fixtures in
+ * verifier-testing's resources (v3 JWKS, the legacy PEM map, IAP's EC set) and a set of this
+ * project's deterministic keys.
  */
 class JwksParserFuzzTest {
   private static final RSAPublicKey KEY =
