@@ -60,7 +60,6 @@ final class JwksKeyCache implements KeySource {
     Objects.requireNonNull(kid, "kid");
     Objects.requireNonNull(now, "now");
     KeySet set = current.get();
-    boolean freshSetLoaded; // whether a successful fetch, not only the cache, lacks the kid
     if (set != null && set.usableAt(now)) {
       if (set.refreshDueAt(now)) {
         fetchUnderWayOrStart(now); // refresh ahead (or retry while stale); never waited for
@@ -69,12 +68,11 @@ final class JwksKeyCache implements KeySource {
       if (key != null) {
         return key;
       }
-      CompletableFuture<KeySet> fetch = fetchUnderWayOrStart(now);
-      freshSetLoaded = fetch == null ? lastFetchSucceeded() : await(fetch);
-    } else {
-      CompletableFuture<KeySet> fetch = fetchUnderWayOrStart(now);
-      freshSetLoaded = fetch == null ? lastFetchSucceeded() : await(fetch);
     }
+    // No usable set, or an unknown kid (perhaps the signer rotated): join or start a fetch.
+    CompletableFuture<KeySet> fetch = fetchUnderWayOrStart(now);
+    // Whether a successful fetch, not only the cache, lacks the kid.
+    boolean freshSetLoaded = fetch == null ? lastFetchSucceeded() : await(fetch);
     // One more look after the fetch (or after waiting as long as allowed); no second fetch.
     set = current.get();
     if (set == null || !set.usableAt(now)) {
