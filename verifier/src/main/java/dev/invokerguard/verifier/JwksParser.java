@@ -22,17 +22,20 @@ import java.util.Set;
  * <p>The whole body is refused (so that the cache keeps its previous key set) when it is not strict
  * UTF-8 JSON (RFC 8259, gson in strict mode, nothing after the value), is not an object with a
  * {@code "keys"} array of objects, repeats a member name (RFC 7517 section 4 lets a parser reject
- * that), has a JWK without {@code kty} (RFC 7517 section 4.1), gives a known member the wrong type,
- * has a usable key whose {@code n} or {@code e} is not strict base64url (RFC 7515 section 2) in its
- * shortest form (RFC 7518 section 6.3.1), whose modulus is shorter than 2048 bits or whose exponent
- * is not odd and at least 3, names two usable keys with one {@code kid}, or holds no usable key at
- * all. A half-valid set is a sign that something is wrong upstream; keeping the last good set is
- * safer than guessing.
+ * that), has a JWK without {@code kty} (RFC 7517 section 4.1), gives a known member the wrong type
+ * ({@code key_ops} must be an array of strings without repeats, section 4.3), has a usable key
+ * whose {@code n} or {@code e} is not strict base64url (RFC 7515 section 2) in its shortest form
+ * (RFC 7518 section 6.3.1), whose modulus is shorter than 2048 bits or whose exponent is not odd
+ * and at least 3, names two usable keys with one {@code kid}, or holds no usable key at all. A
+ * half-valid set is a sign that something is wrong upstream; keeping the last good set is safer
+ * than guessing.
  *
  * <p>A key is usable when {@code kty} is {@code RSA}, {@code use} is absent or {@code sig} (section
- * 4.2), {@code alg} is absent or {@code RS256} (section 4.4) and it has a non-empty {@code kid}
- * (tokens name their key; the verifier never tries every key). Other keys (EC, encryption keys,
- * other algorithms) are skipped, not refused: a set may legitimately carry them.
+ * 4.2), {@code key_ops} is absent or contains {@code verify} (section 4.3; values are
+ * case-sensitive), {@code alg} is absent or {@code RS256} (section 4.4) and it has a non-empty
+ * {@code kid} (tokens name their key; the verifier never tries every key). Other keys (EC,
+ * encryption keys, keys restricted to other operations, other algorithms) are skipped, not refused:
+ * a set may legitimately carry them.
  */
 final class JwksParser {
   /** NIST SP 800-57 and RFC 7518 section 3.3 ("a key of size 2048 bits or larger MUST be used"). */
@@ -104,6 +107,7 @@ final class JwksParser {
       throws IOException, KeyFetchException {
     expect(reader, JsonToken.BEGIN_OBJECT, "a JWKS entry is not a JSON object");
     Map<String, String> members = new HashMap<>();
+    Set<String> keyOps = null; // absent: any operation
     Set<String> names = new HashSet<>();
     reader.beginObject();
     while (reader.hasNext()) {
@@ -111,7 +115,9 @@ final class JwksParser {
       if (!names.add(name)) {
         throw new KeyFetchException(KeyFetchOutcome.INVALID_BODY, "a JWK repeats a member name");
       }
-      if (STRING_MEMBERS.contains(name)) {
+      if (name.equals("key_ops")) {
+        keyOps = keyOps(reader);
+      } else if (STRING_MEMBERS.contains(name)) {
         // peek first: gson's nextString() would quietly turn a number into a string.
         expect(reader, JsonToken.STRING, "a JWK member that must be a string is not one");
         members.put(name, reader.nextString());
@@ -130,6 +136,7 @@ final class JwksParser {
     String kid = members.get("kid");
     if (!kty.equals("RSA")
         || (use != null && !use.equals("sig"))
+        || (keyOps != null && !keyOps.contains("verify"))
         || (alg != null && !alg.equals("RS256"))
         || kid == null
         || kid.isEmpty()) {
@@ -144,6 +151,25 @@ final class JwksParser {
       throw new KeyFetchException(
           KeyFetchOutcome.INVALID_BODY, "two usable keys share one \"kid\"");
     }
+  }
+
+  /**
+   * RFC 7517 section 4.3: an array of case-sensitive strings in which no value may repeat; values
+   * other than the listed ones are allowed.
+   */
+  private static Set<String> keyOps(JsonReader reader) throws IOException, KeyFetchException {
+    expect(reader, JsonToken.BEGIN_ARRAY, "a JWK's \"key_ops\" is not an array");
+    Set<String> ops = new HashSet<>();
+    reader.beginArray();
+    while (reader.hasNext()) {
+      expect(reader, JsonToken.STRING, "a JWK's \"key_ops\" holds a value that is not a string");
+      if (!ops.add(reader.nextString())) {
+        throw new KeyFetchException(
+            KeyFetchOutcome.INVALID_BODY, "a JWK's \"key_ops\" repeats a value");
+      }
+    }
+    reader.endArray();
+    return ops;
   }
 
   private static RSAPublicKey rsaKey(KeyFactory factory, String n, String e)

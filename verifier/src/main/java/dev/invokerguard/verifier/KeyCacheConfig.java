@@ -33,12 +33,6 @@ record KeyCacheConfig(
     Duration defaultTtl,
     Duration refreshAhead,
     KeyHealthListener keyHealthListener) {
-  /** The lifetime of a key set whose response states none. */
-  static final Duration DEFAULT_TTL = Duration.ofMinutes(5);
-
-  /** How long before its expiry a key set is refreshed in the background. */
-  static final Duration DEFAULT_REFRESH_AHEAD = Duration.ofMinutes(5);
-
   /** A builder with every default of {@link CallerVerifier}: Google's key set, the JDK's HTTP. */
   static Builder builder() {
     return new Builder();
@@ -62,8 +56,8 @@ record KeyCacheConfig(
     private int maxKeySetBytes = CallerVerifier.MAX_KEY_SET_BYTES.defaultValue();
     private Duration maxKeyStaleness = CallerVerifier.MAX_KEY_STALENESS.defaultValue();
     private Duration keyRefetchInterval = CallerVerifier.KEY_REFETCH_INTERVAL.defaultValue();
-    private Duration defaultTtl = DEFAULT_TTL;
-    private Duration refreshAhead = DEFAULT_REFRESH_AHEAD;
+    private Duration defaultTtl = KeySet.DEFAULT_TTL;
+    private Duration refreshAhead = KeySet.DEFAULT_REFRESH_AHEAD;
     private KeyHealthListener keyHealthListener;
 
     private Builder() {}
@@ -108,7 +102,7 @@ record KeyCacheConfig(
       return this;
     }
 
-    /** For tests of freshness; production uses {@link #DEFAULT_TTL}. */
+    /** For tests of freshness; production uses {@link KeySet#DEFAULT_TTL}. */
     Builder defaultTtl(Duration ttl) {
       if (ttl.isNegative() || ttl.isZero()) {
         throw new IllegalArgumentException("defaultTtl must be positive: " + ttl);
@@ -117,7 +111,7 @@ record KeyCacheConfig(
       return this;
     }
 
-    /** For tests of refresh-ahead; production uses {@link #DEFAULT_REFRESH_AHEAD}. */
+    /** For tests of refresh-ahead; production uses {@link KeySet#DEFAULT_REFRESH_AHEAD}. */
     Builder refreshAhead(Duration ahead) {
       if (ahead.isNegative()) {
         throw new IllegalArgumentException("refreshAhead must not be negative: " + ahead);

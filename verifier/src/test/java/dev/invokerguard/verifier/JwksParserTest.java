@@ -67,6 +67,40 @@ final class JwksParserTest {
   }
 
   @Test
+  void parse_keyOpsWithoutVerify_skipped() throws Exception {
+    Map<String, RSAPublicKey> keys =
+        parse(
+            "{\"keys\":["
+                + jwk("sign", otherKey2048, ",\"key_ops\":[\"sign\"]")
+                + ","
+                + jwk("wrap", otherKey2048, ",\"use\":\"sig\",\"key_ops\":[\"wrapKey\"]")
+                + ","
+                + jwk("none", otherKey2048, ",\"key_ops\":[]")
+                + ","
+                + jwk("upper", otherKey2048, ",\"key_ops\":[\"Verify\"]") // case-sensitive
+                + ","
+                + jwk("verify", key2048, ",\"key_ops\":[\"verify\"],\"use\":\"sig\"")
+                + ","
+                + jwk("both", otherKey2048, ",\"key_ops\":[\"sign\",\"verify\",\"x-own\"]")
+                + "]}");
+
+    assertThat(keys.keySet()).containsExactly("verify", "both");
+  }
+
+  @Test
+  void parse_sameKidForAKeyNotForVerifying_notADuplicate() throws Exception {
+    Map<String, RSAPublicKey> keys =
+        parse(
+            "{\"keys\":["
+                + jwk("a", otherKey2048, ",\"key_ops\":[\"encrypt\"]")
+                + ","
+                + jwk("a", key2048, "")
+                + "]}");
+
+    assertThat(keys.get("a").getModulus()).isEqualTo(key2048.getModulus());
+  }
+
+  @Test
   void parse_sameKidForAnEncryptionKey_notADuplicate() throws Exception {
     Map<String, RSAPublicKey> keys =
         parse(
@@ -95,6 +129,25 @@ final class JwksParserTest {
         refused("entry not an object", "{\"keys\":[\"a\"]}"),
         refused("empty set", "{\"keys\":[]}"),
         refused("only skipped keys", "{\"keys\":[" + jwk("a", key2048, ",\"use\":\"enc\"") + "]}"),
+        refused(
+            "only keys whose key_ops lack verify",
+            "{\"keys\":[" + jwk("a", key2048, ",\"key_ops\":[\"sign\"]") + "]}"),
+        refused(
+            "key_ops a string",
+            "{\"keys\":[" + good + "," + jwk("b", key2048, ",\"key_ops\":\"verify\"") + "]}"),
+        refused(
+            "key_ops null",
+            "{\"keys\":[" + good + "," + jwk("b", key2048, ",\"key_ops\":null") + "]}"),
+        refused(
+            "key_ops with a number",
+            "{\"keys\":[" + good + "," + jwk("b", key2048, ",\"key_ops\":[\"verify\",1]") + "]}"),
+        refused(
+            "key_ops repeats a value",
+            "{\"keys\":["
+                + good
+                + ","
+                + jwk("b", key2048, ",\"key_ops\":[\"verify\",\"verify\"]")
+                + "]}"),
         refused("data after the object", "{\"keys\":[" + good + "]} {}"),
         refused("single quotes (lenient JSON)", "{'keys':[" + good + "]}"),
         refused("comment (lenient JSON)", "{\"keys\":[" + good + "]} // x"),

@@ -3,6 +3,7 @@ package dev.invokerguard.verifier;
 import static com.google.common.truth.Truth.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.invokerguard.testing.MutableClock;
@@ -116,6 +117,22 @@ class KeyTrustTest {
   }
 
   @Test
+  void verify_keyWhoseKeyOpsLackVerify_neverUsed() throws Exception {
+    KeyPair encryptOnly = rsa(2048);
+    KeyPair verifyToo = rsa(2048);
+    JsonObject document = JsonParser.parseString(google.jwksJson()).getAsJsonObject();
+    document.getAsJsonArray("keys").add(withKeyOps("encrypt-only", encryptOnly, "encrypt"));
+    document.getAsJsonArray("keys").add(withKeyOps("verify-too", verifyToo, "sign", "verify"));
+    google.jwks().respondWith(200, document.toString());
+
+    // The set loaded (it holds usable keys) and lacks the restricted key: judged, not unavailable.
+    assertThat(reason(signedWith("encrypt-only", encryptOnly))).isEqualTo(Reason.UNKNOWN_KEY_ID);
+    assertThat(verifier.verifyToken(signedWith("verify-too", verifyToo)).principal())
+        .isEqualTo(CLIENT);
+    assertThat(verifier.verifyToken(google.mint(CLIENT, AUDIENCE)).principal()).isEqualTo(CLIENT);
+  }
+
+  @Test
   void verify_encryptedCompressedJweForm_refusedAsMalformedWithoutDecrypting() {
     // RFC 8725 3.6: no JWE is ever decrypted or decompressed; five parts are not a JWS.
     Base64.Encoder url = Base64.getUrlEncoder().withoutPadding();
@@ -137,6 +154,29 @@ class KeyTrustTest {
     KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
     generator.initialize(bits);
     return generator.generateKeyPair();
+  }
+
+  private String signedWith(String kid, KeyPair pair) {
+    return google
+        .token()
+        .email(CLIENT)
+        .audience(AUDIENCE)
+        .keyId(kid)
+        .signWith(pair.getPrivate())
+        .build();
+  }
+
+  /** An RS256 JWK of {@code pair}'s public key restricted to {@code ops} (RFC 7517 section 4.3). */
+  private static JsonObject withKeyOps(String kid, KeyPair pair, String... ops) {
+    RSAPublicKey key = (RSAPublicKey) pair.getPublic();
+    JsonObject jwk = TestJwks.rsaJwk(kid, key, key.getPublicExponent());
+    jwk.remove("use"); // RFC 7517 section 4.3: use and key_ops should not be used together
+    JsonArray keyOps = new JsonArray();
+    for (String op : ops) {
+      keyOps.add(op);
+    }
+    jwk.add("key_ops", keyOps);
+    return jwk;
   }
 
   /** The JWKS text with one more RSA key, optionally with another exponent. */
