@@ -58,6 +58,8 @@ git commit -q -am "Next development version ${next} (API baseline ${version})"
 cat <<DONE
 release: tagged v${version}; the branch is at ${next}.
 Publish from the tag (docs/RELEASE.md), then push:
-  git checkout v${version} && ./mvnw -Prelease deploy -DskipTests && git checkout -
+  git checkout v${version}
+  ./mvnw -Prelease deploy -DskipTests -DaltDeploymentRepository=ID::URL
+  git checkout -
   git push origin HEAD v${version}
 DONE
