@@ -40,8 +40,9 @@ public final class DevIssuer {
     // Written whole, then moved: a script waiting for the file never reads half of it.
     Path out = Path.of("target", "dev-issuer.env");
     Files.createDirectories(out.getParent());
-    Path partial = Files.writeString(out.resolveSibling("dev-issuer.env.partial"), settings,
-        StandardCharsets.UTF_8);
+    Path partial =
+        Files.writeString(
+            out.resolveSibling("dev-issuer.env.partial"), settings, StandardCharsets.UTF_8);
     Files.move(partial, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     System.out.print(settings);
     System.out.println("Settings and tokens written to " + out + "; Ctrl-C stops the issuer.");
