@@ -8,6 +8,7 @@ import dev.invokerguard.verifier.CallerVerifier;
 import dev.invokerguard.verifier.KeyHealthListener;
 import dev.invokerguard.verifier.Reason;
 import dev.invokerguard.verifier.VerifiedCaller;
+import dev.invokerguard.verifier.VerifierSettings;
 import dev.invokerguard.verifier.VerifierStats;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -129,7 +130,7 @@ public final class GuardedFunction implements HttpFunction {
         handler,
         new DecisionLog(GuardConfig.project(System.getenv()), DecisionLog.STDOUT),
         // Without a configuration, the verifier's default: no key fetch comes sooner.
-        CallerVerifier.KEY_REFETCH_INTERVAL.defaultValue(),
+        VerifierSettings.KEY_REFETCH_INTERVAL.defaultValue(),
         Optional.of(verifier::stats));
   }
 

@@ -1,10 +1,6 @@
 package dev.invokerguard.verifier;
 
-import java.io.IOException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.Signature;
 import java.security.interfaces.RSAPublicKey;
 import java.time.Clock;
 import java.time.Duration;
@@ -64,38 +60,6 @@ public final class CallerVerifier implements AutoCloseable {
   /** The issuers Google writes into ID tokens (both spellings occur). */
   public static final List<String> GOOGLE_ISSUERS =
       List.of("https://accounts.google.com", "accounts.google.com");
-
-  /** The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}: 0 to 5 minutes, 60 s. */
-  public static final Setting<Duration> CLOCK_SKEW =
-      new Setting<>("clockSkew", Duration.ofSeconds(60), Duration.ZERO, Duration.ofMinutes(5));
-
-  /** The deadline of one whole key fetch: more than 0, at most 60 s, 5 s by default. */
-  public static final Setting<Duration> KEY_FETCH_TIMEOUT =
-      new Setting<>(
-          "keyFetchTimeout", Duration.ofSeconds(5), Duration.ofMillis(1), Duration.ofSeconds(60));
-
-  /**
-   * At most one key fetch starts per interval: 1 s to 1 h, 10 s by default. Not 0: that would let
-   * tokens with made-up {@code kid}s turn every request into a fetch.
-   */
-  public static final Setting<Duration> KEY_REFETCH_INTERVAL =
-      new Setting<>(
-          "keyRefetchInterval", Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofHours(1));
-
-  /** How long past its expiry the last good key set is used while fetches fail: 0 to 7 days. */
-  public static final Setting<Duration> MAX_KEY_STALENESS =
-      new Setting<>("maxKeyStaleness", Duration.ofHours(24), Duration.ZERO, Duration.ofDays(7));
-
-  /** The size cap of a key set response: 1 KiB to 16 MiB, 64 KiB by default. */
-  public static final Setting<Integer> MAX_KEY_SET_BYTES =
-      new Setting<>("maxKeySetBytes", 64 * 1024, 1024, 16 * 1024 * 1024);
-
-  /** The bound of the verified-token cache (see {@link Builder#verifiedTokenCache(int)}). */
-  public static final Setting<Integer> VERIFIED_TOKEN_CACHE_ENTRIES =
-      new Setting<>("verifiedTokenCache", 10_000, 0, 1_000_000);
-
-  /** The literal Google puts in place of a signature it removed after checking it. */
-  static final String SIGNATURE_REMOVED_BY_GOOGLE = "SIGNATURE_REMOVED_BY_GOOGLE";
 
   private final ClaimRules claimRules;
   private final ServiceAccountAllowlist allowlist;
@@ -210,25 +174,12 @@ public final class CallerVerifier implements AutoCloseable {
 
   /** Every check of a token that the cache did not answer for; caches the token if it passes. */
   private VerifiedCaller verifyUncached(String token, Instant now) throws CallerRejectedException {
-    if (token.length() > BearerHeaders.MAX_HEADER_CHARS) {
-      throw reject(Reason.MALFORMED_TOKEN, "token is over the size cap");
-    }
-    int firstDot = token.indexOf('.');
-    int secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1);
-    if (firstDot <= 0
-        || secondDot <= firstDot + 1
-        || secondDot == token.length() - 1
-        || token.indexOf('.', secondDot + 1) >= 0) {
-      throw reject(Reason.MALFORMED_TOKEN, "expected a compact JWS of three non-empty parts");
-    }
-    JoseJson.Header header = header(token, firstDot);
-    String kid = checkHeader(header);
+    CompactJws jws = CompactJws.split(token);
+    String kid = jws.checkHeader();
 
     RSAPublicKey key = null;
     VerifiedCaller.SignatureCheck signatureCheck;
-    if (token.regionMatches(
-            secondDot + 1, SIGNATURE_REMOVED_BY_GOOGLE, 0, SIGNATURE_REMOVED_BY_GOOGLE.length())
-        && token.length() - secondDot - 1 == SIGNATURE_REMOVED_BY_GOOGLE.length()) {
+    if (jws.signatureRemoved()) {
       if (!trustPlatformVerifiedTokens) {
         // Cloud Run forwards a token it checked in X-Serverless-Authorization with its signature
         // removed, and a token sent in Authorization alone intact (SECURITY.md, with sources).
@@ -241,11 +192,11 @@ public final class CallerVerifier implements AutoCloseable {
       signatureCheck = VerifiedCaller.SignatureCheck.TRUSTED_PLATFORM;
     } else {
       key = keys.key(kid, now);
-      checkSignature(token, secondDot, key);
+      jws.verifySignature(key);
       signatureCheck = VerifiedCaller.SignatureCheck.VERIFIED;
     }
 
-    JoseJson.Claims claims = claims(token, firstDot, secondDot);
+    JoseJson.Claims claims = jws.claims();
     String audience = checkClaimsAndAllowlist(claims, now);
     VerifiedCaller caller =
         new VerifiedCaller(
@@ -321,70 +272,6 @@ public final class CallerVerifier implements AutoCloseable {
     keys.close();
   }
 
-  private static JoseJson.Header header(String token, int firstDot) throws CallerRejectedException {
-    try {
-      return JoseJson.readHeader(Base64Url.decode(token, 0, firstDot));
-    } catch (JoseJson.WrongTypeException e) {
-      throw reject(Reason.MALFORMED_TOKEN, "header member '" + e.member() + "' has the wrong type");
-    } catch (IOException | IllegalArgumentException | IllegalStateException e) {
-      throw reject(Reason.MALFORMED_TOKEN, "header is not a strict base64url JSON object");
-    }
-  }
-
-  private static String checkHeader(JoseJson.Header header) throws CallerRejectedException {
-    if (!"RS256".equals(header.alg())) {
-      throw reject(
-          Reason.UNSUPPORTED_ALGORITHM,
-          "expected alg RS256, got "
-              + (header.alg() == null ? "none" : UntrustedText.quoted(header.alg())));
-    }
-    if (header.hasCrit()) {
-      throw reject(Reason.CRITICAL_HEADER, "the header has crit; no extension is understood");
-    }
-    if (header.typ() != null && !"JWT".equalsIgnoreCase(header.typ())) {
-      throw reject(
-          Reason.UNSUPPORTED_TYPE, "expected typ JWT, got " + UntrustedText.quoted(header.typ()));
-    }
-    if (header.kid() == null || header.kid().isEmpty()) {
-      throw reject(Reason.MISSING_KEY_ID, "the header has no kid");
-    }
-    return header.kid();
-  }
-
-  private static void checkSignature(String token, int secondDot, RSAPublicKey key)
-      throws CallerRejectedException {
-    byte[] signature;
-    try {
-      signature = Base64Url.decode(token, secondDot + 1, token.length());
-    } catch (IllegalArgumentException e) {
-      throw reject(Reason.MALFORMED_TOKEN, "signature is not strict base64url");
-    }
-    boolean valid;
-    try {
-      Signature rs256 = Signature.getInstance("SHA256withRSA");
-      rs256.initVerify(key);
-      // RFC 7515 section 5.2: the signing input is the ASCII text of the first two parts.
-      rs256.update(token.substring(0, secondDot).getBytes(StandardCharsets.US_ASCII));
-      valid = rs256.verify(signature);
-    } catch (GeneralSecurityException e) {
-      valid = false; // wrong length and other malformations: not a valid signature either
-    }
-    if (!valid) {
-      throw reject(Reason.BAD_SIGNATURE, "the RS256 signature does not verify");
-    }
-  }
-
-  private static JoseJson.Claims claims(String token, int firstDot, int secondDot)
-      throws CallerRejectedException {
-    try {
-      return JoseJson.readClaims(Base64Url.decode(token, firstDot + 1, secondDot));
-    } catch (JoseJson.WrongTypeException e) {
-      throw reject(Reason.INVALID_CLAIM, "claim '" + e.member() + "' has the wrong type");
-    } catch (IOException | IllegalArgumentException | IllegalStateException e) {
-      throw reject(Reason.MALFORMED_TOKEN, "payload is not a strict base64url JSON object");
-    }
-  }
-
   private static CallerRejectedException reject(Reason reason, String message) {
     return new CallerRejectedException(reason, message);
   }
@@ -397,12 +284,13 @@ public final class CallerVerifier implements AutoCloseable {
     private final Set<String> audiences = new LinkedHashSet<>();
     private final Set<String> issuers = new LinkedHashSet<>(GOOGLE_ISSUERS);
     private ServiceAccountAllowlist allowlist;
-    private Duration clockSkew = CLOCK_SKEW.defaultValue();
+    private Duration clockSkew = VerifierSettings.CLOCK_SKEW.defaultValue();
     private Clock clock = Clock.systemUTC();
     private final KeyCacheConfig.Builder keyCache = KeyCacheConfig.builder();
     private boolean trustPlatformVerifiedTokens;
     private KeySource keySource;
-    private int verifiedTokenCacheEntries = VERIFIED_TOKEN_CACHE_ENTRIES.defaultValue();
+    private int verifiedTokenCacheEntries =
+        VerifierSettings.VERIFIED_TOKEN_CACHE_ENTRIES.defaultValue();
 
     private Builder() {}
 
@@ -451,10 +339,11 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     /**
-     * The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}; see {@link #CLOCK_SKEW}.
+     * The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}; see {@link
+     * VerifierSettings#CLOCK_SKEW}.
      */
     public Builder clockSkew(Duration clockSkew) {
-      this.clockSkew = CLOCK_SKEW.check(clockSkew);
+      this.clockSkew = VerifierSettings.CLOCK_SKEW.check(clockSkew);
       return this;
     }
 
@@ -487,7 +376,8 @@ public final class CallerVerifier implements AutoCloseable {
     /**
      * Hard deadline of one whole key fetch (connect, TLS, status, headers, body; the fetch is given
      * up and disconnected at the deadline, also used as connect and read timeout), and about the
-     * longest a request waits for keys when none are loaded; see {@link #KEY_FETCH_TIMEOUT}.
+     * longest a request waits for keys when none are loaded; see {@link
+     * VerifierSettings#KEY_FETCH_TIMEOUT}.
      */
     public Builder keyFetchTimeout(Duration timeout) {
       keyCache.keyFetchTimeout(timeout);
@@ -496,7 +386,7 @@ public final class CallerVerifier implements AutoCloseable {
 
     /**
      * How long past its expiry the last good key set is still used while fetches fail; see {@link
-     * #MAX_KEY_STALENESS}. Zero means never use an expired key set.
+     * VerifierSettings#MAX_KEY_STALENESS}. Zero means never use an expired key set.
      */
     public Builder maxKeyStaleness(Duration staleness) {
       keyCache.maxKeyStaleness(staleness);
@@ -506,7 +396,7 @@ public final class CallerVerifier implements AutoCloseable {
     /**
      * At most one key fetch starts per interval, whatever triggers it, so that tokens with made-up
      * {@code kid}s cannot make the verifier hammer the key endpoint; see {@link
-     * #KEY_REFETCH_INTERVAL}.
+     * VerifierSettings#KEY_REFETCH_INTERVAL}.
      */
     public Builder keyRefetchInterval(Duration interval) {
       keyCache.keyRefetchInterval(interval);
@@ -515,7 +405,7 @@ public final class CallerVerifier implements AutoCloseable {
 
     /**
      * Key set responses larger than this are refused (Google's is a few KiB); see {@link
-     * #MAX_KEY_SET_BYTES}.
+     * VerifierSettings#MAX_KEY_SET_BYTES}.
      */
     public Builder maxKeySetBytes(int bytes) {
       keyCache.maxKeySetBytes(bytes);
@@ -535,9 +425,9 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     /**
-     * Bounds the verified-token cache (see {@link #VERIFIED_TOKEN_CACHE_ENTRIES}); 0 turns it off.
-     * Clients reuse one ID token for up to an hour, so after its first request a token costs a hash
-     * lookup instead of an RS256 verification.
+     * Bounds the verified-token cache (see {@link VerifierSettings#VERIFIED_TOKEN_CACHE_ENTRIES});
+     * 0 turns it off. Clients reuse one ID token for up to an hour, so after its first request a
+     * token costs a hash lookup instead of an RS256 verification.
      *
      * <p>The cache is keyed by the whole token and holds only tokens that passed every check;
      * rejections are never cached. On a hit the signing key is looked up again (a key that is no
@@ -546,10 +436,11 @@ public final class CallerVerifier implements AutoCloseable {
      * hit never changes a decision. Eviction is first in, first out. Tokens over 4 KiB are never
      * cached, so the entry count bounds the heap held (BENCHMARKS.md gives the bytes per entry).
      *
-     * @param maxEntries 0 to {@code VERIFIED_TOKEN_CACHE_ENTRIES.max()}
+     * @param maxEntries 0 to {@code VerifierSettings.VERIFIED_TOKEN_CACHE_ENTRIES.max()}
      */
     public Builder verifiedTokenCache(int maxEntries) {
-      this.verifiedTokenCacheEntries = VERIFIED_TOKEN_CACHE_ENTRIES.check(maxEntries);
+      this.verifiedTokenCacheEntries =
+          VerifierSettings.VERIFIED_TOKEN_CACHE_ENTRIES.check(maxEntries);
       return this;
     }
 

@@ -60,7 +60,7 @@ class CallerVerifierFuzzTest {
     checkAgreement(first, fixture.judge(() -> strict.verify(headers), judged), "a repeat");
     checkAgreement(first, fixture.judge(() -> uncached.verify(headers), judged), "no cache");
     FuzzFixture.Outcome trusted = fixture.judge(() -> trusting.verify(headers), judged);
-    if (judged == null || !judged.endsWith("." + CallerVerifier.SIGNATURE_REMOVED_BY_GOOGLE)) {
+    if (judged == null || !judged.endsWith("." + CompactJws.SIGNATURE_REMOVED_BY_GOOGLE)) {
       checkAgreement(first, trusted, "the trusting verifier");
     }
     checkHeaderReasons(headers, first);
@@ -85,7 +85,7 @@ class CallerVerifierFuzzTest {
     checkAgreement(first, fixture.judge(() -> strict.verifyToken(token), token), "a repeat");
     checkAgreement(first, fixture.judge(() -> uncached.verifyToken(token), token), "no cache");
     FuzzFixture.Outcome trusted = fixture.judge(() -> trusting.verifyToken(token), token);
-    if (!token.endsWith("." + CallerVerifier.SIGNATURE_REMOVED_BY_GOOGLE)) {
+    if (!token.endsWith("." + CompactJws.SIGNATURE_REMOVED_BY_GOOGLE)) {
       checkAgreement(first, trusted, "the trusting verifier");
     }
   }
