@@ -299,6 +299,54 @@ class ProtectedFunctionIT {
     assertInvalidToken(response);
   }
 
+  /** The stripped token of {@code email} as Google forwards it in X-Serverless-Authorization. */
+  private static String stripped(String email) {
+    String token =
+        issuer
+            .token()
+            .email(email)
+            .audience(audience)
+            .signature("SIGNATURE_REMOVED_BY_GOOGLE")
+            .build();
+    tokensSent.add(token);
+    return token;
+  }
+
+  /** docs/FUNCTION.md, "Both headers": the copy in Authorization is verified and decides. */
+  @Test
+  void strippedServerlessHeader_sameCallersCopyInAuthorization_200Verified() throws Exception {
+    String copy = issuer.mint(ALICE, audience);
+    tokensSent.add(copy);
+
+    HttpResponse<String> response =
+        call(
+            function
+                .get("/")
+                .header("X-Serverless-Authorization", "Bearer " + stripped(ALICE))
+                .header("Authorization", "Bearer " + copy));
+
+    assertThat(response.statusCode()).isEqualTo(200);
+    JsonObject body = json(response);
+    assertThat(body.get("caller").getAsString()).isEqualTo(ALICE);
+    assertThat(body.get("signatureCheck").getAsString()).isEqualTo("VERIFIED");
+  }
+
+  @Test
+  void strippedServerlessHeader_anotherCallersCopyInAuthorization_401() throws Exception {
+    String copy = issuer.mint(ALICE, audience);
+    tokensSent.add(copy);
+
+    HttpResponse<String> response =
+        call(
+            function
+                .get("/")
+                .header("X-Serverless-Authorization", "Bearer " + stripped(ID_ONLY))
+                .header("Authorization", "Bearer " + copy));
+
+    assertInvalidToken(response);
+    assertThat(response.body()).doesNotContain(ALICE);
+  }
+
   @Test
   void postJsonObject_200DescribingWhatArrived() throws Exception {
     HttpResponse<String> response = callAs(ALICE, post("/orders", "{\"b\":1,\"a\":[2,3]}"));

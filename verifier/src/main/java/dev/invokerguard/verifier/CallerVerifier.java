@@ -30,8 +30,10 @@ import java.util.concurrent.CompletableFuture;
  *       {@code crit} (RFC 7515 section 4.1.11), {@code typ} absent or {@code JWT}.
  *   <li>Signature: RS256 with the key named by {@code kid} from the signer's JWKS (keys cached per
  *       {@code Cache-Control}; see {@link Builder}). A signature replaced by {@code
- *       SIGNATURE_REMOVED_BY_GOOGLE} is rejected unless {@link
- *       Builder#trustPlatformVerifiedTokens()}.
+ *       SIGNATURE_REMOVED_BY_GOOGLE} in {@code X-Serverless-Authorization} with a {@code Bearer}
+ *       copy in {@code Authorization}: the copy is verified in full and must name the same caller
+ *       ({@link Reason#CALLER_MISMATCH}). Without a copy, rejected. With {@link
+ *       Builder#trustPlatformVerifiedTokens()}, a stripped token is trusted instead, copy or not.
  *   <li>Claims (RFC 7519 section 4.1) with a clock skew: {@code iss} one of the issuers, {@code
  *       aud} naming an expected audience exactly, {@code exp} in the future, {@code iat} not in the
  *       future, {@code nbf} honoured, {@code sub} present.
@@ -67,15 +69,18 @@ public final class CallerVerifier implements AutoCloseable {
   private final boolean trustPlatformVerifiedTokens;
   private final KeySource keys;
   private final VerifiedTokenCache tokenCache;
+  private final Duration keyRefetchInterval;
   private final DecisionCounters counters = new DecisionCounters();
 
-  private CallerVerifier(Builder builder, KeySource keys, VerifiedTokenCache tokenCache) {
+  private CallerVerifier(
+      Builder builder, KeySource keys, VerifiedTokenCache tokenCache, Duration keyRefetchInterval) {
     this.claimRules = new ClaimRules(builder.issuers, builder.audiences, builder.clockSkew);
     this.allowlist = builder.allowlist;
     this.clock = builder.clock;
     this.trustPlatformVerifiedTokens = builder.trustPlatformVerifiedTokens;
     this.keys = keys;
     this.tokenCache = tokenCache;
+    this.keyRefetchInterval = keyRefetchInterval;
   }
 
   /**
@@ -104,9 +109,9 @@ public final class CallerVerifier implements AutoCloseable {
   public VerifiedCaller verify(Map<String, ? extends List<String>> headers)
       throws CallerRejectedException {
     Objects.requireNonNull(headers, "headers");
-    String token;
+    BearerHeaders.Credentials credentials;
     try {
-      token = BearerHeaders.token(headers);
+      credentials = BearerHeaders.read(headers);
     } catch (CallerRejectedException e) {
       counters.rejected(DecisionCounters.NO_LOOKUP, e.reason());
       throw e;
@@ -114,7 +119,11 @@ public final class CallerVerifier implements AutoCloseable {
       counters.failed(DecisionCounters.NO_LOOKUP);
       throw e;
     }
-    return verifyCounted(token, true);
+    try {
+      return verifyCounted(credentials.token(), credentials);
+    } catch (CallerRejectedException e) {
+      throw e.from(credentials.sourceOf());
+    }
   }
 
   /**
@@ -127,40 +136,35 @@ public final class CallerVerifier implements AutoCloseable {
    */
   public VerifiedCaller verifyToken(String token) throws CallerRejectedException {
     Objects.requireNonNull(token, "token");
-    return verifyCounted(token, false);
+    return verifyCounted(token, null);
   }
 
   /**
-   * The verification of one token, counted once in {@link #counters}.
+   * The verification of one request's token, counted once in {@link #counters}.
    *
-   * <p>First the verified-token cache ({@link VerifiedTokenCache}): a hit stands only for "this
-   * exact string is a well-formed token whose signature verified with the key its kid named". The
-   * key is looked up again, and the claim rules and the allowlist are run again exactly as on a
-   * miss, so a hit never changes a decision; it may reject (an expired token). The caller returned
-   * is the one this verifier built for the token: each verifier has its own cache, and the caller
-   * depends only on the claims and the verifier's fixed configuration. A cached entry whose kid now
-   * names another key is a miss: verified in full.
+   * <p>First the verified-token cache ({@link VerifiedTokenCache}), see {@link #cached}; on a miss
+   * the token is verified in full.
    *
-   * @param fromHeader whether the token came out of a header and still has to pass {@link
-   *     BearerHeaders#requireSingleToken} (only on a miss: a string equal to a cached token is
-   *     known to be one clean token)
+   * @param credentials the request's credentials headers, or {@code null} for {@link #verifyToken};
+   *     when given, the token still has to pass {@link BearerHeaders#requireSingleToken} (only on a
+   *     miss: a string equal to a cached token is known to be one clean token)
    */
-  private VerifiedCaller verifyCounted(String token, boolean fromHeader)
+  private VerifiedCaller verifyCounted(String token, BearerHeaders.Credentials credentials)
       throws CallerRejectedException {
     Instant now = clock.instant(); // read once; every check below sees the same instant
     int lookup = DecisionCounters.HIT;
     try {
-      VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
-      if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
-        checkClaimsAndAllowlist(cached.claims(), now);
+      VerifiedCaller caller =
+          cached(token, now, credentials == null ? null : credentials.intactSource());
+      if (caller != null) {
         counters.allowedHit();
-        return cached.caller();
+        return caller;
       }
       lookup = DecisionCounters.MISS;
-      if (fromHeader) {
+      if (credentials != null) {
         BearerHeaders.requireSingleToken(token);
       }
-      VerifiedCaller caller = verifyUncached(token, now);
+      caller = verifyUncached(token, now, credentials);
       counters.allowed(DecisionCounters.MISS);
       return caller;
     } catch (CallerRejectedException e) {
@@ -172,46 +176,155 @@ public final class CallerVerifier implements AutoCloseable {
     }
   }
 
+  /**
+   * The verified-token cache's answer for {@code token}, or {@code null} when it has none.
+   *
+   * <p>A hit stands only for "this exact string is a well-formed token whose signature verified
+   * with the key its kid named". The key is looked up again, and the claim rules and the allowlist
+   * are run again exactly as on a miss, so a hit never changes a decision; it may reject (an
+   * expired token). The caller returned is the one this verifier built for the token, under {@code
+   * source} ({@link VerifiedCaller#withSource}: the same instance per source): each verifier has
+   * its own cache, and the caller depends only on the claims and the verifier's fixed
+   * configuration. A cached entry whose kid now names another key is a miss: verified in full.
+   */
+  private VerifiedCaller cached(String token, Instant now, TokenSource source)
+      throws CallerRejectedException {
+    VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
+    if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
+      checkClaimsAndAllowlist(cached.claims(), now);
+      return cached.caller().withSource(source);
+    }
+    return null;
+  }
+
   /** Every check of a token that the cache did not answer for; caches the token if it passes. */
-  private VerifiedCaller verifyUncached(String token, Instant now) throws CallerRejectedException {
+  private VerifiedCaller verifyUncached(
+      String token, Instant now, BearerHeaders.Credentials credentials)
+      throws CallerRejectedException {
     CompactJws jws = CompactJws.split(token);
     String kid = jws.checkHeader();
-
-    RSAPublicKey key = null;
-    VerifiedCaller.SignatureCheck signatureCheck;
     if (jws.signatureRemoved()) {
-      if (!trustPlatformVerifiedTokens) {
-        // Cloud Run forwards a token it checked in X-Serverless-Authorization with its signature
-        // removed, and a token sent in Authorization alone intact (SECURITY.md, with sources).
-        throw reject(
-            Reason.SIGNATURE_REMOVED,
-            "the platform removed the signature (it does for a token sent in"
-                + " X-Serverless-Authorization) and this verifier does not trust platform checks:"
-                + " send the ID token in Authorization instead");
-      }
-      signatureCheck = VerifiedCaller.SignatureCheck.TRUSTED_PLATFORM;
-    } else {
-      key = keys.key(kid, now);
-      jws.verifySignature(key);
-      signatureCheck = VerifiedCaller.SignatureCheck.VERIFIED;
+      return verifyStripped(jws, now, credentials);
     }
+    return verifySigned(
+        token, jws, kid, now, credentials == null ? null : credentials.intactSource());
+  }
 
+  /** Steps 4 to 6 for a token whose signature is there: RS256, claims, allowlist; then cached. */
+  private VerifiedCaller verifySigned(
+      String token, CompactJws jws, String kid, Instant now, TokenSource source)
+      throws CallerRejectedException {
+    RSAPublicKey key = keys.key(kid, now);
+    jws.verifySignature(key);
     JoseJson.Claims claims = jws.claims();
     String audience = checkClaimsAndAllowlist(claims, now);
     VerifiedCaller caller =
-        new VerifiedCaller(
-            claims.sub(),
-            claims.emailVerified() ? claims.email() : null,
-            claims.iss(),
-            audience,
-            Instant.ofEpochSecond(claims.iat()),
-            Instant.ofEpochSecond(claims.exp()),
-            signatureCheck);
-    if (key != null) {
-      // Only after every check passed: a rejection is never cached.
-      tokenCache.put(token, kid, key, claims, caller, claimRules.skewSeconds());
+        newCaller(claims, audience, VerifiedCaller.SignatureCheck.VERIFIED, source);
+    // Only after every check passed: a rejection is never cached.
+    tokenCache.put(token, kid, key, claims, caller, claimRules.skewSeconds());
+    return caller;
+  }
+
+  /**
+   * A token whose signature the platform removed; never cached. Its claims are never enough on
+   * their own, except in trust mode:
+   *
+   * <ul>
+   *   <li>trust mode off: with a {@code Bearer} copy in {@code Authorization} beside a stripped
+   *       {@code X-Serverless-Authorization}, the copy decides ({@link #verifyCopy}); without one,
+   *       {@link Reason#SIGNATURE_REMOVED};
+   *   <li>trust mode on: the stripped token is trusted as the platform's judgement, in either
+   *       header, and its claims and the allowlist are checked; {@code Authorization} beside it is
+   *       left to the application, as Cloud Run leaves it (docs/FUNCTION.md, "Both headers").
+   * </ul>
+   */
+  private VerifiedCaller verifyStripped(
+      CompactJws jws, Instant now, BearerHeaders.Credentials credentials)
+      throws CallerRejectedException {
+    boolean fromServerless = credentials != null && credentials.fromServerless();
+    TokenSource source =
+        credentials == null
+            ? null
+            : fromServerless ? TokenSource.STRIPPED_SERVERLESS : TokenSource.STRIPPED_AUTHORIZATION;
+    if (!trustPlatformVerifiedTokens) {
+      String copy = fromServerless ? credentials.authorizationCopy() : null;
+      if (copy != null) {
+        return verifyCopy(jws.claims(), copy, now);
+      }
+      throw reject(
+              Reason.SIGNATURE_REMOVED,
+              fromServerless
+                  ? "the platform removed the signature of the X-Serverless-Authorization token and"
+                      + " no copy came in Authorization; this verifier does not trust platform"
+                      + " checks: send the ID token in both X-Serverless-Authorization and"
+                      + " Authorization"
+                  : "the token came with its signature removed and this verifier does not trust"
+                      + " platform checks: send the ID token in both X-Serverless-Authorization and"
+                      + " Authorization")
+          .from(source);
+    }
+    JoseJson.Claims claims = jws.claims();
+    String audience = checkClaimsAndAllowlist(claims, now);
+    return newCaller(claims, audience, VerifiedCaller.SignatureCheck.TRUSTED_PLATFORM, source);
+  }
+
+  /**
+   * The {@code Authorization} copy beside a stripped {@code X-Serverless-Authorization} token:
+   * verified completely (signature, every claim, the allowlist; the cache may answer, as for any
+   * token), then it must name the caller the stripped token names: the same {@code sub}, and the
+   * same {@code email} when the stripped token has one and the copy a verified one. The copy's
+   * caller is the answer; a failure of the copy is a denial with the copy's own reason, and a
+   * different caller is {@link Reason#CALLER_MISMATCH}.
+   */
+  private VerifiedCaller verifyCopy(JoseJson.Claims stripped, String copy, Instant now)
+      throws CallerRejectedException {
+    TokenSource source = TokenSource.AUTHORIZATION_BESIDE_STRIPPED;
+    VerifiedCaller caller;
+    try {
+      caller = cached(copy, now, source);
+      if (caller == null) {
+        BearerHeaders.requireSingleToken(copy);
+        CompactJws jws = CompactJws.split(copy);
+        String kid = jws.checkHeader();
+        if (jws.signatureRemoved()) {
+          throw reject(
+                  Reason.SIGNATURE_REMOVED,
+                  "both X-Serverless-Authorization and its copy in Authorization came with the"
+                      + " signature removed: nothing left to verify")
+              .from(TokenSource.STRIPPED_AUTHORIZATION_BESIDE_STRIPPED);
+        }
+        caller = verifySigned(copy, jws, kid, now, source);
+      }
+    } catch (CallerRejectedException e) {
+      throw e.from(source);
+    }
+    if (!caller.subject().equals(stripped.sub())
+        || (stripped.email() != null
+            && caller.email().isPresent()
+            && !caller.email().get().equals(stripped.email()))) {
+      throw reject(
+              Reason.CALLER_MISMATCH,
+              "the Authorization copy names another caller than the stripped"
+                  + " X-Serverless-Authorization token")
+          .from(source);
     }
     return caller;
+  }
+
+  private static VerifiedCaller newCaller(
+      JoseJson.Claims claims,
+      String audience,
+      VerifiedCaller.SignatureCheck signatureCheck,
+      TokenSource source) {
+    return new VerifiedCaller(
+        claims.sub(),
+        claims.emailVerified() ? claims.email() : null,
+        claims.iss(),
+        audience,
+        Instant.ofEpochSecond(claims.iat()),
+        Instant.ofEpochSecond(claims.exp()),
+        signatureCheck,
+        source);
   }
 
   /**
@@ -259,6 +372,15 @@ public final class CallerVerifier implements AutoCloseable {
         Optional.ofNullable(keyStatus.health()),
         keyStatus.keyCount(),
         Optional.ofNullable(keyStatus.keySetAge()));
+  }
+
+  /**
+   * The interval this verifier was built with: at most one key fetch starts per interval ({@link
+   * VerifierSettings#KEY_REFETCH_INTERVAL}). When keys are unavailable, a retry sooner than this
+   * cannot find new ones, so it is the {@code Retry-After} of the answer.
+   */
+  public Duration keyRefetchInterval() {
+    return keyRefetchInterval;
   }
 
   /** The verified-token cache, for tests. */
@@ -418,6 +540,11 @@ public final class CallerVerifier implements AutoCloseable {
      * allowlist are still checked, and the caller is marked {@link
      * VerifiedCaller.SignatureCheck#TRUSTED_PLATFORM}. Safe only where no request can reach the
      * function without passing Google's front end (see SECURITY.md). Off by default.
+     *
+     * <p>In this mode a stripped {@code X-Serverless-Authorization} token is trusted whatever
+     * {@code Authorization} holds: that header is left to the application, as Cloud Run leaves it
+     * (without this mode, a {@code Bearer} copy there must verify and name the same caller;
+     * docs/FUNCTION.md, "Both headers").
      */
     public Builder trustPlatformVerifiedTokens() {
       this.trustPlatformVerifiedTokens = true;
@@ -480,16 +607,17 @@ public final class CallerVerifier implements AutoCloseable {
         throw new IllegalStateException(
             "no allowlist: call allowlist(..) with the service accounts allowed to call");
       }
+      KeyCacheConfig keyCacheConfig = keyCache.build();
       KeySource keys = keySource;
       if (keys == null) {
-        keys = new JwksKeyCache(keyCache.build());
+        keys = new JwksKeyCache(keyCacheConfig);
       }
       // Each verifier its own cache: an entry's caller is this verifier's answer for the token.
       VerifiedTokenCache tokenCache =
           verifiedTokenCacheEntries == 0
               ? VerifiedTokenCache.DISABLED
               : new VerifiedTokenCache(verifiedTokenCacheEntries);
-      return new CallerVerifier(this, keys, tokenCache);
+      return new CallerVerifier(this, keys, tokenCache, keyCacheConfig.keyRefetchInterval());
     }
   }
 }

@@ -240,11 +240,11 @@ class CallerVerifierTest {
   }
 
   /**
-   * Issue 12 item 7: the platform removes the signature of a token it checked in
+   * Issue 12 item 7, issue 21 item 1: the platform removes the signature of a token it checked in
    * X-Serverless-Authorization; the log detail tells the operator what the client should do.
    */
   @Test
-  void verify_signatureRemovedByGoogle_detailSaysToSendTheTokenInAuthorization() {
+  void verify_signatureRemovedByGoogle_detailSaysToSendTheTokenInBothHeaders() {
     String token =
         issuer
             .token()
@@ -258,7 +258,88 @@ class CallerVerifierTest {
         assertThrows(CallerRejectedException.class, () -> verifier.verify(headers));
     assertThat(e.reason()).isEqualTo(Reason.SIGNATURE_REMOVED);
     assertThat(e).hasMessageThat().contains("X-Serverless-Authorization");
-    assertThat(e).hasMessageThat().contains("send the ID token in Authorization");
+    assertThat(e).hasMessageThat().contains("no copy came in Authorization");
+    assertThat(e)
+        .hasMessageThat()
+        .contains("send the ID token in both X-Serverless-Authorization and Authorization");
+    assertThat(e.tokenSource()).hasValue(TokenSource.STRIPPED_SERVERLESS);
+  }
+
+  // ---- both headers: the Authorization copy of a stripped token (full table: BothHeadersTest) --
+
+  private Map<String, List<String>> bothHeaders(String serverless, String authorization) {
+    return Map.of(
+        "X-Serverless-Authorization",
+        List.of("Bearer " + serverless),
+        "authorization",
+        List.of("Bearer " + authorization));
+  }
+
+  private String stripped(String email) {
+    return issuer
+        .token()
+        .email(email)
+        .audience(AUDIENCE)
+        .signature(CompactJws.SIGNATURE_REMOVED_BY_GOOGLE)
+        .build();
+  }
+
+  @Test
+  void verify_strippedWithCopy_copyVerifiedThenCachedAndCountedOncePerRequest() throws Exception {
+    String copy = issuer.mint(CLIENT, AUDIENCE);
+    Map<String, List<String>> headers = bothHeaders(stripped(CLIENT), copy);
+
+    VerifiedCaller first = verifier.verify(headers);
+    VerifiedCaller second = verifier.verify(headers);
+
+    assertThat(first.signatureCheck()).isEqualTo(VerifiedCaller.SignatureCheck.VERIFIED);
+    assertThat(first.tokenSource()).hasValue(TokenSource.AUTHORIZATION_BESIDE_STRIPPED);
+    assertThat(first.principal()).isEqualTo(CLIENT);
+    // The copy's second verification is the cache's; the same instance per source, another one
+    // when the same token comes alone.
+    assertThat(second).isSameInstanceAs(first);
+    VerifiedCaller alone = verifier.verify(bearer(copy));
+    assertThat(alone.tokenSource()).hasValue(TokenSource.AUTHORIZATION);
+    assertThat(verifier.verify(bearer(copy))).isSameInstanceAs(alone);
+    assertThat(verifier.verifyToken(copy).tokenSource()).isEmpty();
+    VerifierStats stats = verifier.stats();
+    assertThat(stats.allowed()).isEqualTo(5);
+    assertThat(stats.tokenCacheMisses()).isEqualTo(2); // the stripped token is never cached
+  }
+
+  @Test
+  void verify_strippedWithCopyOfAnotherCaller_rejectedAsMismatch_withoutNamingEither() {
+    CallerRejectedException e =
+        assertThrows(
+            CallerRejectedException.class,
+            () -> verifier.verify(bothHeaders(stripped(STRANGER), issuer.mint(CLIENT, AUDIENCE))));
+    assertThat(e.reason()).isEqualTo(Reason.CALLER_MISMATCH);
+    assertThat(e.verifiedSubject()).isEmpty();
+    assertThat(e).hasMessageThat().doesNotContain(CLIENT);
+    assertThat(e).hasMessageThat().doesNotContain(STRANGER);
+    assertThat(Reason.CALLER_MISMATCH.category()).isEqualTo(Reason.Category.INVALID_TOKEN);
+  }
+
+  @Test
+  void verify_strippedCopyAfterACachedVerification_stillMatchedAgainstTheStrippedCaller()
+      throws Exception {
+    String copy = issuer.mint(CLIENT, AUDIENCE);
+    assertThat(verifier.verify(bearer(copy))).isNotNull(); // now cached
+    assertThat(rejection(bothHeaders(stripped(STRANGER), copy))).isEqualTo(Reason.CALLER_MISMATCH);
+  }
+
+  @Test
+  void verify_strippedWithoutSubject_namesNoCaller_rejectedAsMismatch() {
+    String noSub =
+        issuer
+            .token()
+            .email(CLIENT)
+            .audience(AUDIENCE)
+            .removeClaim("sub")
+            .signature(CompactJws.SIGNATURE_REMOVED_BY_GOOGLE)
+            .build();
+    assertThat(rejection(bothHeaders(noSub, issuer.mint(CLIENT, AUDIENCE))))
+        .isEqualTo(Reason.CALLER_MISMATCH);
   }
 
   @Test
