@@ -255,6 +255,9 @@ class ProtectedFunctionIT {
     assertThat(body.get("subject").getAsString()).isEqualTo(TestIssuer.uniqueIdOf(ALICE));
     assertThat(body.get("audience").getAsString()).isEqualTo(audience);
     assertThat(body.get("signatureCheck").getAsString()).isEqualTo("VERIFIED");
+    assertThat(body.get("tokenHeader").getAsString()).isEqualTo("Authorization");
+    assertThat(body.get("tokenSignature").getAsString()).isEqualTo("intact");
+    assertThat(body.get("serverlessHeader").getAsString()).isEqualTo("absent");
     assertThat(body.get("greeting").getAsString()).isEqualTo("Hello, " + ALICE + "!");
     assertThat(Instant.parse(body.get("serverTime").getAsString())).isNotNull();
   }
@@ -329,6 +332,11 @@ class ProtectedFunctionIT {
     JsonObject body = json(response);
     assertThat(body.get("caller").getAsString()).isEqualTo(ALICE);
     assertThat(body.get("signatureCheck").getAsString()).isEqualTo("VERIFIED");
+    // docs/FUNCTION.md, "Which header": what the guard saw, without a token.
+    assertThat(body.get("tokenHeader").getAsString()).isEqualTo("Authorization");
+    assertThat(body.get("tokenSignature").getAsString()).isEqualTo("intact");
+    assertThat(body.get("serverlessHeader").getAsString()).isEqualTo("stripped");
+    assertThat(response.body()).doesNotContain(copy);
   }
 
   @Test
@@ -345,6 +353,9 @@ class ProtectedFunctionIT {
 
     assertInvalidToken(response);
     assertThat(response.body()).doesNotContain(ALICE);
+    JsonObject body = json(response);
+    assertThat(body.get("tokenHeader").getAsString()).isEqualTo("Authorization");
+    assertThat(body.get("serverlessHeader").getAsString()).isEqualTo("stripped");
   }
 
   @Test

@@ -67,6 +67,19 @@ class BothHeadersTest {
     issuer.close();
   }
 
+  private static void assertSourceFields(JsonObject json, TokenSource source) {
+    if (source == null) {
+      assertThat(json.has(TokenSource.HEADER_FIELD)).isFalse();
+      assertThat(json.has(TokenSource.SIGNATURE_FIELD)).isFalse();
+      assertThat(json.has(TokenSource.SERVERLESS_HEADER_FIELD)).isFalse();
+      return;
+    }
+    assertThat(json.get(TokenSource.HEADER_FIELD).getAsString()).isEqualTo(source.header());
+    assertThat(json.get(TokenSource.SIGNATURE_FIELD).getAsString()).isEqualTo(source.signature());
+    assertThat(json.get(TokenSource.SERVERLESS_HEADER_FIELD).getAsString())
+        .isEqualTo(source.serverlessHeader());
+  }
+
   /** What a header holds. */
   enum Value {
     ABSENT,
@@ -269,7 +282,10 @@ class BothHeadersTest {
                 throw e;
               }
             },
-            (caller, request, response) -> response.setStatusCode(200),
+            (caller, request, response) -> {
+              response.setStatusCode(200);
+              response.getWriter().write("{}");
+            },
             new DecisionLog(Optional.empty(), lines::add),
             Duration.ofSeconds(10));
     FakeHttp.Request request = new FakeHttp.Request("GET", "/");
@@ -287,6 +303,21 @@ class BothHeadersTest {
     assertThat(response.status()).isEqualTo(expected.status());
     assertThat(line.get("reason").getAsString()).isEqualTo(expected.reason());
     assertThat(source.get()).isEqualTo(Optional.ofNullable(expected.source()));
+    // docs/FUNCTION.md, "Which header": the decision line and the error body say where the token
+    // came from, in the same three fields, and never echo a token.
+    assertSourceFields(line, expected.source());
+    if (expected.status() != 200) {
+      JsonObject body = JsonParser.parseString(response.bodyText()).getAsJsonObject();
+      assertSourceFields(body, expected.source());
+      assertThat(body.keySet().size()).isEqualTo(expected.source() == null ? 1 : 4);
+    }
+    for (String value : new String[] {serverless.header(), authorization.header()}) {
+      if (value != null && value.startsWith("Bearer ")) {
+        String token = value.substring("Bearer ".length());
+        assertThat(lines.get(0)).doesNotContain(token);
+        assertThat(response.bodyText()).doesNotContain(token);
+      }
+    }
     if (expected.status() == 200) {
       boolean stripped = expected.source().signature().equals("stripped");
       assertThat(line.get("signatureCheck").getAsString())

@@ -29,14 +29,34 @@ public enum TokenSource {
   /** Both headers came stripped: no verifiable copy. */
   STRIPPED_AUTHORIZATION_BESIDE_STRIPPED(BearerHeaders.AUTHORIZATION, "stripped", "stripped");
 
+  /** The JSON field that names {@link #header()}, in the guard's bodies and decision lines. */
+  public static final String HEADER_FIELD = "tokenHeader";
+
+  /** The JSON field that holds {@link #signature()}. */
+  public static final String SIGNATURE_FIELD = "tokenSignature";
+
+  /** The JSON field that holds {@link #serverlessHeader()}. */
+  public static final String SERVERLESS_HEADER_FIELD = "serverlessHeader";
+
   private final String header;
   private final String signature;
   private final String serverlessHeader;
+  private final String jsonMembers;
 
   TokenSource(String header, String signature, String serverlessHeader) {
     this.header = header;
     this.signature = signature;
     this.serverlessHeader = serverlessHeader;
+    // Fixed identifiers (letters and '-'): nothing to escape.
+    this.jsonMembers =
+        String.format(
+            "\"%s\":\"%s\",\"%s\":\"%s\",\"%s\":\"%s\"",
+            HEADER_FIELD,
+            header,
+            SIGNATURE_FIELD,
+            signature,
+            SERVERLESS_HEADER_FIELD,
+            serverlessHeader);
   }
 
   /**
@@ -61,5 +81,13 @@ public enum TokenSource {
    */
   public String serverlessHeader() {
     return serverlessHeader;
+  }
+
+  /**
+   * The three fields as JSON members without braces, {@code "tokenHeader":"…",
+   * "tokenSignature":"…","serverlessHeader":"…"}, for a body that adds them to its own.
+   */
+  public String jsonMembers() {
+    return jsonMembers;
   }
 }
