@@ -46,29 +46,6 @@ public final class VerifiedCaller {
       Instant expiresAt,
       SignatureCheck signatureCheck,
       TokenSource tokenSource) {
-    this(
-        subject,
-        email,
-        issuer,
-        audience,
-        issuedAt,
-        expiresAt,
-        signatureCheck,
-        tokenSource,
-        new VerifiedCaller[SOURCES.length + 1]);
-    bySource[slot(tokenSource)] = this;
-  }
-
-  private VerifiedCaller(
-      String subject,
-      String email,
-      String issuer,
-      String audience,
-      Instant issuedAt,
-      Instant expiresAt,
-      SignatureCheck signatureCheck,
-      TokenSource tokenSource,
-      VerifiedCaller[] bySource) {
     this.subject = Objects.requireNonNull(subject);
     this.email = email;
     this.issuer = Objects.requireNonNull(issuer);
@@ -77,7 +54,21 @@ public final class VerifiedCaller {
     this.expiresAt = Objects.requireNonNull(expiresAt);
     this.signatureCheck = Objects.requireNonNull(signatureCheck);
     this.tokenSource = tokenSource;
-    this.bySource = bySource;
+    this.bySource = new VerifiedCaller[SOURCES.length + 1];
+    bySource[slot(tokenSource)] = this;
+  }
+
+  /** {@code base} under another source, sharing its siblings. */
+  private VerifiedCaller(VerifiedCaller base, TokenSource tokenSource) {
+    this.subject = base.subject;
+    this.email = base.email;
+    this.issuer = base.issuer;
+    this.audience = base.audience;
+    this.issuedAt = base.issuedAt;
+    this.expiresAt = base.expiresAt;
+    this.signatureCheck = base.signatureCheck;
+    this.tokenSource = tokenSource;
+    this.bySource = base.bySource;
   }
 
   private static final TokenSource[] SOURCES = TokenSource.values();
@@ -97,17 +88,7 @@ public final class VerifiedCaller {
     int slot = slot(source);
     VerifiedCaller caller = bySource[slot];
     if (caller == null) {
-      caller =
-          new VerifiedCaller(
-              subject,
-              email,
-              issuer,
-              audience,
-              issuedAt,
-              expiresAt,
-              signatureCheck,
-              source,
-              bySource);
+      caller = new VerifiedCaller(this, source);
       bySource[slot] = caller;
     }
     return caller;
