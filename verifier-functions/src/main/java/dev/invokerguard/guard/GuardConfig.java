@@ -252,7 +252,14 @@ public final class GuardConfig {
                 + " is not a service-account email or numeric unique ID");
       }
     }
-    return ServiceAccountAllowlist.of(entries);
+    // One parser, one answer: the allowlist's own parser decides on the variable as given (it
+    // refuses an entry padded with Unicode spaces, which the strip() above would have hidden);
+    // the checks above only name the first entry at fault more precisely.
+    try {
+      return ServiceAccountAllowlist.parse(env.get(ALLOWED_INVOKERS));
+    } catch (IllegalArgumentException e) {
+      throw new InvalidConfigurationException(ALLOWED_INVOKERS, e.getMessage());
+    }
   }
 
   private static URI jwksUri(Map<String, String> env, boolean onGoogleCloud) {

@@ -9,7 +9,6 @@ import dev.invokerguard.verifier.KeyHealthListener;
 import dev.invokerguard.verifier.Reason;
 import dev.invokerguard.verifier.TokenSource;
 import dev.invokerguard.verifier.VerifiedCaller;
-import dev.invokerguard.verifier.VerifierSettings;
 import dev.invokerguard.verifier.VerifierStats;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -122,7 +121,8 @@ public final class GuardedFunction implements HttpFunction {
 
   /**
    * Protects {@code handler} with {@code verifier}. Decision logs go to stdout, with trace links
-   * when {@code GOOGLE_CLOUD_PROJECT} or {@code GCP_PROJECT} names the project.
+   * when {@code GOOGLE_CLOUD_PROJECT} or {@code GCP_PROJECT} names the project. A 503 carries
+   * {@code Retry-After} of the verifier's own {@link CallerVerifier#keyRefetchInterval()}.
    */
   public static GuardedFunction protect(CallerVerifier verifier, ProtectedHandler handler) {
     Objects.requireNonNull(verifier, "verifier");
@@ -130,8 +130,8 @@ public final class GuardedFunction implements HttpFunction {
         verifier::verify,
         handler,
         new DecisionLog(GuardConfig.project(System.getenv()), DecisionLog.STDOUT),
-        // Without a configuration, the verifier's default: no key fetch comes sooner.
-        VerifierSettings.KEY_REFETCH_INTERVAL.defaultValue(),
+        // The verifier's own interval: no key fetch comes sooner.
+        verifier.keyRefetchInterval(),
         Optional.of(verifier::stats));
   }
 
