@@ -3,6 +3,7 @@ package dev.invokerguard.benchmarks;
 import dev.invokerguard.testing.TestIssuer;
 import dev.invokerguard.verifier.CallerVerifier;
 import dev.invokerguard.verifier.ServiceAccountAllowlist;
+import dev.invokerguard.verifier.VerifierSettings;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.nio.charset.StandardCharsets;
@@ -47,7 +48,7 @@ public final class TokenCacheHeap {
     System.setProperty("jol.magicFieldOffset", "true");
     int[] bounds =
         args.length == 0
-            ? new int[] {1_000, CallerVerifier.VERIFIED_TOKEN_CACHE_ENTRIES.defaultValue()}
+            ? new int[] {1_000, VerifierSettings.VERIFIED_TOKEN_CACHE_ENTRIES.defaultValue()}
             : java.util.Arrays.stream(args).mapToInt(Integer::parseInt).toArray();
     try (TestIssuer issuer = TestIssuer.builder().keyCount(3).start()) {
       for (int bound : bounds) {

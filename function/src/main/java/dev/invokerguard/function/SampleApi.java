@@ -7,6 +7,7 @@ import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import com.google.gson.stream.JsonWriter;
 import dev.invokerguard.guard.ProtectedHandler;
+import dev.invokerguard.verifier.TokenSource;
 import dev.invokerguard.verifier.VerifiedCaller;
 import java.io.IOException;
 import java.io.InputStream;
@@ -96,6 +97,12 @@ final class SampleApi implements ProtectedHandler {
     answer.name("subject").value(caller.subject());
     answer.name("audience").value(caller.audience());
     answer.name("signatureCheck").value(caller.signatureCheck().name());
+    if (caller.tokenSource().isPresent()) {
+      TokenSource source = caller.tokenSource().get();
+      answer.name(TokenSource.HEADER_FIELD).value(source.header());
+      answer.name(TokenSource.SIGNATURE_FIELD).value(source.signature());
+      answer.name(TokenSource.SERVERLESS_HEADER_FIELD).value(source.serverlessHeader());
+    }
   }
 
   /**

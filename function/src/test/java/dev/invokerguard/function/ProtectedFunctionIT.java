@@ -255,6 +255,9 @@ class ProtectedFunctionIT {
     assertThat(body.get("subject").getAsString()).isEqualTo(TestIssuer.uniqueIdOf(ALICE));
     assertThat(body.get("audience").getAsString()).isEqualTo(audience);
     assertThat(body.get("signatureCheck").getAsString()).isEqualTo("VERIFIED");
+    assertThat(body.get("tokenHeader").getAsString()).isEqualTo("Authorization");
+    assertThat(body.get("tokenSignature").getAsString()).isEqualTo("intact");
+    assertThat(body.get("serverlessHeader").getAsString()).isEqualTo("absent");
     assertThat(body.get("greeting").getAsString()).isEqualTo("Hello, " + ALICE + "!");
     assertThat(Instant.parse(body.get("serverTime").getAsString())).isNotNull();
   }
@@ -297,6 +300,62 @@ class ProtectedFunctionIT {
                 .header("Authorization", "Bearer " + token));
 
     assertInvalidToken(response);
+  }
+
+  /** The stripped token of {@code email} as Google forwards it in X-Serverless-Authorization. */
+  private static String stripped(String email) {
+    String token =
+        issuer
+            .token()
+            .email(email)
+            .audience(audience)
+            .signature("SIGNATURE_REMOVED_BY_GOOGLE")
+            .build();
+    tokensSent.add(token);
+    return token;
+  }
+
+  /** docs/FUNCTION.md, "Both headers": the copy in Authorization is verified and decides. */
+  @Test
+  void strippedServerlessHeader_sameCallersCopyInAuthorization_200Verified() throws Exception {
+    String copy = issuer.mint(ALICE, audience);
+    tokensSent.add(copy);
+
+    HttpResponse<String> response =
+        call(
+            function
+                .get("/")
+                .header("X-Serverless-Authorization", "Bearer " + stripped(ALICE))
+                .header("Authorization", "Bearer " + copy));
+
+    assertThat(response.statusCode()).isEqualTo(200);
+    JsonObject body = json(response);
+    assertThat(body.get("caller").getAsString()).isEqualTo(ALICE);
+    assertThat(body.get("signatureCheck").getAsString()).isEqualTo("VERIFIED");
+    // docs/FUNCTION.md, "Which header": what the guard saw, without a token.
+    assertThat(body.get("tokenHeader").getAsString()).isEqualTo("Authorization");
+    assertThat(body.get("tokenSignature").getAsString()).isEqualTo("intact");
+    assertThat(body.get("serverlessHeader").getAsString()).isEqualTo("stripped");
+    assertThat(response.body()).doesNotContain(copy);
+  }
+
+  @Test
+  void strippedServerlessHeader_anotherCallersCopyInAuthorization_401() throws Exception {
+    String copy = issuer.mint(ALICE, audience);
+    tokensSent.add(copy);
+
+    HttpResponse<String> response =
+        call(
+            function
+                .get("/")
+                .header("X-Serverless-Authorization", "Bearer " + stripped(ID_ONLY))
+                .header("Authorization", "Bearer " + copy));
+
+    assertInvalidToken(response);
+    assertThat(response.body()).doesNotContain(ALICE);
+    JsonObject body = json(response);
+    assertThat(body.get("tokenHeader").getAsString()).isEqualTo("Authorization");
+    assertThat(body.get("serverlessHeader").getAsString()).isEqualTo("stripped");
   }
 
   @Test

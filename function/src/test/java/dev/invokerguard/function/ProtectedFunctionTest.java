@@ -101,7 +101,10 @@ class ProtectedFunctionTest {
         assertThat(body.get("audience").getAsString()).isEqualTo(AUDIENCE);
         assertThat(body.get("serverTime").getAsString()).isEqualTo(NOW.plusSeconds(i).toString());
         assertThat(body.get("signatureCheck").getAsString()).isEqualTo("VERIFIED");
-        assertThat(body.keySet()).hasSize(6);
+        assertThat(body.get("tokenHeader").getAsString()).isEqualTo("Authorization");
+        assertThat(body.get("tokenSignature").getAsString()).isEqualTo("intact");
+        assertThat(body.get("serverlessHeader").getAsString()).isEqualTo("absent");
+        assertThat(body.keySet()).hasSize(9);
       }
     }
   }

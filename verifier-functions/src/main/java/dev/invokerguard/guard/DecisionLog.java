@@ -4,6 +4,7 @@ import com.google.gson.stream.JsonWriter;
 import dev.invokerguard.verifier.KeyHealth;
 import dev.invokerguard.verifier.KeyHealthEvent;
 import dev.invokerguard.verifier.Reason;
+import dev.invokerguard.verifier.TokenSource;
 import dev.invokerguard.verifier.VerifiedCaller;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -117,6 +118,7 @@ final class DecisionLog {
     fields.field("subject", caller.subject());
     fields.field("audience", caller.audience());
     fields.field("signatureCheck", caller.signatureCheck().name());
+    tokenSource(fields, caller.tokenSource());
     String object = fields.end();
     return object.substring(1); // without the '{': the fields and the closing '}'
   }
@@ -126,7 +128,7 @@ final class DecisionLog {
    * key material; it helps an operator see what was expected.
    */
   void denied(RequestFacts request, Reason reason, int status, String detail) {
-    denied(request, reason, status, detail, Optional.empty(), Optional.empty());
+    denied(request, reason, status, detail, Optional.empty(), Optional.empty(), Optional.empty());
   }
 
   /**
@@ -142,7 +144,8 @@ final class DecisionLog {
       int status,
       String detail,
       Optional<String> verifiedSubject,
-      Optional<String> verifiedEmail) {
+      Optional<String> verifiedEmail,
+      Optional<TokenSource> tokenSource) {
     boolean unavailable = reason.category() == Reason.Category.UNAVAILABLE;
     Line line = line(unavailable ? "ERROR" : "WARNING", request, status);
     line.field("message", "denied: " + reason.name());
@@ -157,6 +160,7 @@ final class DecisionLog {
     if (verifiedSubject.isPresent()) {
       line.field("subject", verifiedSubject.get());
     }
+    tokenSource(line, tokenSource);
     sink.accept(line.end());
   }
 
@@ -216,6 +220,18 @@ final class DecisionLog {
       line.field("outageSeconds", event.outage().map(d -> d.toSeconds()).orElse(0L));
     }
     sink.accept(line.end());
+  }
+
+  /**
+   * Which header the judged token came from and whether each came stripped (docs/FUNCTION.md,
+   * "Which header"): names and fixed words only, never a token.
+   */
+  private static void tokenSource(Line line, Optional<TokenSource> source) {
+    if (source.isPresent()) {
+      line.field(TokenSource.HEADER_FIELD, source.get().header());
+      line.field(TokenSource.SIGNATURE_FIELD, source.get().signature());
+      line.field(TokenSource.SERVERLESS_HEADER_FIELD, source.get().serverlessHeader());
+    }
   }
 
   /** The Cloud Logging severity of a key health line. */

@@ -5,6 +5,7 @@ import dev.invokerguard.verifier.KeyHealthListener;
 import dev.invokerguard.verifier.ServiceAccountAllowlist;
 import dev.invokerguard.verifier.Setting;
 import dev.invokerguard.verifier.UntrustedText;
+import dev.invokerguard.verifier.VerifierSettings;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
@@ -59,19 +60,21 @@ public final class GuardConfig {
   /** Comma-separated accepted issuers; Google's two by default and on Google Cloud. */
   public static final String TOKEN_ISSUERS = "TOKEN_ISSUERS";
 
-  /** Allowed clock skew in whole seconds ({@link CallerVerifier#CLOCK_SKEW}). */
-  public static final String CLOCK_SKEW_SECONDS = CallerVerifier.CLOCK_SKEW.environmentVariable();
+  /** Allowed clock skew in whole seconds ({@link VerifierSettings#CLOCK_SKEW}). */
+  public static final String CLOCK_SKEW_SECONDS = VerifierSettings.CLOCK_SKEW.environmentVariable();
 
   /** {@code true} to accept tokens whose signature Google removed; default {@code false}. */
   public static final String TRUST_PLATFORM_VERIFIED_TOKENS = "TRUST_PLATFORM_VERIFIED_TOKENS";
 
-  /** Hard deadline of one whole key fetch in seconds ({@link CallerVerifier#KEY_FETCH_TIMEOUT}). */
+  /**
+   * Hard deadline of one whole key fetch in seconds ({@link VerifierSettings#KEY_FETCH_TIMEOUT}).
+   */
   public static final String KEY_FETCH_TIMEOUT_SECONDS =
-      CallerVerifier.KEY_FETCH_TIMEOUT.environmentVariable();
+      VerifierSettings.KEY_FETCH_TIMEOUT.environmentVariable();
 
-  /** Minimum seconds between two key fetches ({@link CallerVerifier#KEY_REFETCH_INTERVAL}). */
+  /** Minimum seconds between two key fetches ({@link VerifierSettings#KEY_REFETCH_INTERVAL}). */
   public static final String KEY_REFETCH_INTERVAL_SECONDS =
-      CallerVerifier.KEY_REFETCH_INTERVAL.environmentVariable();
+      VerifierSettings.KEY_REFETCH_INTERVAL.environmentVariable();
 
   /** Set by the platform on Google Cloud (Cloud Functions 2nd gen, Cloud Run). */
   public static final String K_SERVICE = "K_SERVICE";
@@ -110,7 +113,7 @@ public final class GuardConfig {
     this.audiences = list(env, EXPECTED_AUDIENCES, null);
     this.jwksUri = jwksUri(env, onGoogleCloud);
     this.issuers = issuers(env, onGoogleCloud);
-    this.clockSkew = seconds(env, CallerVerifier.CLOCK_SKEW);
+    this.clockSkew = seconds(env, VerifierSettings.CLOCK_SKEW);
     this.trustPlatformVerifiedTokens = bool(env, TRUST_PLATFORM_VERIFIED_TOKENS);
     String generation = generation(env);
     if (trustPlatformVerifiedTokens && !onGoogleCloud) {
@@ -125,8 +128,8 @@ public final class GuardConfig {
     if (trustPlatformVerifiedTokens) {
       requireSecondGeneration(env, generation);
     }
-    this.keyFetchTimeout = seconds(env, CallerVerifier.KEY_FETCH_TIMEOUT);
-    this.keyRefetchInterval = seconds(env, CallerVerifier.KEY_REFETCH_INTERVAL);
+    this.keyFetchTimeout = seconds(env, VerifierSettings.KEY_FETCH_TIMEOUT);
+    this.keyRefetchInterval = seconds(env, VerifierSettings.KEY_REFETCH_INTERVAL);
     this.project = project(env);
   }
 
@@ -249,7 +252,14 @@ public final class GuardConfig {
                 + " is not a service-account email or numeric unique ID");
       }
     }
-    return ServiceAccountAllowlist.of(entries);
+    // One parser, one answer: the allowlist's own parser decides on the variable as given (it
+    // refuses an entry padded with Unicode spaces, which the strip() above would have hidden);
+    // the checks above only name the first entry at fault more precisely.
+    try {
+      return ServiceAccountAllowlist.parse(env.get(ALLOWED_INVOKERS));
+    } catch (IllegalArgumentException e) {
+      throw new InvalidConfigurationException(ALLOWED_INVOKERS, e.getMessage());
+    }
   }
 
   private static URI jwksUri(Map<String, String> env, boolean onGoogleCloud) {

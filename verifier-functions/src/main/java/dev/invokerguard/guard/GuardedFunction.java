@@ -7,6 +7,7 @@ import dev.invokerguard.verifier.CallerRejectedException;
 import dev.invokerguard.verifier.CallerVerifier;
 import dev.invokerguard.verifier.KeyHealthListener;
 import dev.invokerguard.verifier.Reason;
+import dev.invokerguard.verifier.TokenSource;
 import dev.invokerguard.verifier.VerifiedCaller;
 import dev.invokerguard.verifier.VerifierStats;
 import java.io.IOException;
@@ -120,7 +121,8 @@ public final class GuardedFunction implements HttpFunction {
 
   /**
    * Protects {@code handler} with {@code verifier}. Decision logs go to stdout, with trace links
-   * when {@code GOOGLE_CLOUD_PROJECT} or {@code GCP_PROJECT} names the project.
+   * when {@code GOOGLE_CLOUD_PROJECT} or {@code GCP_PROJECT} names the project. A 503 carries
+   * {@code Retry-After} of the verifier's own {@link CallerVerifier#keyRefetchInterval()}.
    */
   public static GuardedFunction protect(CallerVerifier verifier, ProtectedHandler handler) {
     Objects.requireNonNull(verifier, "verifier");
@@ -128,8 +130,8 @@ public final class GuardedFunction implements HttpFunction {
         verifier::verify,
         handler,
         new DecisionLog(GuardConfig.project(System.getenv()), DecisionLog.STDOUT),
-        // Without a configuration, the verifier's default: no key fetch comes sooner.
-        CallerVerifier.KEY_REFETCH_INTERVAL.defaultValue(),
+        // The verifier's own interval: no key fetch comes sooner.
+        verifier.keyRefetchInterval(),
         Optional.of(verifier::stats));
   }
 
@@ -188,13 +190,14 @@ public final class GuardedFunction implements HttpFunction {
           status(e.reason().category()),
           e.getMessage(),
           e.verifiedSubject(),
-          e.verifiedEmail());
-      reject(response, e.reason().category());
+          e.verifiedEmail(),
+          e.tokenSource());
+      reject(response, e.reason().category(), e.tokenSource());
       return;
     } catch (RuntimeException e) {
       // A bug or an unforeseen input in verification: fail closed, as if keys were unavailable.
       log.verificationFailed(facts, e.getClass(), status(Reason.Category.UNAVAILABLE));
-      reject(response, Reason.Category.UNAVAILABLE);
+      reject(response, Reason.Category.UNAVAILABLE, Optional.empty());
       return;
     }
     log.allowed(facts, caller);
@@ -219,36 +222,54 @@ public final class GuardedFunction implements HttpFunction {
     };
   }
 
-  /** Answers a rejection of {@code category}. */
-  private void reject(HttpResponse response, Reason.Category category) throws IOException {
+  /**
+   * Answers a rejection of {@code category}, saying which header the judged token came from when
+   * there was one (docs/FUNCTION.md, "Which header").
+   */
+  private void reject(HttpResponse response, Reason.Category category, Optional<TokenSource> source)
+      throws IOException {
+    String members = source.map(TokenSource::jsonMembers).orElse(null);
     switch (category) {
       case NO_CREDENTIALS -> {
         // RFC 6750 section 3.1: no error code when the request carried no usable credentials.
         response.appendHeader("WWW-Authenticate", "Bearer");
-        writeError(response, status(category), "unauthorized");
+        writeError(response, status(category), "unauthorized", members);
       }
       case INVALID_TOKEN -> {
         response.appendHeader("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-        writeError(response, status(category), "invalid_token");
+        writeError(response, status(category), "invalid_token", members);
       }
-      case FORBIDDEN -> writeError(response, status(category), "forbidden");
+      case FORBIDDEN -> writeError(response, status(category), "forbidden", members);
       case UNAVAILABLE -> {
         // Keys will not be fetched again sooner than the refetch interval: retrying earlier is
         // pointless (RFC 9110 section 10.2.3).
         response.appendHeader("Retry-After", Long.toString(retryAfterSeconds));
-        writeError(response, status(category), "unavailable");
+        writeError(response, status(category), "unavailable", members);
       }
     }
   }
 
   private static void writeError(HttpResponse response, int status, String error)
       throws IOException {
+    writeError(response, status, error, null);
+  }
+
+  /**
+   * @param members more JSON members for the body ({@link TokenSource#jsonMembers()}), or {@code
+   *     null}
+   */
+  private static void writeError(HttpResponse response, int status, String error, String members)
+      throws IOException {
     response.setStatusCode(status);
     response.setContentType(JSON);
     response.appendHeader("Cache-Control", "no-store");
-    // The codes are fixed identifiers (letters and '_'): nothing in them needs escaping.
+    // The codes and members are fixed identifiers (letters, '_', '-'): nothing needs escaping.
+    String body =
+        members == null
+            ? "{\"error\":\"" + error + "\"}"
+            : "{\"error\":\"" + error + "\"," + members + "}";
     try (OutputStream out = response.getOutputStream()) {
-      out.write(("{\"error\":\"" + error + "\"}").getBytes(StandardCharsets.UTF_8));
+      out.write(body.getBytes(StandardCharsets.UTF_8));
     }
   }
 }

@@ -4,6 +4,7 @@ import static com.google.common.truth.Truth.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.invokerguard.verifier.CallerVerifier;
+import dev.invokerguard.verifier.ServiceAccountAllowlist;
 import java.net.URI;
 import java.time.Duration;
 import java.util.HashMap;
@@ -372,5 +373,61 @@ class GuardConfigTest {
         GuardConfig.fromEnvironment(with("ALLOWED_INVOKERS", ALICE + "," + ALICE.toUpperCase()));
 
     assertThat(config.allowlist().emails()).isEqualTo(java.util.Set.copyOf(List.of(ALICE)));
+  }
+
+  /**
+   * Issue 21 "Also fix": an entry padded with Unicode spaces, which {@link
+   * ServiceAccountAllowlist#parse} refuses, is refused here too.
+   */
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "\u2003" + ALICE,
+        ALICE + "\u3000",
+        "\u00a0" + ALICE,
+        ALICE + "\u2028",
+        "\u205f" + ALICE + "," + "104729104729104729104"
+      })
+  void allowedInvokers_entryPaddedWithUnicodeSpace_refusedAsTheAllowlistRefusesIt(String value) {
+    assertThrows(IllegalArgumentException.class, () -> ServiceAccountAllowlist.parse(value));
+
+    InvalidConfigurationException e = refused(with("ALLOWED_INVOKERS", value));
+
+    assertThat(e.variable()).isEqualTo("ALLOWED_INVOKERS");
+  }
+
+  /** One parser, one answer: the variable is accepted exactly when the allowlist's parser is. */
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        ALICE,
+        " " + ALICE + " ",
+        "\t" + ALICE,
+        ALICE + ",104729104729104729104",
+        ALICE + ",ALICE@CALLER-PROJECT.IAM.GSERVICEACCOUNT.COM",
+        "\u2003" + ALICE,
+        ALICE + "\u00a0",
+        ALICE + ",,",
+        "bob@gmail.com",
+        "al ice@caller-project.iam.gserviceaccount.com",
+        "\u212a@caller-project.iam.gserviceaccount.com",
+        "104729104729104729104"
+      })
+  void allowedInvokers_acceptedExactlyWhenTheAllowlistParserAccepts(String value) {
+    boolean parserAccepts;
+    try {
+      ServiceAccountAllowlist.parse(value);
+      parserAccepts = true;
+    } catch (IllegalArgumentException e) {
+      parserAccepts = false;
+    }
+    boolean configAccepts;
+    try {
+      GuardConfig.fromEnvironment(with("ALLOWED_INVOKERS", value));
+      configAccepts = true;
+    } catch (InvalidConfigurationException e) {
+      configAccepts = false;
+    }
+    assertThat(configAccepts).isEqualTo(parserAccepts);
   }
 }

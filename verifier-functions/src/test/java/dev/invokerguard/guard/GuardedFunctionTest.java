@@ -10,6 +10,7 @@ import dev.invokerguard.verifier.CallerVerifier;
 import dev.invokerguard.verifier.Reason;
 import dev.invokerguard.verifier.ServiceAccountAllowlist;
 import dev.invokerguard.verifier.VerifiedCaller;
+import dev.invokerguard.verifier.VerifierSettings;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -456,5 +457,38 @@ class GuardedFunctionTest {
     function.service(new FakeHttp.Request("GET", "/" + "a".repeat(5000)), new FakeHttp.Response());
 
     assertThat(onlyLogLine().get("path").getAsString().length()).isLessThan(300);
+  }
+
+  /**
+   * Issue 21 "Also fix": {@link GuardedFunction#protect(CallerVerifier, ProtectedHandler)} answers
+   * a 503 with the verifier's own refetch interval, not the default one.
+   */
+  @Test
+  void protect_verifier_retryAfterIsTheVerifiersOwnRefetchInterval() throws Exception {
+    try (TestIssuer issuer = TestIssuer.start();
+        CallerVerifier own =
+            CallerVerifier.builder()
+                .expectedAudiences(AUDIENCE)
+                .allowlist(ServiceAccountAllowlist.of(List.of(ALICE)))
+                .jwksUri(issuer.jwksUri())
+                .keyFetchTimeout(Duration.ofSeconds(2))
+                .keyRefetchInterval(Duration.ofSeconds(37))
+                .keyHealthListener(event -> {})
+                .build()) {
+      issuer.jwks().respondWith(503, ""); // no key set can be loaded
+      assertThat(own.keyRefetchInterval()).isEqualTo(Duration.ofSeconds(37));
+      GuardedFunction function = GuardedFunction.protect(own, greeting(new AtomicReference<>()));
+      FakeHttp.Response response = new FakeHttp.Response();
+
+      function.service(
+          new FakeHttp.Request("GET", "/")
+              .header("Authorization", "Bearer " + issuer.mint(ALICE, AUDIENCE)),
+          response);
+
+      assertThat(response.status()).isEqualTo(503);
+      assertThat(response.headers.get("Retry-After")).containsExactly("37");
+      assertThat(Duration.ofSeconds(37))
+          .isNotEqualTo(VerifierSettings.KEY_REFETCH_INTERVAL.defaultValue());
+    }
   }
 }

@@ -6,9 +6,11 @@ import java.util.Map;
 
 /**
  * Picks the bearer token out of request headers, judging the same header the platform judged.
- * Google's front end checks {@code X-Serverless-Authorization} when it is present and then ignores
- * {@code Authorization} (which the caller may use for its own purposes), so when both are present
- * only the former is read here, and never the latter as a fallback.
+ * Google's front end checks {@code X-Serverless-Authorization} when it is present and passes {@code
+ * Authorization} through (which the caller may use for its own purposes), so when both are present
+ * the former is judged, and the latter is never a fallback for a bad one. The one use of {@code
+ * Authorization} beside it is as the verifiable copy of a token whose signature the platform
+ * removed ({@link Credentials#authorizationCopy()}; docs/FUNCTION.md, "Both headers").
  */
 final class BearerHeaders {
   static final String SERVERLESS_AUTHORIZATION = "X-Serverless-Authorization";
@@ -22,12 +24,83 @@ final class BearerHeaders {
   private BearerHeaders() {}
 
   /**
-   * Returns the token of the judged header, after the checks that do not walk the token; the caller
-   * then applies {@link #requireSingleToken} unless the token is a verified one.
+   * What the credentials headers of one request hold: the token of the judged header (after the
+   * checks that do not walk it; the caller then applies {@link #requireSingleToken} unless the
+   * token is a verified one), which header that was, and the raw {@code Authorization} values, read
+   * only when the judged token turns out to be stripped ({@link #authorizationCopy()}).
+   */
+  static final class Credentials {
+    private final String token;
+    private final boolean fromServerless;
+    private final List<String> authorization;
+
+    private Credentials(String token, boolean fromServerless, List<String> authorization) {
+      this.token = token;
+      this.fromServerless = fromServerless;
+      this.authorization = authorization;
+    }
+
+    /** The judged header's token. */
+    String token() {
+      return token;
+    }
+
+    /** Whether the token came from {@code X-Serverless-Authorization}. */
+    boolean fromServerless() {
+      return fromServerless;
+    }
+
+    /** Where {@link #token()} came from, for a token whose signature was not removed. */
+    TokenSource intactSource() {
+      return fromServerless ? TokenSource.SERVERLESS : TokenSource.AUTHORIZATION;
+    }
+
+    /**
+     * Where {@link #token()} came from, judging by its last part only: for a rejection, which may
+     * come before the token was split.
+     */
+    TokenSource sourceOf() {
+      boolean stripped = CompactJws.looksStripped(token);
+      if (fromServerless) {
+        return stripped ? TokenSource.STRIPPED_SERVERLESS : TokenSource.SERVERLESS;
+      }
+      return stripped ? TokenSource.STRIPPED_AUTHORIZATION : TokenSource.AUTHORIZATION;
+    }
+
+    /**
+     * The token in {@code Authorization} beside a judged {@code X-Serverless-Authorization}: the
+     * verifiable copy of a stripped token. {@code null} when that header is absent, empty, or uses
+     * another scheme (an application may use {@code Authorization} for its own credentials): then
+     * there is no copy. A {@code Bearer} value is held to the same rules as the judged header's.
+     *
+     * @throws CallerRejectedException {@link Reason#MALFORMED_HEADER} for two values or a bad
+     *     {@code Bearer} value
+     */
+    String authorizationCopy() throws CallerRejectedException {
+      if (!fromServerless || authorization == null || authorization.isEmpty()) {
+        return null;
+      }
+      if (authorization.size() != 1) {
+        throw new CallerRejectedException(
+            Reason.MALFORMED_HEADER,
+            "expected one Authorization value beside X-Serverless-Authorization, got "
+                + authorization.size());
+      }
+      String value = authorization.get(0);
+      if (value == null || !isBearer(value)) {
+        return null;
+      }
+      return bearer(value);
+    }
+  }
+
+  /**
+   * Reads the credentials headers of a request.
    *
    * @param headers header names to values; names are matched case-insensitively whatever the map
    */
-  static String token(Map<String, ? extends List<String>> headers) throws CallerRejectedException {
+  static Credentials read(Map<String, ? extends List<String>> headers)
+      throws CallerRejectedException {
     List<String> serverless = null;
     List<String> authorization = null;
     for (Map.Entry<String, ? extends List<String>> header : headers.entrySet()) {
@@ -50,15 +123,34 @@ final class BearerHeaders {
       throw new CallerRejectedException(
           Reason.MALFORMED_HEADER, "expected one credentials header value, got " + judged.size());
     }
-    return bearer(judged.get(0));
+    return new Credentials(bearer(judged.get(0)), serverless != null, authorization);
   }
 
+  /**
+   * The values seen so far under one name, plus {@code values}. The first list found is kept as it
+   * is, without a copy (a request map's own list is not changed by anyone here); a copy is made
+   * only when the name comes twice, spelled in two cases.
+   */
   private static List<String> append(List<String> sofar, List<String> values) {
-    List<String> all = sofar == null ? new ArrayList<>(1) : sofar;
-    if (values != null) {
-      all.addAll(values);
+    List<String> own = values == null ? List.of() : values;
+    if (sofar == null) {
+      return own;
     }
+    List<String> all = new ArrayList<>(sofar.size() + own.size());
+    all.addAll(sofar);
+    all.addAll(own);
     return all;
+  }
+
+  /** Whether a header value's scheme, after leading whitespace, is {@code Bearer}. */
+  private static boolean isBearer(String value) {
+    int start = 0;
+    while (start < value.length() && Character.isWhitespace(value.charAt(start))) {
+      start++;
+    }
+    int end = start + BEARER.length();
+    return value.regionMatches(true, start, BEARER, 0, BEARER.length())
+        && (end == value.length() || Character.isWhitespace(value.charAt(end)));
   }
 
   /**

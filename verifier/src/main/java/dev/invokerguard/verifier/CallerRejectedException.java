@@ -23,6 +23,7 @@ public final class CallerRejectedException extends GeneralSecurityException {
   private final Reason reason;
   private final String verifiedSubject;
   private final String verifiedEmail;
+  private TokenSource tokenSource;
 
   /**
    * Creates a rejection.
@@ -68,6 +69,23 @@ public final class CallerRejectedException extends GeneralSecurityException {
    */
   public Optional<String> verifiedEmail() {
     return Optional.ofNullable(verifiedEmail);
+  }
+
+  /**
+   * Which header the judged token came from and what the platform did to the credentials headers
+   * (see {@link TokenSource}); empty when no token was found, or the token was not given in request
+   * headers.
+   */
+  public Optional<TokenSource> tokenSource() {
+    return Optional.ofNullable(tokenSource);
+  }
+
+  /** Records where the judged token came from, unless a more precise step already did. */
+  CallerRejectedException from(TokenSource source) {
+    if (tokenSource == null) {
+      tokenSource = source;
+    }
+    return this;
   }
 
   @Override

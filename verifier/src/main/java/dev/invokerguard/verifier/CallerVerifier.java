@@ -1,10 +1,6 @@
 package dev.invokerguard.verifier;
 
-import java.io.IOException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.Signature;
 import java.security.interfaces.RSAPublicKey;
 import java.time.Clock;
 import java.time.Duration;
@@ -34,8 +30,10 @@ import java.util.concurrent.CompletableFuture;
  *       {@code crit} (RFC 7515 section 4.1.11), {@code typ} absent or {@code JWT}.
  *   <li>Signature: RS256 with the key named by {@code kid} from the signer's JWKS (keys cached per
  *       {@code Cache-Control}; see {@link Builder}). A signature replaced by {@code
- *       SIGNATURE_REMOVED_BY_GOOGLE} is rejected unless {@link
- *       Builder#trustPlatformVerifiedTokens()}.
+ *       SIGNATURE_REMOVED_BY_GOOGLE} in {@code X-Serverless-Authorization} with a {@code Bearer}
+ *       copy in {@code Authorization}: the copy is verified in full and must name the same caller
+ *       ({@link Reason#CALLER_MISMATCH}). Without a copy, rejected. With {@link
+ *       Builder#trustPlatformVerifiedTokens()}, a stripped token is trusted instead, copy or not.
  *   <li>Claims (RFC 7519 section 4.1) with a clock skew: {@code iss} one of the issuers, {@code
  *       aud} naming an expected audience exactly, {@code exp} in the future, {@code iat} not in the
  *       future, {@code nbf} honoured, {@code sub} present.
@@ -65,53 +63,24 @@ public final class CallerVerifier implements AutoCloseable {
   public static final List<String> GOOGLE_ISSUERS =
       List.of("https://accounts.google.com", "accounts.google.com");
 
-  /** The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}: 0 to 5 minutes, 60 s. */
-  public static final Setting<Duration> CLOCK_SKEW =
-      new Setting<>("clockSkew", Duration.ofSeconds(60), Duration.ZERO, Duration.ofMinutes(5));
-
-  /** The deadline of one whole key fetch: more than 0, at most 60 s, 5 s by default. */
-  public static final Setting<Duration> KEY_FETCH_TIMEOUT =
-      new Setting<>(
-          "keyFetchTimeout", Duration.ofSeconds(5), Duration.ofMillis(1), Duration.ofSeconds(60));
-
-  /**
-   * At most one key fetch starts per interval: 1 s to 1 h, 10 s by default. Not 0: that would let
-   * tokens with made-up {@code kid}s turn every request into a fetch.
-   */
-  public static final Setting<Duration> KEY_REFETCH_INTERVAL =
-      new Setting<>(
-          "keyRefetchInterval", Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofHours(1));
-
-  /** How long past its expiry the last good key set is used while fetches fail: 0 to 7 days. */
-  public static final Setting<Duration> MAX_KEY_STALENESS =
-      new Setting<>("maxKeyStaleness", Duration.ofHours(24), Duration.ZERO, Duration.ofDays(7));
-
-  /** The size cap of a key set response: 1 KiB to 16 MiB, 64 KiB by default. */
-  public static final Setting<Integer> MAX_KEY_SET_BYTES =
-      new Setting<>("maxKeySetBytes", 64 * 1024, 1024, 16 * 1024 * 1024);
-
-  /** The bound of the verified-token cache (see {@link Builder#verifiedTokenCache(int)}). */
-  public static final Setting<Integer> VERIFIED_TOKEN_CACHE_ENTRIES =
-      new Setting<>("verifiedTokenCache", 10_000, 0, 1_000_000);
-
-  /** The literal Google puts in place of a signature it removed after checking it. */
-  static final String SIGNATURE_REMOVED_BY_GOOGLE = "SIGNATURE_REMOVED_BY_GOOGLE";
-
   private final ClaimRules claimRules;
   private final ServiceAccountAllowlist allowlist;
   private final Clock clock;
   private final boolean trustPlatformVerifiedTokens;
   private final KeySource keys;
   private final VerifiedTokenCache tokenCache;
+  private final Duration keyRefetchInterval;
   private final DecisionCounters counters = new DecisionCounters();
 
-  private CallerVerifier(Builder builder, KeySource keys, VerifiedTokenCache tokenCache) {
+  private CallerVerifier(
+      Builder builder, KeySource keys, VerifiedTokenCache tokenCache, Duration keyRefetchInterval) {
     this.claimRules = new ClaimRules(builder.issuers, builder.audiences, builder.clockSkew);
     this.allowlist = builder.allowlist;
     this.clock = builder.clock;
     this.trustPlatformVerifiedTokens = builder.trustPlatformVerifiedTokens;
     this.keys = keys;
     this.tokenCache = tokenCache;
+    this.keyRefetchInterval = keyRefetchInterval;
   }
 
   /**
@@ -140,9 +109,9 @@ public final class CallerVerifier implements AutoCloseable {
   public VerifiedCaller verify(Map<String, ? extends List<String>> headers)
       throws CallerRejectedException {
     Objects.requireNonNull(headers, "headers");
-    String token;
+    BearerHeaders.Credentials credentials;
     try {
-      token = BearerHeaders.token(headers);
+      credentials = BearerHeaders.read(headers);
     } catch (CallerRejectedException e) {
       counters.rejected(DecisionCounters.NO_LOOKUP, e.reason());
       throw e;
@@ -150,7 +119,11 @@ public final class CallerVerifier implements AutoCloseable {
       counters.failed(DecisionCounters.NO_LOOKUP);
       throw e;
     }
-    return verifyCounted(token, true);
+    try {
+      return verifyCounted(credentials.token(), credentials);
+    } catch (CallerRejectedException e) {
+      throw e.from(credentials.sourceOf());
+    }
   }
 
   /**
@@ -163,40 +136,35 @@ public final class CallerVerifier implements AutoCloseable {
    */
   public VerifiedCaller verifyToken(String token) throws CallerRejectedException {
     Objects.requireNonNull(token, "token");
-    return verifyCounted(token, false);
+    return verifyCounted(token, null);
   }
 
   /**
-   * The verification of one token, counted once in {@link #counters}.
+   * The verification of one request's token, counted once in {@link #counters}.
    *
-   * <p>First the verified-token cache ({@link VerifiedTokenCache}): a hit stands only for "this
-   * exact string is a well-formed token whose signature verified with the key its kid named". The
-   * key is looked up again, and the claim rules and the allowlist are run again exactly as on a
-   * miss, so a hit never changes a decision; it may reject (an expired token). The caller returned
-   * is the one this verifier built for the token: each verifier has its own cache, and the caller
-   * depends only on the claims and the verifier's fixed configuration. A cached entry whose kid now
-   * names another key is a miss: verified in full.
+   * <p>First the verified-token cache ({@link VerifiedTokenCache}), see {@link #cached}; on a miss
+   * the token is verified in full.
    *
-   * @param fromHeader whether the token came out of a header and still has to pass {@link
-   *     BearerHeaders#requireSingleToken} (only on a miss: a string equal to a cached token is
-   *     known to be one clean token)
+   * @param credentials the request's credentials headers, or {@code null} for {@link #verifyToken};
+   *     when given, the token still has to pass {@link BearerHeaders#requireSingleToken} (only on a
+   *     miss: a string equal to a cached token is known to be one clean token)
    */
-  private VerifiedCaller verifyCounted(String token, boolean fromHeader)
+  private VerifiedCaller verifyCounted(String token, BearerHeaders.Credentials credentials)
       throws CallerRejectedException {
     Instant now = clock.instant(); // read once; every check below sees the same instant
     int lookup = DecisionCounters.HIT;
     try {
-      VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
-      if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
-        checkClaimsAndAllowlist(cached.claims(), now);
+      VerifiedCaller caller =
+          cached(token, now, credentials == null ? null : credentials.intactSource());
+      if (caller != null) {
         counters.allowedHit();
-        return cached.caller();
+        return caller;
       }
       lookup = DecisionCounters.MISS;
-      if (fromHeader) {
+      if (credentials != null) {
         BearerHeaders.requireSingleToken(token);
       }
-      VerifiedCaller caller = verifyUncached(token, now);
+      caller = verifyUncached(token, now, credentials);
       counters.allowed(DecisionCounters.MISS);
       return caller;
     } catch (CallerRejectedException e) {
@@ -208,59 +176,155 @@ public final class CallerVerifier implements AutoCloseable {
     }
   }
 
+  /**
+   * The verified-token cache's answer for {@code token}, or {@code null} when it has none.
+   *
+   * <p>A hit stands only for "this exact string is a well-formed token whose signature verified
+   * with the key its kid named". The key is looked up again, and the claim rules and the allowlist
+   * are run again exactly as on a miss, so a hit never changes a decision; it may reject (an
+   * expired token). The caller returned is the one this verifier built for the token, under {@code
+   * source} ({@link VerifiedCaller#withSource}: the same instance per source): each verifier has
+   * its own cache, and the caller depends only on the claims and the verifier's fixed
+   * configuration. A cached entry whose kid now names another key is a miss: verified in full.
+   */
+  private VerifiedCaller cached(String token, Instant now, TokenSource source)
+      throws CallerRejectedException {
+    VerifiedTokenCache.Entry cached = tokenCache.get(token, now);
+    if (cached != null && cached.key().equals(keys.key(cached.kid(), now))) {
+      checkClaimsAndAllowlist(cached.claims(), now);
+      return cached.caller().withSource(source);
+    }
+    return null;
+  }
+
   /** Every check of a token that the cache did not answer for; caches the token if it passes. */
-  private VerifiedCaller verifyUncached(String token, Instant now) throws CallerRejectedException {
-    if (token.length() > BearerHeaders.MAX_HEADER_CHARS) {
-      throw reject(Reason.MALFORMED_TOKEN, "token is over the size cap");
+  private VerifiedCaller verifyUncached(
+      String token, Instant now, BearerHeaders.Credentials credentials)
+      throws CallerRejectedException {
+    CompactJws jws = CompactJws.split(token);
+    String kid = jws.checkHeader();
+    if (jws.signatureRemoved()) {
+      return verifyStripped(jws, now, credentials);
     }
-    int firstDot = token.indexOf('.');
-    int secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1);
-    if (firstDot <= 0
-        || secondDot <= firstDot + 1
-        || secondDot == token.length() - 1
-        || token.indexOf('.', secondDot + 1) >= 0) {
-      throw reject(Reason.MALFORMED_TOKEN, "expected a compact JWS of three non-empty parts");
-    }
-    JoseJson.Header header = header(token, firstDot);
-    String kid = checkHeader(header);
+    return verifySigned(
+        token, jws, kid, now, credentials == null ? null : credentials.intactSource());
+  }
 
-    RSAPublicKey key = null;
-    VerifiedCaller.SignatureCheck signatureCheck;
-    if (token.regionMatches(
-            secondDot + 1, SIGNATURE_REMOVED_BY_GOOGLE, 0, SIGNATURE_REMOVED_BY_GOOGLE.length())
-        && token.length() - secondDot - 1 == SIGNATURE_REMOVED_BY_GOOGLE.length()) {
-      if (!trustPlatformVerifiedTokens) {
-        // Cloud Run forwards a token it checked in X-Serverless-Authorization with its signature
-        // removed, and a token sent in Authorization alone intact (SECURITY.md, with sources).
-        throw reject(
-            Reason.SIGNATURE_REMOVED,
-            "the platform removed the signature (it does for a token sent in"
-                + " X-Serverless-Authorization) and this verifier does not trust platform checks:"
-                + " send the ID token in Authorization instead");
-      }
-      signatureCheck = VerifiedCaller.SignatureCheck.TRUSTED_PLATFORM;
-    } else {
-      key = keys.key(kid, now);
-      checkSignature(token, secondDot, key);
-      signatureCheck = VerifiedCaller.SignatureCheck.VERIFIED;
-    }
-
-    JoseJson.Claims claims = claims(token, firstDot, secondDot);
+  /** Steps 4 to 6 for a token whose signature is there: RS256, claims, allowlist; then cached. */
+  private VerifiedCaller verifySigned(
+      String token, CompactJws jws, String kid, Instant now, TokenSource source)
+      throws CallerRejectedException {
+    RSAPublicKey key = keys.key(kid, now);
+    jws.verifySignature(key);
+    JoseJson.Claims claims = jws.claims();
     String audience = checkClaimsAndAllowlist(claims, now);
     VerifiedCaller caller =
-        new VerifiedCaller(
-            claims.sub(),
-            claims.emailVerified() ? claims.email() : null,
-            claims.iss(),
-            audience,
-            Instant.ofEpochSecond(claims.iat()),
-            Instant.ofEpochSecond(claims.exp()),
-            signatureCheck);
-    if (key != null) {
-      // Only after every check passed: a rejection is never cached.
-      tokenCache.put(token, kid, key, claims, caller, claimRules.skewSeconds());
+        newCaller(claims, audience, VerifiedCaller.SignatureCheck.VERIFIED, source);
+    // Only after every check passed: a rejection is never cached.
+    tokenCache.put(token, kid, key, claims, caller, claimRules.skewSeconds());
+    return caller;
+  }
+
+  /**
+   * A token whose signature the platform removed; never cached. Its claims are never enough on
+   * their own, except in trust mode:
+   *
+   * <ul>
+   *   <li>trust mode off: with a {@code Bearer} copy in {@code Authorization} beside a stripped
+   *       {@code X-Serverless-Authorization}, the copy decides ({@link #verifyCopy}); without one,
+   *       {@link Reason#SIGNATURE_REMOVED};
+   *   <li>trust mode on: the stripped token is trusted as the platform's judgement, in either
+   *       header, and its claims and the allowlist are checked; {@code Authorization} beside it is
+   *       left to the application, as Cloud Run leaves it (docs/FUNCTION.md, "Both headers").
+   * </ul>
+   */
+  private VerifiedCaller verifyStripped(
+      CompactJws jws, Instant now, BearerHeaders.Credentials credentials)
+      throws CallerRejectedException {
+    boolean fromServerless = credentials != null && credentials.fromServerless();
+    TokenSource source =
+        credentials == null
+            ? null
+            : fromServerless ? TokenSource.STRIPPED_SERVERLESS : TokenSource.STRIPPED_AUTHORIZATION;
+    if (!trustPlatformVerifiedTokens) {
+      String copy = fromServerless ? credentials.authorizationCopy() : null;
+      if (copy != null) {
+        return verifyCopy(jws.claims(), copy, now);
+      }
+      throw reject(
+              Reason.SIGNATURE_REMOVED,
+              fromServerless
+                  ? "the platform removed the signature of the X-Serverless-Authorization token and"
+                      + " no copy came in Authorization; this verifier does not trust platform"
+                      + " checks: send the ID token in both X-Serverless-Authorization and"
+                      + " Authorization"
+                  : "the token came with its signature removed and this verifier does not trust"
+                      + " platform checks: send the ID token in both X-Serverless-Authorization and"
+                      + " Authorization")
+          .from(source);
+    }
+    JoseJson.Claims claims = jws.claims();
+    String audience = checkClaimsAndAllowlist(claims, now);
+    return newCaller(claims, audience, VerifiedCaller.SignatureCheck.TRUSTED_PLATFORM, source);
+  }
+
+  /**
+   * The {@code Authorization} copy beside a stripped {@code X-Serverless-Authorization} token:
+   * verified completely (signature, every claim, the allowlist; the cache may answer, as for any
+   * token), then it must name the caller the stripped token names: the same {@code sub}, and the
+   * same {@code email} when the stripped token has one and the copy a verified one. The copy's
+   * caller is the answer; a failure of the copy is a denial with the copy's own reason, and a
+   * different caller is {@link Reason#CALLER_MISMATCH}.
+   */
+  private VerifiedCaller verifyCopy(JoseJson.Claims stripped, String copy, Instant now)
+      throws CallerRejectedException {
+    TokenSource source = TokenSource.AUTHORIZATION_BESIDE_STRIPPED;
+    VerifiedCaller caller;
+    try {
+      caller = cached(copy, now, source);
+      if (caller == null) {
+        BearerHeaders.requireSingleToken(copy);
+        CompactJws jws = CompactJws.split(copy);
+        String kid = jws.checkHeader();
+        if (jws.signatureRemoved()) {
+          throw reject(
+                  Reason.SIGNATURE_REMOVED,
+                  "both X-Serverless-Authorization and its copy in Authorization came with the"
+                      + " signature removed: nothing left to verify")
+              .from(TokenSource.STRIPPED_AUTHORIZATION_BESIDE_STRIPPED);
+        }
+        caller = verifySigned(copy, jws, kid, now, source);
+      }
+    } catch (CallerRejectedException e) {
+      throw e.from(source);
+    }
+    if (!caller.subject().equals(stripped.sub())
+        || (stripped.email() != null
+            && caller.email().isPresent()
+            && !caller.email().get().equals(stripped.email()))) {
+      throw reject(
+              Reason.CALLER_MISMATCH,
+              "the Authorization copy names another caller than the stripped"
+                  + " X-Serverless-Authorization token")
+          .from(source);
     }
     return caller;
+  }
+
+  private static VerifiedCaller newCaller(
+      JoseJson.Claims claims,
+      String audience,
+      VerifiedCaller.SignatureCheck signatureCheck,
+      TokenSource source) {
+    return new VerifiedCaller(
+        claims.sub(),
+        claims.emailVerified() ? claims.email() : null,
+        claims.iss(),
+        audience,
+        Instant.ofEpochSecond(claims.iat()),
+        Instant.ofEpochSecond(claims.exp()),
+        signatureCheck,
+        source);
   }
 
   /**
@@ -310,6 +374,15 @@ public final class CallerVerifier implements AutoCloseable {
         Optional.ofNullable(keyStatus.keySetAge()));
   }
 
+  /**
+   * The interval this verifier was built with: at most one key fetch starts per interval ({@link
+   * VerifierSettings#KEY_REFETCH_INTERVAL}). When keys are unavailable, a retry sooner than this
+   * cannot find new ones, so it is the {@code Retry-After} of the answer.
+   */
+  public Duration keyRefetchInterval() {
+    return keyRefetchInterval;
+  }
+
   /** The verified-token cache, for tests. */
   VerifiedTokenCache tokenCache() {
     return tokenCache;
@@ -319,70 +392,6 @@ public final class CallerVerifier implements AutoCloseable {
   @Override
   public void close() {
     keys.close();
-  }
-
-  private static JoseJson.Header header(String token, int firstDot) throws CallerRejectedException {
-    try {
-      return JoseJson.readHeader(Base64Url.decode(token, 0, firstDot));
-    } catch (JoseJson.WrongTypeException e) {
-      throw reject(Reason.MALFORMED_TOKEN, "header member '" + e.member() + "' has the wrong type");
-    } catch (IOException | IllegalArgumentException | IllegalStateException e) {
-      throw reject(Reason.MALFORMED_TOKEN, "header is not a strict base64url JSON object");
-    }
-  }
-
-  private static String checkHeader(JoseJson.Header header) throws CallerRejectedException {
-    if (!"RS256".equals(header.alg())) {
-      throw reject(
-          Reason.UNSUPPORTED_ALGORITHM,
-          "expected alg RS256, got "
-              + (header.alg() == null ? "none" : UntrustedText.quoted(header.alg())));
-    }
-    if (header.hasCrit()) {
-      throw reject(Reason.CRITICAL_HEADER, "the header has crit; no extension is understood");
-    }
-    if (header.typ() != null && !"JWT".equalsIgnoreCase(header.typ())) {
-      throw reject(
-          Reason.UNSUPPORTED_TYPE, "expected typ JWT, got " + UntrustedText.quoted(header.typ()));
-    }
-    if (header.kid() == null || header.kid().isEmpty()) {
-      throw reject(Reason.MISSING_KEY_ID, "the header has no kid");
-    }
-    return header.kid();
-  }
-
-  private static void checkSignature(String token, int secondDot, RSAPublicKey key)
-      throws CallerRejectedException {
-    byte[] signature;
-    try {
-      signature = Base64Url.decode(token, secondDot + 1, token.length());
-    } catch (IllegalArgumentException e) {
-      throw reject(Reason.MALFORMED_TOKEN, "signature is not strict base64url");
-    }
-    boolean valid;
-    try {
-      Signature rs256 = Signature.getInstance("SHA256withRSA");
-      rs256.initVerify(key);
-      // RFC 7515 section 5.2: the signing input is the ASCII text of the first two parts.
-      rs256.update(token.substring(0, secondDot).getBytes(StandardCharsets.US_ASCII));
-      valid = rs256.verify(signature);
-    } catch (GeneralSecurityException e) {
-      valid = false; // wrong length and other malformations: not a valid signature either
-    }
-    if (!valid) {
-      throw reject(Reason.BAD_SIGNATURE, "the RS256 signature does not verify");
-    }
-  }
-
-  private static JoseJson.Claims claims(String token, int firstDot, int secondDot)
-      throws CallerRejectedException {
-    try {
-      return JoseJson.readClaims(Base64Url.decode(token, firstDot + 1, secondDot));
-    } catch (JoseJson.WrongTypeException e) {
-      throw reject(Reason.INVALID_CLAIM, "claim '" + e.member() + "' has the wrong type");
-    } catch (IOException | IllegalArgumentException | IllegalStateException e) {
-      throw reject(Reason.MALFORMED_TOKEN, "payload is not a strict base64url JSON object");
-    }
   }
 
   private static CallerRejectedException reject(Reason reason, String message) {
@@ -397,12 +406,13 @@ public final class CallerVerifier implements AutoCloseable {
     private final Set<String> audiences = new LinkedHashSet<>();
     private final Set<String> issuers = new LinkedHashSet<>(GOOGLE_ISSUERS);
     private ServiceAccountAllowlist allowlist;
-    private Duration clockSkew = CLOCK_SKEW.defaultValue();
+    private Duration clockSkew = VerifierSettings.CLOCK_SKEW.defaultValue();
     private Clock clock = Clock.systemUTC();
     private final KeyCacheConfig.Builder keyCache = KeyCacheConfig.builder();
     private boolean trustPlatformVerifiedTokens;
     private KeySource keySource;
-    private int verifiedTokenCacheEntries = VERIFIED_TOKEN_CACHE_ENTRIES.defaultValue();
+    private int verifiedTokenCacheEntries =
+        VerifierSettings.VERIFIED_TOKEN_CACHE_ENTRIES.defaultValue();
 
     private Builder() {}
 
@@ -451,10 +461,11 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     /**
-     * The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}; see {@link #CLOCK_SKEW}.
+     * The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}; see {@link
+     * VerifierSettings#CLOCK_SKEW}.
      */
     public Builder clockSkew(Duration clockSkew) {
-      this.clockSkew = CLOCK_SKEW.check(clockSkew);
+      this.clockSkew = VerifierSettings.CLOCK_SKEW.check(clockSkew);
       return this;
     }
 
@@ -487,7 +498,8 @@ public final class CallerVerifier implements AutoCloseable {
     /**
      * Hard deadline of one whole key fetch (connect, TLS, status, headers, body; the fetch is given
      * up and disconnected at the deadline, also used as connect and read timeout), and about the
-     * longest a request waits for keys when none are loaded; see {@link #KEY_FETCH_TIMEOUT}.
+     * longest a request waits for keys when none are loaded; see {@link
+     * VerifierSettings#KEY_FETCH_TIMEOUT}.
      */
     public Builder keyFetchTimeout(Duration timeout) {
       keyCache.keyFetchTimeout(timeout);
@@ -496,7 +508,7 @@ public final class CallerVerifier implements AutoCloseable {
 
     /**
      * How long past its expiry the last good key set is still used while fetches fail; see {@link
-     * #MAX_KEY_STALENESS}. Zero means never use an expired key set.
+     * VerifierSettings#MAX_KEY_STALENESS}. Zero means never use an expired key set.
      */
     public Builder maxKeyStaleness(Duration staleness) {
       keyCache.maxKeyStaleness(staleness);
@@ -506,7 +518,7 @@ public final class CallerVerifier implements AutoCloseable {
     /**
      * At most one key fetch starts per interval, whatever triggers it, so that tokens with made-up
      * {@code kid}s cannot make the verifier hammer the key endpoint; see {@link
-     * #KEY_REFETCH_INTERVAL}.
+     * VerifierSettings#KEY_REFETCH_INTERVAL}.
      */
     public Builder keyRefetchInterval(Duration interval) {
       keyCache.keyRefetchInterval(interval);
@@ -515,7 +527,7 @@ public final class CallerVerifier implements AutoCloseable {
 
     /**
      * Key set responses larger than this are refused (Google's is a few KiB); see {@link
-     * #MAX_KEY_SET_BYTES}.
+     * VerifierSettings#MAX_KEY_SET_BYTES}.
      */
     public Builder maxKeySetBytes(int bytes) {
       keyCache.maxKeySetBytes(bytes);
@@ -528,6 +540,11 @@ public final class CallerVerifier implements AutoCloseable {
      * allowlist are still checked, and the caller is marked {@link
      * VerifiedCaller.SignatureCheck#TRUSTED_PLATFORM}. Safe only where no request can reach the
      * function without passing Google's front end (see SECURITY.md). Off by default.
+     *
+     * <p>In this mode a stripped {@code X-Serverless-Authorization} token is trusted whatever
+     * {@code Authorization} holds: that header is left to the application, as Cloud Run leaves it
+     * (without this mode, a {@code Bearer} copy there must verify and name the same caller;
+     * docs/FUNCTION.md, "Both headers").
      */
     public Builder trustPlatformVerifiedTokens() {
       this.trustPlatformVerifiedTokens = true;
@@ -535,9 +552,9 @@ public final class CallerVerifier implements AutoCloseable {
     }
 
     /**
-     * Bounds the verified-token cache (see {@link #VERIFIED_TOKEN_CACHE_ENTRIES}); 0 turns it off.
-     * Clients reuse one ID token for up to an hour, so after its first request a token costs a hash
-     * lookup instead of an RS256 verification.
+     * Bounds the verified-token cache (see {@link VerifierSettings#VERIFIED_TOKEN_CACHE_ENTRIES});
+     * 0 turns it off. Clients reuse one ID token for up to an hour, so after its first request a
+     * token costs a hash lookup instead of an RS256 verification.
      *
      * <p>The cache is keyed by the whole token and holds only tokens that passed every check;
      * rejections are never cached. On a hit the signing key is looked up again (a key that is no
@@ -546,10 +563,11 @@ public final class CallerVerifier implements AutoCloseable {
      * hit never changes a decision. Eviction is first in, first out. Tokens over 4 KiB are never
      * cached, so the entry count bounds the heap held (BENCHMARKS.md gives the bytes per entry).
      *
-     * @param maxEntries 0 to {@code VERIFIED_TOKEN_CACHE_ENTRIES.max()}
+     * @param maxEntries 0 to {@code VerifierSettings.VERIFIED_TOKEN_CACHE_ENTRIES.max()}
      */
     public Builder verifiedTokenCache(int maxEntries) {
-      this.verifiedTokenCacheEntries = VERIFIED_TOKEN_CACHE_ENTRIES.check(maxEntries);
+      this.verifiedTokenCacheEntries =
+          VerifierSettings.VERIFIED_TOKEN_CACHE_ENTRIES.check(maxEntries);
       return this;
     }
 
@@ -589,16 +607,17 @@ public final class CallerVerifier implements AutoCloseable {
         throw new IllegalStateException(
             "no allowlist: call allowlist(..) with the service accounts allowed to call");
       }
+      KeyCacheConfig keyCacheConfig = keyCache.build();
       KeySource keys = keySource;
       if (keys == null) {
-        keys = new JwksKeyCache(keyCache.build());
+        keys = new JwksKeyCache(keyCacheConfig);
       }
       // Each verifier its own cache: an entry's caller is this verifier's answer for the token.
       VerifiedTokenCache tokenCache =
           verifiedTokenCacheEntries == 0
               ? VerifiedTokenCache.DISABLED
               : new VerifiedTokenCache(verifiedTokenCacheEntries);
-      return new CallerVerifier(this, keys, tokenCache);
+      return new CallerVerifier(this, keys, tokenCache, keyCacheConfig.keyRefetchInterval());
     }
   }
 }

@@ -52,10 +52,10 @@ record KeyCacheConfig(
     private URI jwksUri = CallerVerifier.GOOGLE_JWKS_URI;
     private KeyEndpointConnector connector = KeyEndpointConnector.JDK;
     private Clock clock = Clock.systemUTC();
-    private Duration keyFetchTimeout = CallerVerifier.KEY_FETCH_TIMEOUT.defaultValue();
-    private int maxKeySetBytes = CallerVerifier.MAX_KEY_SET_BYTES.defaultValue();
-    private Duration maxKeyStaleness = CallerVerifier.MAX_KEY_STALENESS.defaultValue();
-    private Duration keyRefetchInterval = CallerVerifier.KEY_REFETCH_INTERVAL.defaultValue();
+    private Duration keyFetchTimeout = VerifierSettings.KEY_FETCH_TIMEOUT.defaultValue();
+    private int maxKeySetBytes = VerifierSettings.MAX_KEY_SET_BYTES.defaultValue();
+    private Duration maxKeyStaleness = VerifierSettings.MAX_KEY_STALENESS.defaultValue();
+    private Duration keyRefetchInterval = VerifierSettings.KEY_REFETCH_INTERVAL.defaultValue();
     private Duration defaultTtl = KeySet.DEFAULT_TTL;
     private Duration refreshAhead = KeySet.DEFAULT_REFRESH_AHEAD;
     private KeyHealthListener keyHealthListener;
@@ -83,22 +83,22 @@ record KeyCacheConfig(
     }
 
     Builder keyFetchTimeout(Duration timeout) {
-      this.keyFetchTimeout = CallerVerifier.KEY_FETCH_TIMEOUT.check(timeout);
+      this.keyFetchTimeout = VerifierSettings.KEY_FETCH_TIMEOUT.check(timeout);
       return this;
     }
 
     Builder maxKeySetBytes(int bytes) {
-      this.maxKeySetBytes = CallerVerifier.MAX_KEY_SET_BYTES.check(bytes);
+      this.maxKeySetBytes = VerifierSettings.MAX_KEY_SET_BYTES.check(bytes);
       return this;
     }
 
     Builder maxKeyStaleness(Duration staleness) {
-      this.maxKeyStaleness = CallerVerifier.MAX_KEY_STALENESS.check(staleness);
+      this.maxKeyStaleness = VerifierSettings.MAX_KEY_STALENESS.check(staleness);
       return this;
     }
 
     Builder keyRefetchInterval(Duration interval) {
-      this.keyRefetchInterval = CallerVerifier.KEY_REFETCH_INTERVAL.check(interval);
+      this.keyRefetchInterval = VerifierSettings.KEY_REFETCH_INTERVAL.check(interval);
       return this;
     }
 

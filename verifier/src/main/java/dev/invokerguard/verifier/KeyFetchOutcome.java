@@ -14,8 +14,8 @@ public enum KeyFetchOutcome {
   /** The endpoint answered with a status other than 200 (redirects are not followed). */
   HTTP_STATUS,
   /**
-   * The body is larger than {@link CallerVerifier#MAX_KEY_SET_BYTES} (by its {@code Content-Length}
-   * or while reading).
+   * The body is larger than {@link VerifierSettings#MAX_KEY_SET_BYTES} (by its {@code
+   * Content-Length} or while reading).
    */
   BODY_TOO_LARGE,
   /**
@@ -24,7 +24,7 @@ public enum KeyFetchOutcome {
    */
   INVALID_BODY,
   /**
-   * Not done by the fetch's deadline ({@link CallerVerifier#KEY_FETCH_TIMEOUT}): given up and
+   * Not done by the fetch's deadline ({@link VerifierSettings#KEY_FETCH_TIMEOUT}): given up and
    * disconnected, or a connect or read timeout.
    */
   TIMEOUT,

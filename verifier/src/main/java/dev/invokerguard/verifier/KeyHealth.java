@@ -15,7 +15,7 @@ public enum KeyHealth {
   FETCH_FAILED,
   /**
    * Fetches keep failing and the set in use is past its expiry ({@code Cache-Control: max-age}); it
-   * is still used, up to {@link CallerVerifier#MAX_KEY_STALENESS} past that expiry.
+   * is still used, up to {@link VerifierSettings#MAX_KEY_STALENESS} past that expiry.
    */
   STALE_IN_USE,
   /**

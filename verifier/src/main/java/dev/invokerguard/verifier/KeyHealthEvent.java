@@ -16,7 +16,7 @@ import java.util.Optional;
  * @param keyCount how many keys the set in use holds; 0 when no set is in use
  * @param keyAge the age of the set in use since it was fetched; empty when none is in use
  * @param usableFor how long the set in use stays usable (until its expiry plus {@link
- *     CallerVerifier#MAX_KEY_STALENESS}); zero when {@link KeyHealth#UNUSABLE}
+ *     VerifierSettings#MAX_KEY_STALENESS}); zero when {@link KeyHealth#UNUSABLE}
  * @param fetchOutcome on {@link KeyHealth#FETCH_FAILED}, and on {@link KeyHealth#UNUSABLE} or
  *     {@link KeyHealth#STALE_IN_USE} when a failed fetch caused it: how that fetch failed
  * @param exceptionClass the class name of the exception behind a failed fetch, when there was one

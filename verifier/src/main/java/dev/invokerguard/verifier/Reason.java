@@ -41,10 +41,18 @@ public enum Reason {
   /** The RS256 signature does not verify with the key named by {@code kid}. */
   BAD_SIGNATURE(Category.INVALID_TOKEN),
   /**
-   * Google replaced the signature with {@code SIGNATURE_REMOVED_BY_GOOGLE} and the verifier was not
-   * told to trust the platform's own check.
+   * Google replaced the signature with {@code SIGNATURE_REMOVED_BY_GOOGLE}, no verifiable copy came
+   * in {@code Authorization} (or the copy was stripped too), and the verifier was not told to trust
+   * the platform's own check.
    */
   SIGNATURE_REMOVED(Category.INVALID_TOKEN),
+  /**
+   * {@code X-Serverless-Authorization} came stripped ({@code SIGNATURE_REMOVED_BY_GOOGLE}) and the
+   * copy in {@code Authorization}, which verified, names another caller (another {@code sub}, or
+   * another {@code email} where both carry one): the platform judged one caller and the proof is
+   * for another.
+   */
+  CALLER_MISMATCH(Category.INVALID_TOKEN),
   /**
    * A required claim ({@code iss}, {@code aud}, {@code sub}, {@code exp}, {@code iat}) is absent or
    * of the wrong type.

@@ -29,6 +29,13 @@ public final class VerifiedCaller {
   private final Instant issuedAt;
   private final Instant expiresAt;
   private final SignatureCheck signatureCheck;
+  private final TokenSource tokenSource;
+  // This caller under each token source, shared by all of them and filled on first use (slot
+  // TokenSource.values().length: no source). Read and written without a lock: every field of a
+  // VerifiedCaller is final, so a thread sees null or a whole caller, and a lost write costs one
+  // rebuild. It lets a verified-token cache hit hand out the same instance per source without
+  // allocating, as the decision log's per-caller text relies on.
+  private final VerifiedCaller[] bySource;
 
   VerifiedCaller(
       String subject,
@@ -37,7 +44,8 @@ public final class VerifiedCaller {
       String audience,
       Instant issuedAt,
       Instant expiresAt,
-      SignatureCheck signatureCheck) {
+      SignatureCheck signatureCheck,
+      TokenSource tokenSource) {
     this.subject = Objects.requireNonNull(subject);
     this.email = email;
     this.issuer = Objects.requireNonNull(issuer);
@@ -45,6 +53,45 @@ public final class VerifiedCaller {
     this.issuedAt = Objects.requireNonNull(issuedAt);
     this.expiresAt = Objects.requireNonNull(expiresAt);
     this.signatureCheck = Objects.requireNonNull(signatureCheck);
+    this.tokenSource = tokenSource;
+    this.bySource = new VerifiedCaller[SOURCES.length + 1];
+    bySource[slot(tokenSource)] = this;
+  }
+
+  /** {@code base} under another source, sharing its siblings. */
+  private VerifiedCaller(VerifiedCaller base, TokenSource tokenSource) {
+    this.subject = base.subject;
+    this.email = base.email;
+    this.issuer = base.issuer;
+    this.audience = base.audience;
+    this.issuedAt = base.issuedAt;
+    this.expiresAt = base.expiresAt;
+    this.signatureCheck = base.signatureCheck;
+    this.tokenSource = tokenSource;
+    this.bySource = base.bySource;
+  }
+
+  private static final TokenSource[] SOURCES = TokenSource.values();
+
+  private static int slot(TokenSource source) {
+    return source == null ? SOURCES.length : source.ordinal();
+  }
+
+  /**
+   * This caller as verified from {@code source} ({@code null}: not from request headers): the same
+   * instance for the same source every time.
+   */
+  VerifiedCaller withSource(TokenSource source) {
+    if (source == tokenSource) {
+      return this;
+    }
+    int slot = slot(source);
+    VerifiedCaller caller = bySource[slot];
+    if (caller == null) {
+      caller = new VerifiedCaller(this, source);
+      bySource[slot] = caller;
+    }
+    return caller;
   }
 
   /** The {@code sub} claim: the service account's numeric unique ID. */
@@ -92,6 +139,15 @@ public final class VerifiedCaller {
     return signatureCheck;
   }
 
+  /**
+   * Which header the verified token came from and what the platform did to the credentials headers
+   * (docs/FUNCTION.md, "Which header"); empty when the token was given to {@link
+   * CallerVerifier#verifyToken} rather than in request headers.
+   */
+  public Optional<TokenSource> tokenSource() {
+    return Optional.ofNullable(tokenSource);
+  }
+
   @Override
   public String toString() {
     return "VerifiedCaller{principal="
@@ -104,6 +160,8 @@ public final class VerifiedCaller {
         + expiresAt
         + ", signatureCheck="
         + signatureCheck
+        + ", tokenSource="
+        + tokenSource
         + "}";
   }
 }

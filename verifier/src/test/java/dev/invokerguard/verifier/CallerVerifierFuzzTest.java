@@ -55,12 +55,13 @@ class CallerVerifierFuzzTest {
   @FuzzTest(maxDuration = "5m")
   void verify_arbitraryHeaders_onlyMintedValidTokenAccepted(byte[] input) {
     Map<String, List<String>> headers = headers(new String(input, StandardCharsets.UTF_8));
-    String judged = judgedToken(headers);
-    FuzzFixture.Outcome first = fixture.judge(() -> strict.verify(headers), judged);
-    checkAgreement(first, fixture.judge(() -> strict.verify(headers), judged), "a repeat");
-    checkAgreement(first, fixture.judge(() -> uncached.verify(headers), judged), "no cache");
+    String judged = bearerToken(judgedValues(headers));
+    String deciding = decidingToken(headers); // without trust mode
+    FuzzFixture.Outcome first = fixture.judge(() -> strict.verify(headers), deciding);
+    checkAgreement(first, fixture.judge(() -> strict.verify(headers), deciding), "a repeat");
+    checkAgreement(first, fixture.judge(() -> uncached.verify(headers), deciding), "no cache");
     FuzzFixture.Outcome trusted = fixture.judge(() -> trusting.verify(headers), judged);
-    if (judged == null || !judged.endsWith("." + CallerVerifier.SIGNATURE_REMOVED_BY_GOOGLE)) {
+    if (judged == null || !judged.endsWith("." + CompactJws.SIGNATURE_REMOVED_BY_GOOGLE)) {
       checkAgreement(first, trusted, "the trusting verifier");
     }
     checkHeaderReasons(headers, first);
@@ -85,7 +86,7 @@ class CallerVerifierFuzzTest {
     checkAgreement(first, fixture.judge(() -> strict.verifyToken(token), token), "a repeat");
     checkAgreement(first, fixture.judge(() -> uncached.verifyToken(token), token), "no cache");
     FuzzFixture.Outcome trusted = fixture.judge(() -> trusting.verifyToken(token), token);
-    if (!token.endsWith("." + CallerVerifier.SIGNATURE_REMOVED_BY_GOOGLE)) {
+    if (!token.endsWith("." + CompactJws.SIGNATURE_REMOVED_BY_GOOGLE)) {
       checkAgreement(first, trusted, "the trusting verifier");
     }
   }
@@ -135,13 +136,31 @@ class CallerVerifierFuzzTest {
     return values;
   }
 
-  /** The token an acceptance may be for: the judged header's single {@code Bearer} value. */
-  private static String judgedToken(Map<String, List<String>> headers) {
-    List<String> judged = judgedValues(headers);
-    if (judged == null || judged.size() != 1 || judged.get(0) == null) {
+  /**
+   * The token an acceptance may be for without trust mode: the judged header's single {@code
+   * Bearer} value, except that a stripped {@code X-Serverless-Authorization} token with a single
+   * {@code Bearer} value in {@code Authorization} is decided by that copy (docs/FUNCTION.md, "Both
+   * headers"). In trust mode the judged header's token decides.
+   */
+  private static String decidingToken(Map<String, List<String>> headers) {
+    String judged = bearerToken(judgedValues(headers));
+    List<String> serverless = collect(headers, "x-serverless-authorization");
+    if (serverless != null
+        && judged != null
+        && judged.endsWith("." + CompactJws.SIGNATURE_REMOVED_BY_GOOGLE)) {
+      String copy = bearerToken(collect(headers, "authorization"));
+      if (copy != null) {
+        return copy;
+      }
+    }
+    return judged;
+  }
+
+  private static String bearerToken(List<String> values) {
+    if (values == null || values.size() != 1 || values.get(0) == null) {
       return null;
     }
-    String value = judged.get(0).strip();
+    String value = values.get(0).strip();
     if (value.length() < 7 || !value.regionMatches(true, 0, "Bearer ", 0, 7)) {
       return null;
     }

@@ -5,16 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.invokerguard.testing.MutableClock;
 import dev.invokerguard.testing.TestIssuer;
-import java.nio.charset.StandardCharsets;
-import java.security.KeyPairGenerator;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -186,78 +181,7 @@ class CallerVerifierTest {
     assertThat(rejection(emptyServerless)).isEqualTo(Reason.MISSING_CREDENTIALS);
   }
 
-  // ---- the compact JWS form ----
-
-  @ParameterizedTest
-  @ValueSource(
-      strings = {
-        "abc",
-        "abc.def",
-        "a.b.c.d",
-        "..",
-        "eyJhbGciOiJSUzI1NiJ9..sig",
-        "!!!.eyJ9.sig",
-        "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ==.e30.c2ln"
-      })
-  void verify_notACompactJws_rejectedAsMalformed(String token) {
-    assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
-  }
-
-  @ParameterizedTest
-  @ValueSource(
-      strings = {
-        "[\"alg\",\"RS256\"]",
-        "{'alg':'RS256','kid':'k'}",
-        "{alg:\"RS256\"}",
-        "{\"alg\":\"RS256\",\"kid\":\"k\"} {}",
-        "{\"alg\":\"RS256\",\"kid\":\"k\",}",
-        "\"RS256\""
-      })
-  void verify_headerNotAStrictJsonObject_rejectedAsMalformed(String headerJson) {
-    String token =
-        issuer.token().email(CLIENT).audience(AUDIENCE).rawHeaderJson(headerJson).build();
-    assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
-  }
-
-  @Test
-  void verify_duplicateHeaderMember_rejectedAsMalformed() {
-    String kid = issuer.activeKeyId();
-    String headerJson = "{\"alg\":\"none\",\"alg\":\"RS256\",\"kid\":\"" + kid + "\"}";
-    String token =
-        issuer.token().email(CLIENT).audience(AUDIENCE).rawHeaderJson(headerJson).build();
-    assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
-  }
-
-  @Test
-  void verify_duplicateClaim_rejectedAsMalformed() {
-    long now = NOW.getEpochSecond();
-    String payload =
-        "{\"iss\":\"https://accounts.google.com\",\"aud\":\"https://evil.example\",\"aud\":\""
-            + AUDIENCE
-            + "\",\"sub\":\""
-            + TestIssuer.uniqueIdOf(CLIENT)
-            + "\",\"email\":\""
-            + CLIENT
-            + "\",\"email_verified\":true,\"iat\":"
-            + now
-            + ",\"exp\":"
-            + (now + 3600)
-            + "}";
-    String token = issuer.token().rawPayloadJson(payload).build();
-    assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
-  }
-
-  @Test
-  void verify_payloadNotUtf8_rejectedAsMalformed() {
-    String token = issuer.mint(CLIENT, AUDIENCE);
-    String[] parts = token.split("\\.");
-    String badPayload =
-        Base64.getUrlEncoder().withoutPadding().encodeToString(new byte[] {'{', (byte) 0xC3, '}'});
-    assertThat(rejection(parts[0] + "." + badPayload + "." + parts[2]))
-        .isIn(List.of(Reason.MALFORMED_TOKEN, Reason.BAD_SIGNATURE));
-  }
-
-  // ---- the JOSE header (RFC 8725 section 3.1 and 2.1) ----
+  // ---- the JWS steps, wired in (each rule on its own: CompactJwsTest) ----
 
   @Test
   void verify_algNone_rejectedAsUnsupportedAlgorithm() {
@@ -273,107 +197,10 @@ class CallerVerifierTest {
   }
 
   @Test
-  void verify_hs256SignedWithThePublicKey_rejectedAsUnsupportedAlgorithm() throws Exception {
-    // The classic key-confusion attack: HMAC keyed with the RSA public key the verifier trusts.
-    String unsigned =
-        issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", "HS256").build();
-    String signingInput = unsigned.substring(0, unsigned.lastIndexOf('.'));
-    Mac hmac = Mac.getInstance("HmacSHA256");
-    hmac.init(new SecretKeySpec(issuer.publicKey(issuer.activeKeyId()).getEncoded(), "HmacSHA256"));
-    String mac =
-        Base64.getUrlEncoder()
-            .withoutPadding()
-            .encodeToString(hmac.doFinal(signingInput.getBytes(StandardCharsets.US_ASCII)));
-    assertThat(rejection(signingInput + "." + mac)).isEqualTo(Reason.UNSUPPORTED_ALGORITHM);
-  }
-
-  @ParameterizedTest
-  @ValueSource(strings = {"RS384", "RS512", "PS256", "ES256", "rs256", "RS256 ", "EdDSA"})
-  void verify_otherAlgorithm_rejectedAsUnsupportedAlgorithm(String alg) {
-    String token = issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", alg).build();
-    assertThat(rejection(token)).isEqualTo(Reason.UNSUPPORTED_ALGORITHM);
-  }
-
-  @Test
-  void verify_algNotAString_rejectedAsMalformed() {
-    String token = issuer.token().email(CLIENT).audience(AUDIENCE).header("alg", 256).build();
-    assertThat(rejection(token)).isEqualTo(Reason.MALFORMED_TOKEN);
-  }
-
-  @Test
-  void verify_critHeader_rejectedAsCritical() {
-    String token =
-        issuer
-            .token()
-            .email(CLIENT)
-            .audience(AUDIENCE)
-            .header("crit", List.of("exp"))
-            .header("exp", 1)
-            .build();
-    assertThat(rejection(token)).isEqualTo(Reason.CRITICAL_HEADER);
-  }
-
-  @Test
-  void verify_typOtherThanJwt_rejected_jwtInAnyCaseAccepted() throws Exception {
-    assertThat(
-            rejection(
-                issuer.token().email(CLIENT).audience(AUDIENCE).header("typ", "at+jwt").build()))
-        .isEqualTo(Reason.UNSUPPORTED_TYPE);
-    assertThat(
-            verifier.verify(
-                bearer(
-                    issuer.token().email(CLIENT).audience(AUDIENCE).header("typ", "jwt").build())))
-        .isNotNull();
-    assertThat(
-            verifier.verify(
-                bearer(
-                    issuer.token().email(CLIENT).audience(AUDIENCE).removeHeader("typ").build())))
-        .isNotNull();
-  }
-
-  @Test
-  void verify_noKid_rejectedAsMissingKeyId() {
-    assertThat(
-            rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeHeader("kid").build()))
-        .isEqualTo(Reason.MISSING_KEY_ID);
-  }
-
-  // ---- the signature ----
-
-  @Test
   void verify_unknownKid_rejectedAsUnknownKeyId() {
     assertThat(
             rejection(issuer.token().email(CLIENT).audience(AUDIENCE).keyId("no-such-key").build()))
         .isEqualTo(Reason.UNKNOWN_KEY_ID);
-  }
-
-  @Test
-  void verify_validSignatureFromAnotherKeyUnderAKnownKid_rejectedAsBadSignature() throws Exception {
-    KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
-    generator.initialize(2048);
-    String token =
-        issuer
-            .token()
-            .email(CLIENT)
-            .audience(AUDIENCE)
-            .signWith(generator.generateKeyPair().getPrivate())
-            .build();
-    assertThat(rejection(token)).isEqualTo(Reason.BAD_SIGNATURE);
-  }
-
-  @Test
-  void verify_signedWithAnotherPublishedKeyButNamingTheFirst_rejectedAsBadSignature() {
-    List<String> kids = issuer.keyIds();
-    assertThat(kids.size()).isAtLeast(2);
-    String token =
-        issuer
-            .token()
-            .email(CLIENT)
-            .audience(AUDIENCE)
-            .signWithKey(kids.get(1))
-            .keyId(kids.get(0))
-            .build();
-    assertThat(rejection(token)).isEqualTo(Reason.BAD_SIGNATURE);
   }
 
   @Test
@@ -382,33 +209,6 @@ class CallerVerifierTest {
     String[] theirs = issuer.mint(CLIENT, AUDIENCE).split("\\.");
     assertThat(rejection(mine[0] + "." + theirs[1] + "." + mine[2]))
         .isEqualTo(Reason.BAD_SIGNATURE);
-  }
-
-  @Test
-  void verify_truncatedSignature_rejected() {
-    String token = issuer.mint(CLIENT, AUDIENCE);
-    int dot = token.lastIndexOf('.');
-    byte[] signature = Base64.getUrlDecoder().decode(token.substring(dot + 1));
-    String shorter =
-        Base64.getUrlEncoder()
-            .withoutPadding()
-            .encodeToString(java.util.Arrays.copyOf(signature, 253));
-    assertThat(rejection(token.substring(0, dot + 1) + shorter)).isEqualTo(Reason.BAD_SIGNATURE);
-    assertThat(rejection(token.substring(0, token.length() - 1)))
-        .isIn(List.of(Reason.BAD_SIGNATURE, Reason.MALFORMED_TOKEN));
-    assertThat(rejection(token.substring(0, dot + 1))).isEqualTo(Reason.MALFORMED_TOKEN);
-  }
-
-  @Test
-  void verify_signatureRespelledWithNonCanonicalTrailingBits_rejected() {
-    String token = issuer.mint(CLIENT, AUDIENCE);
-    // A 256-byte signature is 342 base64url characters; the last carries 2 bits and 4 zero bits.
-    char last = token.charAt(token.length() - 1);
-    String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char respelled = alphabet.charAt(alphabet.indexOf(last) | 1);
-    assertThat(respelled).isNotEqualTo(last);
-    assertThat(rejection(token.substring(0, token.length() - 1) + respelled))
-        .isEqualTo(Reason.MALFORMED_TOKEN);
   }
 
   @Test
@@ -425,11 +225,11 @@ class CallerVerifierTest {
   }
 
   /**
-   * Issue 12 item 7: the platform removes the signature of a token it checked in
+   * Issue 12 item 7, issue 21 item 1: the platform removes the signature of a token it checked in
    * X-Serverless-Authorization; the log detail tells the operator what the client should do.
    */
   @Test
-  void verify_signatureRemovedByGoogle_detailSaysToSendTheTokenInAuthorization() {
+  void verify_signatureRemovedByGoogle_detailSaysToSendTheTokenInBothHeaders() {
     String token =
         issuer
             .token()
@@ -443,7 +243,88 @@ class CallerVerifierTest {
         assertThrows(CallerRejectedException.class, () -> verifier.verify(headers));
     assertThat(e.reason()).isEqualTo(Reason.SIGNATURE_REMOVED);
     assertThat(e).hasMessageThat().contains("X-Serverless-Authorization");
-    assertThat(e).hasMessageThat().contains("send the ID token in Authorization");
+    assertThat(e).hasMessageThat().contains("no copy came in Authorization");
+    assertThat(e)
+        .hasMessageThat()
+        .contains("send the ID token in both X-Serverless-Authorization and Authorization");
+    assertThat(e.tokenSource()).hasValue(TokenSource.STRIPPED_SERVERLESS);
+  }
+
+  // ---- both headers: the Authorization copy of a stripped token (full table: BothHeadersTest) --
+
+  private Map<String, List<String>> bothHeaders(String serverless, String authorization) {
+    return Map.of(
+        "X-Serverless-Authorization",
+        List.of("Bearer " + serverless),
+        "authorization",
+        List.of("Bearer " + authorization));
+  }
+
+  private String stripped(String email) {
+    return issuer
+        .token()
+        .email(email)
+        .audience(AUDIENCE)
+        .signature(CompactJws.SIGNATURE_REMOVED_BY_GOOGLE)
+        .build();
+  }
+
+  @Test
+  void verify_strippedWithCopy_copyVerifiedThenCachedAndCountedOncePerRequest() throws Exception {
+    String copy = issuer.mint(CLIENT, AUDIENCE);
+    Map<String, List<String>> headers = bothHeaders(stripped(CLIENT), copy);
+
+    VerifiedCaller first = verifier.verify(headers);
+    VerifiedCaller second = verifier.verify(headers);
+
+    assertThat(first.signatureCheck()).isEqualTo(VerifiedCaller.SignatureCheck.VERIFIED);
+    assertThat(first.tokenSource()).hasValue(TokenSource.AUTHORIZATION_BESIDE_STRIPPED);
+    assertThat(first.principal()).isEqualTo(CLIENT);
+    // The copy's second verification is the cache's; the same instance per source, another one
+    // when the same token comes alone.
+    assertThat(second).isSameInstanceAs(first);
+    VerifiedCaller alone = verifier.verify(bearer(copy));
+    assertThat(alone.tokenSource()).hasValue(TokenSource.AUTHORIZATION);
+    assertThat(verifier.verify(bearer(copy))).isSameInstanceAs(alone);
+    assertThat(verifier.verifyToken(copy).tokenSource()).isEmpty();
+    VerifierStats stats = verifier.stats();
+    assertThat(stats.allowed()).isEqualTo(5);
+    assertThat(stats.tokenCacheMisses()).isEqualTo(2); // the stripped token is never cached
+  }
+
+  @Test
+  void verify_strippedWithCopyOfAnotherCaller_rejectedAsMismatch_withoutNamingEither() {
+    CallerRejectedException e =
+        assertThrows(
+            CallerRejectedException.class,
+            () -> verifier.verify(bothHeaders(stripped(STRANGER), issuer.mint(CLIENT, AUDIENCE))));
+    assertThat(e.reason()).isEqualTo(Reason.CALLER_MISMATCH);
+    assertThat(e.verifiedSubject()).isEmpty();
+    assertThat(e).hasMessageThat().doesNotContain(CLIENT);
+    assertThat(e).hasMessageThat().doesNotContain(STRANGER);
+    assertThat(Reason.CALLER_MISMATCH.category()).isEqualTo(Reason.Category.INVALID_TOKEN);
+  }
+
+  @Test
+  void verify_strippedCopyAfterACachedVerification_stillMatchedAgainstTheStrippedCaller()
+      throws Exception {
+    String copy = issuer.mint(CLIENT, AUDIENCE);
+    assertThat(verifier.verify(bearer(copy))).isNotNull(); // now cached
+    assertThat(rejection(bothHeaders(stripped(STRANGER), copy))).isEqualTo(Reason.CALLER_MISMATCH);
+  }
+
+  @Test
+  void verify_strippedWithoutSubject_namesNoCaller_rejectedAsMismatch() {
+    String noSub =
+        issuer
+            .token()
+            .email(CLIENT)
+            .audience(AUDIENCE)
+            .removeClaim("sub")
+            .signature(CompactJws.SIGNATURE_REMOVED_BY_GOOGLE)
+            .build();
+    assertThat(rejection(bothHeaders(noSub, issuer.mint(CLIENT, AUDIENCE))))
+        .isEqualTo(Reason.CALLER_MISMATCH);
   }
 
   @Test
@@ -511,7 +392,7 @@ class CallerVerifierTest {
     }
   }
 
-  // ---- claims (RFC 7519 section 4.1) ----
+  // ---- the claim rules, wired in (each rule on its own: ClaimRulesTest) ----
 
   @Test
   void verify_wrongIssuer_rejected() {
@@ -535,33 +416,6 @@ class CallerVerifierTest {
         .isEqualTo(Reason.WRONG_ISSUER);
     assertThat(
             rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("iss").build()))
-        .isEqualTo(Reason.INVALID_CLAIM);
-  }
-
-  @ParameterizedTest
-  @ValueSource(
-      strings = {
-        AUDIENCE + "/",
-        AUDIENCE + "/admin",
-        "https://europe-west1-host-project.cloudfunctions.net/internal",
-        "HTTPS://europe-west1-host-project.cloudfunctions.net/internal-api",
-        " " + AUDIENCE,
-        "https://europe-west1-host-project.cloudfunctions.net/INTERNAL-API"
-      })
-  void verify_audienceNearMiss_rejectedAsWrongAudience(String audience) {
-    assertThat(rejection(issuer.token().email(CLIENT).audience(audience).build()))
-        .isEqualTo(Reason.WRONG_AUDIENCE);
-  }
-
-  @Test
-  void verify_audienceMissingEmptyOrNotString_rejectedAsInvalidClaim() {
-    assertThat(rejection(issuer.token().email(CLIENT).removeClaim("aud").build()))
-        .isEqualTo(Reason.INVALID_CLAIM);
-    assertThat(rejection(issuer.token().email(CLIENT).claim("aud", List.of()).build()))
-        .isEqualTo(Reason.INVALID_CLAIM);
-    assertThat(rejection(issuer.token().email(CLIENT).claim("aud", 42).build()))
-        .isEqualTo(Reason.INVALID_CLAIM);
-    assertThat(rejection(issuer.token().email(CLIENT).claim("aud", List.of(AUDIENCE, 42)).build()))
         .isEqualTo(Reason.INVALID_CLAIM);
   }
 
@@ -596,52 +450,6 @@ class CallerVerifierTest {
   }
 
   @Test
-  void verify_issuedInTheFutureBeyondSkew_rejected_withinSkewAccepted() throws Exception {
-    assertThat(
-            verifier.verify(
-                bearer(
-                    issuer
-                        .token()
-                        .email(CLIENT)
-                        .audience(AUDIENCE)
-                        .issuedAt(NOW.plusSeconds(60))
-                        .build())))
-        .isNotNull();
-    assertThat(
-            rejection(
-                issuer
-                    .token()
-                    .email(CLIENT)
-                    .audience(AUDIENCE)
-                    .issuedAt(NOW.plusSeconds(61))
-                    .build()))
-        .isEqualTo(Reason.ISSUED_IN_FUTURE);
-  }
-
-  @Test
-  void verify_notBeforeInTheFutureBeyondSkew_rejected_withinSkewAccepted() throws Exception {
-    assertThat(
-            verifier.verify(
-                bearer(
-                    issuer
-                        .token()
-                        .email(CLIENT)
-                        .audience(AUDIENCE)
-                        .notBefore(NOW.plusSeconds(60))
-                        .build())))
-        .isNotNull();
-    assertThat(
-            rejection(
-                issuer
-                    .token()
-                    .email(CLIENT)
-                    .audience(AUDIENCE)
-                    .notBefore(NOW.plusSeconds(61))
-                    .build()))
-        .isEqualTo(Reason.NOT_YET_VALID);
-  }
-
-  @Test
   void verify_zeroSkew_expiryExact() throws Exception {
     try (CallerVerifier strict = verifierBuilder().clockSkew(Duration.ZERO).build()) {
       String atNow =
@@ -663,26 +471,6 @@ class CallerVerifierTest {
   }
 
   @Test
-  void verify_requiredTimesMissing_rejectedAsInvalidClaim() {
-    assertThat(
-            rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("exp").build()))
-        .isEqualTo(Reason.INVALID_CLAIM);
-    assertThat(
-            rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("iat").build()))
-        .isEqualTo(Reason.INVALID_CLAIM);
-  }
-
-  @ParameterizedTest
-  @ValueSource(strings = {"exp", "iat", "nbf"})
-  void verify_nonNumericOrAbsurdTimes_rejectedAsInvalidClaim(String claim) {
-    for (Object value :
-        List.<Object>of("1999999999", true, List.of(1), -1, 1e300, Map.of("t", 1))) {
-      String token = issuer.token().email(CLIENT).audience(AUDIENCE).claim(claim, value).build();
-      assertThat(rejection(token)).isEqualTo(Reason.INVALID_CLAIM);
-    }
-  }
-
-  @Test
   void verify_fractionalExpiry_truncatedAndAccepted() throws Exception {
     String token =
         issuer
@@ -692,13 +480,6 @@ class CallerVerifierTest {
             .claim("exp", NOW.getEpochSecond() + 600.75)
             .build();
     assertThat(verifier.verify(bearer(token)).expiresAt()).isEqualTo(NOW.plusSeconds(600));
-  }
-
-  @Test
-  void verify_noSubject_rejectedAsInvalidClaim() {
-    assertThat(
-            rejection(issuer.token().email(CLIENT).audience(AUDIENCE).removeClaim("sub").build()))
-        .isEqualTo(Reason.INVALID_CLAIM);
   }
 
   // ---- the allowlist ----

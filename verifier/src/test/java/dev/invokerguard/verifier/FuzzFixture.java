@@ -42,7 +42,7 @@ final class FuzzFixture implements AutoCloseable {
   static final String STRANGER = "stranger@other-project.iam.gserviceaccount.com";
   static final String KID = "fuzz-key-1";
   static final String OTHER_KID = "fuzz-key-2";
-  static final Duration SKEW = CallerVerifier.CLOCK_SKEW.defaultValue();
+  static final Duration SKEW = VerifierSettings.CLOCK_SKEW.defaultValue();
   static final ServiceAccountAllowlist ALLOWLIST =
       ServiceAccountAllowlist.of(List.of(CLIENT, TestIssuer.uniqueIdOf(ID_CLIENT)));
 
@@ -105,7 +105,7 @@ final class FuzzFixture implements AutoCloseable {
     String v0 = valid.get("V0");
     invalid.put(
         "SIGNATURE_REMOVED",
-        v0.substring(0, v0.lastIndexOf('.') + 1) + CallerVerifier.SIGNATURE_REMOVED_BY_GOOGLE);
+        v0.substring(0, v0.lastIndexOf('.') + 1) + CompactJws.SIGNATURE_REMOVED_BY_GOOGLE);
   }
 
   private TokenBuilder signed(String kid) {
@@ -213,8 +213,7 @@ final class FuzzFixture implements AutoCloseable {
 
   private void checkAccepted(VerifiedCaller caller, String judgedToken) {
     boolean removed =
-        judgedToken != null
-            && judgedToken.endsWith("." + CallerVerifier.SIGNATURE_REMOVED_BY_GOOGLE);
+        judgedToken != null && judgedToken.endsWith("." + CompactJws.SIGNATURE_REMOVED_BY_GOOGLE);
     if (caller.signatureCheck() == VerifiedCaller.SignatureCheck.TRUSTED_PLATFORM) {
       if (!removed) {
         throw new AssertionError("TRUSTED_PLATFORM for a token whose signature was not removed");

@@ -134,6 +134,7 @@ class FuzzFixtureTest {
         FuzzFixture.AUDIENCE,
         FuzzFixture.NOW,
         FuzzFixture.NOW.plusSeconds(3600),
-        check);
+        check,
+        TokenSource.AUTHORIZATION);
   }
 }

@@ -81,7 +81,7 @@ final class KeySetTest {
     assertThat(set.refreshAt()).isEqualTo(T0.plus(KeySet.DEFAULT_TTL.dividedBy(2)));
     assertThat(set.usableUntil())
         .isEqualTo(
-            T0.plus(KeySet.DEFAULT_TTL).plus(CallerVerifier.MAX_KEY_STALENESS.defaultValue()));
+            T0.plus(KeySet.DEFAULT_TTL).plus(VerifierSettings.MAX_KEY_STALENESS.defaultValue()));
   }
 
   @Test

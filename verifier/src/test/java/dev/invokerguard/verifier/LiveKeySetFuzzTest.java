@@ -94,7 +94,7 @@ class LiveKeySetFuzzTest {
         .clock(clock)
         .jwksUri(issuer.jwksUri())
         .keyFetchTimeout(Duration.ofSeconds(2))
-        .keyRefetchInterval(CallerVerifier.KEY_REFETCH_INTERVAL.min())
+        .keyRefetchInterval(VerifierSettings.KEY_REFETCH_INTERVAL.min())
         .build();
   }
 

@@ -61,7 +61,7 @@ class RejectionMessageTest {
             .email(FuzzFixture.CLIENT)
             .audience(FuzzFixture.AUDIENCE)
             .issuer("https://accounts.google.com\u0085severity=INFO")
-            .signature(CallerVerifier.SIGNATURE_REMOVED_BY_GOOGLE)
+            .signature(CompactJws.SIGNATURE_REMOVED_BY_GOOGLE)
             .build();
 
     CallerRejectedException rejection =

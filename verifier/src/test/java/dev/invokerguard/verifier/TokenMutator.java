@@ -187,7 +187,7 @@ final class TokenMutator {
           return String.join(".", parts);
         }
       case 11: // the platform's marker in place of the signature
-        parts[parts.length - 1] = CallerVerifier.SIGNATURE_REMOVED_BY_GOOGLE;
+        parts[parts.length - 1] = CompactJws.SIGNATURE_REMOVED_BY_GOOGLE;
         return String.join(".", parts);
       case 12:
         { // add or drop a separator, or wrap in whitespace

@@ -249,7 +249,7 @@ class VerifiedTokenCacheTest {
         IllegalArgumentException.class,
         () ->
             builder(CLIENT)
-                .verifiedTokenCache(CallerVerifier.VERIFIED_TOKEN_CACHE_ENTRIES.max() + 1));
+                .verifiedTokenCache(VerifierSettings.VERIFIED_TOKEN_CACHE_ENTRIES.max() + 1));
   }
 
   @Test
