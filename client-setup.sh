@@ -483,6 +483,12 @@ Call from on-premises with the key:
   GOOGLE_APPLICATION_CREDENTIALS=$(render "${KEY_FILE}") java -jar client/target/invoke.jar ${url}
 EOF
   fi
+  if [[ -n "${GKE}" || "${HAVE_KEY_FILE}" == "true" ]]; then
+    cat <<EOF
+invoke sends the token in Authorization and in X-Serverless-Authorization (one copy for Google to
+judge, one that reaches the function as sent); --authorization-only sends Authorization alone.
+EOF
+  fi
   if [[ -z "${GKE}" && "${HAVE_KEY_FILE}" == "false" ]]; then
     cat <<EOF
 
