@@ -5,11 +5,16 @@ import com.google.api.client.http.HttpRequestInitializer;
 import com.google.api.client.util.BackOff;
 import com.google.api.client.util.ExponentialBackOff;
 import com.google.api.client.util.Sleeper;
+import com.google.auth.http.HttpTransportFactory;
+import com.google.auth.oauth2.AwsCredentials;
 import com.google.auth.oauth2.ComputeEngineCredentials;
+import com.google.auth.oauth2.ExternalAccountCredentials;
 import com.google.auth.oauth2.GoogleCredentials;
 import com.google.auth.oauth2.IdTokenCredentials;
 import com.google.auth.oauth2.IdTokenProvider;
+import com.google.auth.oauth2.IdentityPoolCredentials;
 import com.google.auth.oauth2.ImpersonatedCredentials;
+import com.google.auth.oauth2.PluggableAuthCredentials;
 import com.google.auth.oauth2.UserCredentials;
 import java.io.IOException;
 import java.net.http.HttpRequest;
@@ -37,8 +42,10 @@ import java.util.function.UnaryOperator;
  * <p>Tokens come from Application Default Credentials through google-auth-library's {@link
  * IdTokenCredentials}, so the same code works unchanged on GKE with Workload Identity, on Compute
  * Engine and Cloud Run (the metadata server, asked for {@code format=full} so that the token
- * carries {@code email}), with a service-account key file ({@code GOOGLE_APPLICATION_CREDENTIALS})
- * and with service-account impersonation (asked to include {@code email}).
+ * carries {@code email}), with a service-account key file ({@code GOOGLE_APPLICATION_CREDENTIALS}),
+ * with service-account impersonation (asked to include {@code email}), and with Workload Identity
+ * Federation (an {@code external_account} configuration naming a service account: its federated
+ * token asks IAM for the account's ID token).
  *
  * <p>Tokens are cached by google-auth-library and refreshed before they expire (a few minutes ahead
  * of {@code exp}); a request never fetches a token of its own, which matters because the metadata
@@ -77,6 +84,10 @@ public final class IdTokenAuthenticator {
 
   private static final String CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS";
 
+  /** The scope of the federated token that calls IAM's generateIdToken. */
+  private static final String CLOUD_PLATFORM_SCOPE =
+      "https://www.googleapis.com/auth/cloud-platform";
+
   /** The standard header (RFC 6750 section 2.1); always sent. */
   public static final String AUTHORIZATION = "Authorization";
 
@@ -102,6 +113,7 @@ public final class IdTokenAuthenticator {
   private final Sleeper sleeper;
   private final UnaryOperator<String> environment;
   private final boolean authorizationHeaderOnly;
+  private final HttpTransportFactory iamTransport;
 
   // Guarded by "this". Set once credentials were found; a failed lookup is tried again next time.
   private Resolved resolved;
@@ -115,6 +127,7 @@ public final class IdTokenAuthenticator {
     this.sleeper = builder.sleeper;
     this.environment = builder.environment;
     this.authorizationHeaderOnly = builder.authorizationHeaderOnly;
+    this.iamTransport = builder.iamTransport;
   }
 
   /**
@@ -149,6 +162,7 @@ public final class IdTokenAuthenticator {
     private Sleeper sleeper = Sleeper.DEFAULT;
     private UnaryOperator<String> environment = System::getenv;
     private boolean authorizationHeaderOnly;
+    private HttpTransportFactory iamTransport;
 
     private Builder() {}
 
@@ -166,7 +180,8 @@ public final class IdTokenAuthenticator {
     /**
      * Uses these credentials instead of Application Default Credentials. They must be able to mint
      * ID tokens ({@link IdTokenProvider}): {@link ComputeEngineCredentials}, a service account's
-     * key, or {@link ImpersonatedCredentials}.
+     * key, or {@link ImpersonatedCredentials}; or be an {@link ExternalAccountCredentials}
+     * configuration that names a service account (Workload Identity Federation).
      *
      * @param credentials the credentials
      * @return this builder
@@ -224,6 +239,12 @@ public final class IdTokenAuthenticator {
      */
     public Builder authorizationHeaderOnly() {
       this.authorizationHeaderOnly = true;
+      return this;
+    }
+
+    /** For tests: how IAM's generateIdToken is reached for Workload Identity Federation. */
+    Builder iamTransport(HttpTransportFactory transport) {
+      this.iamTransport = Objects.requireNonNull(transport, "transport");
       return this;
     }
 
@@ -416,8 +437,15 @@ public final class IdTokenAuthenticator {
           e);
     }
     CredentialSource source = declaredSource != null ? declaredSource : sourceOf(credentials);
-    if (source == CredentialSource.UNSUPPORTED
-        || !(credentials instanceof IdTokenProvider provider)) {
+    IdTokenProvider provider;
+    if (source == CredentialSource.UNSUPPORTED) {
+      throw failure(
+          CredentialSource.UNSUPPORTED, "found " + credentials.getClass().getSimpleName(), null);
+    } else if (credentials instanceof ExternalAccountCredentials external) {
+      provider = federatedIdTokens(external);
+    } else if (credentials instanceof IdTokenProvider idTokenProvider) {
+      provider = idTokenProvider;
+    } else {
       throw failure(
           CredentialSource.UNSUPPORTED, "found " + credentials.getClass().getSimpleName(), null);
     }
@@ -432,6 +460,13 @@ public final class IdTokenAuthenticator {
   }
 
   static CredentialSource sourceOf(GoogleCredentials credentials) {
+    if (credentials instanceof ExternalAccountCredentials external) {
+      // Without a service account to impersonate, the federated identity is no service account:
+      // the guard accepts service accounts only.
+      return external.getServiceAccountEmail() == null
+          ? CredentialSource.UNSUPPORTED
+          : CredentialSource.WORKLOAD_IDENTITY_FEDERATION;
+    }
     // An end-user login can return an ID token, but for the OAuth client as audience and for a
     // person, not a service account: the function would refuse it, so refuse it here, clearly.
     if (!(credentials instanceof IdTokenProvider) || credentials instanceof UserCredentials) {
@@ -448,11 +483,43 @@ public final class IdTokenAuthenticator {
     return CredentialSource.KEY_FILE;
   }
 
+  /**
+   * google-auth-library's external accounts mint access tokens, not ID tokens. An ID token for the
+   * service account the configuration names comes from IAM's generateIdToken, called, as {@link
+   * ImpersonatedCredentials} calls it, with the federated token of the same configuration stripped
+   * of its impersonation: so the federated principal needs permission to mint ID tokens for the
+   * account, and the account needs none on itself.
+   */
+  private ImpersonatedCredentials federatedIdTokens(ExternalAccountCredentials external)
+      throws IdTokenException {
+    ExternalAccountCredentials federated;
+    if (external instanceof IdentityPoolCredentials pool) {
+      federated = pool.toBuilder().setServiceAccountImpersonationUrl(null).build();
+    } else if (external instanceof AwsCredentials aws) {
+      federated = aws.toBuilder().setServiceAccountImpersonationUrl(null).build();
+    } else if (external instanceof PluggableAuthCredentials pluggable) {
+      federated = pluggable.toBuilder().setServiceAccountImpersonationUrl(null).build();
+    } else {
+      throw failure(
+          CredentialSource.UNSUPPORTED, "found " + external.getClass().getSimpleName(), null);
+    }
+    ImpersonatedCredentials.Builder idTokens =
+        ImpersonatedCredentials.newBuilder()
+            .setSourceCredentials(federated)
+            .setTargetPrincipal(external.getServiceAccountEmail())
+            .setScopes(List.of(CLOUD_PLATFORM_SCOPE));
+    if (iamTransport != null) {
+      idTokens.setHttpTransportFactory(iamTransport);
+    }
+    return idTokens.build();
+  }
+
   private IdTokenException failure(CredentialSource source, String what, Throwable cause) {
     String where = null;
     if (source == CredentialSource.METADATA_SERVER) {
       where = ComputeEngineCredentials.getMetadataServerUrl();
-    } else if (source == CredentialSource.KEY_FILE) {
+    } else if (source == CredentialSource.KEY_FILE
+        || source == CredentialSource.WORKLOAD_IDENTITY_FEDERATION) {
       where = environment.apply(CREDENTIALS_ENV);
     }
     return Failures.failure(source, where, audience, what, cause);

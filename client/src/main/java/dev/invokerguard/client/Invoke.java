@@ -61,10 +61,10 @@ public final class Invoke {
                                   [--authorization-only]
 
       Calls URL with an ID token from Application Default Credentials (metadata server on
-      GKE/GCE, GOOGLE_APPLICATION_CREDENTIALS key file, or impersonation) in
-      "Authorization: Bearer <token>" and in "X-Serverless-Authorization: Bearer <token>",
-      then prints the status line and the response body. URL must be https; plain http is
-      allowed only for loopback (localhost, 127.0.0.0/8, [::1]).
+      GKE/GCE, GOOGLE_APPLICATION_CREDENTIALS key file, impersonation, or Workload Identity
+      Federation) in "Authorization: Bearer <token>" and in "X-Serverless-Authorization:
+      Bearer <token>", then prints the status line and the response body. URL must be https;
+      plain http is allowed only for loopback (localhost, 127.0.0.0/8, [::1]).
 
         --data JSON           POST this JSON (Content-Type: application/json); default is GET
         --audience AUD        the token's audience; default: URL without query, fragment
