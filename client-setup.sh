@@ -27,7 +27,15 @@ readonly DISPLAY_NAME="invoker-guard client"
 readonly IMAGE_PLACEHOLDER="SET-ME-an-image-with-java-17-and-invoke.jar"
 readonly URL_PLACEHOLDER="SET-ME-the-function-URL"
 
-# --- helpers ------------------------------------------------------------------------------------
+# --- state: set by parse_args and check_input, read-only after that -------------------------------
+
+PROJECT="" SA_NAME="" GKE="" KEY_FILE="" AUDIENCE="" OUT_DIR="${DEFAULT_OUT}"
+DELETE_KEYS=false DRY_RUN=false HAVE_KEY_FILE=false HAVE_OUT=false
+NAMESPACE="" KSA="" EMAIL="" WI_MEMBER=""
+# What failed while the script went on (key deletions): listed, and exit 1, at the end.
+FAILURES=()
+
+# --- output and gcloud helpers --------------------------------------------------------------------
 
 usage() {
   cat <<'EOF'
@@ -59,9 +67,14 @@ Options:
 get-iam-policy, keys list, clusters list) also run in a dry run, printed marked
 [read]; every change is printed marked [dry-run] and not made.
 
+--key-file takes a plain path to a new file or to this account's key file: not
+"-", nor a directory, a symbolic link or a device. Values of options may not start
+with "-" (in both spellings, --key-file PATH and --key-file=PATH).
+
 Exit status: 0 done; 2 bad input or unmet prerequisite (nothing was changed);
-1 a gcloud call failed part way, or key creation was refused (rerun: the script
-converges).
+1 a gcloud call failed part way, key creation was refused, or a key could not be
+deleted (--delete-keys deletes every other key first and lists each failure; rerun:
+the script converges).
 EOF
 }
 
@@ -112,35 +125,38 @@ gcloud_change() {
   gcloud "$@"
 }
 
+# Records a failure the script goes on past; main lists them all and exits 1 at the end.
+record_failure() {
+  FAILURES+=("$1")
+  printf '%s: error: %s\n' "${PROG}" "$1" >&2
+}
+
 # --- arguments ----------------------------------------------------------------------------------
 
-PROJECT="" SA_NAME="" GKE="" KEY_FILE="" AUDIENCE="" OUT_DIR="${DEFAULT_OUT}"
-DELETE_KEYS=false DRY_RUN=false HAVE_KEY_FILE=false HAVE_OUT=false
-
-# An option's value must be present and must not be the next option (--name --dry-run).
+# An option's value must be present, not empty, and must not look like an option: "--name
+# --dry-run" forgot the name, and "--key-file -" would make gcloud print the private key to stdout.
 need_value() {
-  [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || die_usage "$1 needs a value"
+  [[ $# -ge 2 && -n "$2" ]] || die_usage "$1 needs a value"
+  [[ "$2" != -* ]] || die_usage "$1 needs a value, got '$2' (a value may not start with '-')"
 }
 
 parse_args() {
   while [[ $# -gt 0 ]]; do
+    # --option=value is --option value: one path, one value check for both spellings.
+    if [[ "$1" == --*=* ]]; then
+      set -- "${1%%=*}" "${1#*=}" "${@:2}"
+    fi
     case "$1" in
       -h | --help)
         usage
         exit 0
         ;;
       --project) need_value "$@"; PROJECT="$2"; shift 2 ;;
-      --project=*) PROJECT="${1#*=}"; shift ;;
       --name) need_value "$@"; SA_NAME="$2"; shift 2 ;;
-      --name=*) SA_NAME="${1#*=}"; shift ;;
       --gke) need_value "$@"; GKE="$2"; shift 2 ;;
-      --gke=*) GKE="${1#*=}"; [[ -n "${GKE}" ]] || die_usage "--gke needs a value"; shift ;;
       --key-file) need_value "$@"; KEY_FILE="$2"; HAVE_KEY_FILE=true; shift 2 ;;
-      --key-file=*) KEY_FILE="${1#*=}"; HAVE_KEY_FILE=true; shift ;;
       --audience) need_value "$@"; AUDIENCE="$2"; shift 2 ;;
-      --audience=*) AUDIENCE="${1#*=}"; shift ;;
       --out) need_value "$@"; OUT_DIR="$2"; HAVE_OUT=true; shift 2 ;;
-      --out=*) OUT_DIR="${1#*=}"; HAVE_OUT=true; shift ;;
       --delete-keys) DELETE_KEYS=true; shift ;;
       --dry-run) DRY_RUN=true; shift ;;
       *) die_usage "unknown argument '$1' (see --help)" ;;
@@ -172,18 +188,31 @@ check_input() {
       die_usage "--audience '${AUDIENCE}' is not the function's https URL (no query, no fragment)"
   fi
   if [[ "${HAVE_KEY_FILE}" == "true" ]]; then
-    [[ -n "${KEY_FILE}" ]] || die_usage "--key-file needs a value"
     [[ "${DELETE_KEYS}" == "false" ]] ||
       die_usage "--key-file and --delete-keys together would delete the key just written: run them one after the other"
-    [[ -d "$(dirname -- "${KEY_FILE}")" ]] ||
-      die_usage "the directory of --key-file '${KEY_FILE}' does not exist"
-    [[ ! -d "${KEY_FILE}" ]] || die_usage "--key-file '${KEY_FILE}' is a directory"
+    check_key_file_path
   fi
   if [[ -n "${GKE}" && -e "${OUT_DIR}" && ! -d "${OUT_DIR}" ]]; then
     die_usage "--out '${OUT_DIR}' exists and is not a directory"
   fi
   EMAIL="${SA_NAME}@${PROJECT}.iam.gserviceaccount.com"
-  readonly PROJECT SA_NAME GKE KEY_FILE AUDIENCE OUT_DIR DELETE_KEYS DRY_RUN EMAIL
+  readonly PROJECT SA_NAME GKE KEY_FILE AUDIENCE OUT_DIR DELETE_KEYS DRY_RUN EMAIL NAMESPACE KSA
+}
+
+# gcloud writes the new private key wherever KEY_FILE points: "-" is stdout, and /dev/stdout, a
+# FIFO or a symbolic link lead elsewhere. Only a plain path to a regular file, or to nothing yet, in
+# a directory that exists, may reach it.
+check_key_file_path() {
+  [[ "${KEY_FILE}" =~ ^[[:print:]]+$ ]] ||
+    die_usage "--key-file must be a plain file path (printable characters only)"
+  [[ "${KEY_FILE}" != */ && ! -d "${KEY_FILE}" ]] ||
+    die_usage "--key-file '${KEY_FILE}' is a directory: give the path of the key file"
+  [[ ! -L "${KEY_FILE}" ]] ||
+    die_usage "--key-file '${KEY_FILE}' is a symbolic link: give the path of the file itself"
+  [[ ! -e "${KEY_FILE}" || -f "${KEY_FILE}" ]] ||
+    die_usage "--key-file '${KEY_FILE}' exists and is not a regular file"
+  [[ -d "$(dirname -- "${KEY_FILE}")" ]] ||
+    die_usage "the directory of --key-file '${KEY_FILE}' does not exist"
 }
 
 require_tools() {
@@ -442,11 +471,25 @@ delete_keys() {
     info "${EMAIL} has no user-managed keys: nothing to delete."
     return 0
   fi
+  # One key that cannot be deleted must not keep the others alive: go on, and fail at the end.
   for id in "${ids[@]}"; do
     info "Deleting key ${id} of ${EMAIL}"
     gcloud_change iam service-accounts keys delete "${id}" --iam-account="${EMAIL}" \
-      --project="${PROJECT}" --quiet || die "deleting key ${id} of ${EMAIL} failed"
+      --project="${PROJECT}" --quiet ||
+      record_failure "deleting key ${id} of ${EMAIL} failed"
   done
+}
+
+# Lists what failed while the script went on, and exits 1 when anything did.
+report_failures() {
+  local failure
+  [[ ${#FAILURES[@]} -gt 0 ]] || return 0
+  printf '\n%s: %d step(s) failed; fix the cause and rerun (the script converges):\n' \
+    "${PROG}" "${#FAILURES[@]}" >&2
+  for failure in "${FAILURES[@]}"; do
+    printf '  - %s\n' "${failure}" >&2
+  done
+  exit 1
 }
 
 print_summary() {
@@ -483,6 +526,12 @@ Call from on-premises with the key:
   GOOGLE_APPLICATION_CREDENTIALS=$(render "${KEY_FILE}") java -jar client/target/invoke.jar ${url}
 EOF
   fi
+  if [[ -n "${GKE}" || "${HAVE_KEY_FILE}" == "true" ]]; then
+    cat <<EOF
+invoke sends the token in Authorization and in X-Serverless-Authorization (one copy for Google to
+judge, one that reaches the function as sent); --authorization-only sends Authorization alone.
+EOF
+  fi
   if [[ -z "${GKE}" && "${HAVE_KEY_FILE}" == "false" ]]; then
     cat <<EOF
 
@@ -495,7 +544,7 @@ EOF
   fi
 }
 
-# --- the plan -----------------------------------------------------------------------------------
+# --- main ---------------------------------------------------------------------------------------
 
 main() {
   exec 3>&1
@@ -519,7 +568,8 @@ main() {
   fi
 
   if [[ -n "${GKE}" ]]; then
-    readonly WI_MEMBER="serviceAccount:${PROJECT}.svc.id.goog[${NAMESPACE}/${KSA}]"
+    WI_MEMBER="serviceAccount:${PROJECT}.svc.id.goog[${NAMESPACE}/${KSA}]"
+    readonly WI_MEMBER
     if [[ -n "${account}" ]]; then
       grant_workload_identity
     else
@@ -546,8 +596,7 @@ main() {
   fi
 
   print_summary "${unique_id}"
+  report_failures
 }
 
-if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  main "$@"
-fi
+main "$@"

@@ -29,9 +29,21 @@ public enum CredentialSource {
    */
   IMPERSONATION(
       "service-account impersonation",
-      "grant the source identity roles/iam.serviceAccountOpenIdTokenCreator on the target service"
+      "grant the source identity roles/iam.serviceAccountTokenCreator on the target service"
           + " account, and renew the login with gcloud auth application-default login"
           + " --impersonate-service-account=SA"),
+
+  /**
+   * Workload Identity Federation: an {@code external_account} credential configuration (named by
+   * {@code GOOGLE_APPLICATION_CREDENTIALS}) whose federated identity mints ID tokens for the
+   * service account the configuration names ({@code service_account_impersonation_url}).
+   */
+  WORKLOAD_IDENTITY_FEDERATION(
+      "Workload Identity Federation (an external_account credential configuration)",
+      "check that the configuration names the service account (gcloud iam workload-identity-pools"
+          + " create-cred-config ... --service-account=SA), that its subject token source (file,"
+          + " URL or executable) yields a token the pool accepts, and that the federated principal"
+          + " holds roles/iam.serviceAccountOpenIdTokenCreator on the service account"),
 
   /**
    * Credentials that cannot mint an ID token for an arbitrary audience, such as an end-user login
@@ -40,10 +52,11 @@ public enum CredentialSource {
    */
   UNSUPPORTED(
       "credentials that cannot mint ID tokens for an audience (an end-user login, or an external"
-          + " account)",
+          + " account configuration that names no service account)",
       "impersonate a service account (gcloud auth application-default login"
-          + " --impersonate-service-account=SA), or use a service-account key file, or run on"
-          + " Compute Engine / GKE"),
+          + " --impersonate-service-account=SA), or name a service account in the Workload Identity"
+          + " Federation configuration (create-cred-config --service-account=SA), or use a"
+          + " service-account key file, or run on Compute Engine / GKE"),
 
   /** No Application Default Credentials at all. */
   NONE_FOUND(

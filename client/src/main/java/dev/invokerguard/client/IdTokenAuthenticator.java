@@ -1,20 +1,28 @@
 package dev.invokerguard.client;
 
+import com.google.api.client.http.HttpHeaders;
 import com.google.api.client.http.HttpRequestInitializer;
 import com.google.api.client.util.BackOff;
 import com.google.api.client.util.ExponentialBackOff;
 import com.google.api.client.util.Sleeper;
+import com.google.auth.http.HttpTransportFactory;
+import com.google.auth.oauth2.AwsCredentials;
 import com.google.auth.oauth2.ComputeEngineCredentials;
+import com.google.auth.oauth2.ExternalAccountCredentials;
 import com.google.auth.oauth2.GoogleCredentials;
 import com.google.auth.oauth2.IdTokenCredentials;
 import com.google.auth.oauth2.IdTokenProvider;
+import com.google.auth.oauth2.IdentityPoolCredentials;
 import com.google.auth.oauth2.ImpersonatedCredentials;
+import com.google.auth.oauth2.PluggableAuthCredentials;
 import com.google.auth.oauth2.UserCredentials;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -22,8 +30,9 @@ import java.util.function.UnaryOperator;
 
 /**
  * Adds a Google-signed ID token for one audience to outgoing requests, as {@code Authorization:
- * Bearer <token>} (RFC 6750 section 2.1). This is the one call a Java client needs to call a
- * function protected by invoker-guard:
+ * Bearer <token>} (RFC 6750 section 2.1) and, by default, the same value again in {@code
+ * X-Serverless-Authorization}. This is the one call a Java client needs to call a function
+ * protected by invoker-guard:
  *
  * <pre>{@code
  * IdTokenAuthenticator auth = IdTokenAuthenticator.forAudience("https://REGION-PROJECT.cloudfunctions.net/fn");
@@ -33,8 +42,10 @@ import java.util.function.UnaryOperator;
  * <p>Tokens come from Application Default Credentials through google-auth-library's {@link
  * IdTokenCredentials}, so the same code works unchanged on GKE with Workload Identity, on Compute
  * Engine and Cloud Run (the metadata server, asked for {@code format=full} so that the token
- * carries {@code email}), with a service-account key file ({@code GOOGLE_APPLICATION_CREDENTIALS})
- * and with service-account impersonation (asked to include {@code email}).
+ * carries {@code email}), with a service-account key file ({@code GOOGLE_APPLICATION_CREDENTIALS}),
+ * with service-account impersonation (asked to include {@code email}), and with Workload Identity
+ * Federation (an {@code external_account} configuration naming a service account: its federated
+ * token asks IAM for the account's ID token).
  *
  * <p>Tokens are cached by google-auth-library and refreshed before they expire (a few minutes ahead
  * of {@code exp}); a request never fetches a token of its own, which matters because the metadata
@@ -44,6 +55,14 @@ import java.util.function.UnaryOperator;
  * Builder#retryDeadline deadline}; other failures are reported at once. Every failure is an {@link
  * IdTokenException} that names the {@link CredentialSource} it tried and what to fix; no message
  * ever contains a token.
+ *
+ * <p><b>Why two headers.</b> When a request carries {@code X-Serverless-Authorization}, Cloud Run
+ * (and so a 2nd gen function) checks that header for IAM and passes {@code Authorization} to the
+ * code unchanged; a token it checked may reach the code with its signature removed. Sending the
+ * same token in both headers lets Google judge one copy while the function gets another that it can
+ * verify itself, whatever Google does to the judged one. {@link Builder#authorizationHeaderOnly()}
+ * sends {@code Authorization} alone, for a server that must not see the second header. See
+ * docs/CLIENT.md for the sources.
  *
  * <p>Credentials are looked up on first use, not at construction, so that building an authenticator
  * never blocks. Thread-safe; share one instance per audience.
@@ -65,6 +84,19 @@ public final class IdTokenAuthenticator {
 
   private static final String CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS";
 
+  /** The scope of the federated token that calls IAM's generateIdToken. */
+  private static final String CLOUD_PLATFORM_SCOPE =
+      "https://www.googleapis.com/auth/cloud-platform";
+
+  /** The standard header (RFC 6750 section 2.1); always sent. */
+  public static final String AUTHORIZATION = "Authorization";
+
+  /**
+   * The header Cloud Run judges in place of {@code Authorization} when it is present; sent with the
+   * same value unless {@link Builder#authorizationHeaderOnly()} was chosen.
+   */
+  public static final String SERVERLESS_AUTHORIZATION = "X-Serverless-Authorization";
+
   /** Loads credentials; the default is Application Default Credentials. */
   interface CredentialsLoader {
     GoogleCredentials load() throws IOException;
@@ -80,6 +112,8 @@ public final class IdTokenAuthenticator {
   private final Duration retryDeadline;
   private final Sleeper sleeper;
   private final UnaryOperator<String> environment;
+  private final boolean authorizationHeaderOnly;
+  private final HttpTransportFactory iamTransport;
 
   // Guarded by "this". Set once credentials were found; a failed lookup is tried again next time.
   private Resolved resolved;
@@ -92,6 +126,8 @@ public final class IdTokenAuthenticator {
     this.retryDeadline = builder.retryDeadline;
     this.sleeper = builder.sleeper;
     this.environment = builder.environment;
+    this.authorizationHeaderOnly = builder.authorizationHeaderOnly;
+    this.iamTransport = builder.iamTransport;
   }
 
   /**
@@ -125,6 +161,8 @@ public final class IdTokenAuthenticator {
     private Duration retryDeadline = DEFAULT_RETRY_DEADLINE;
     private Sleeper sleeper = Sleeper.DEFAULT;
     private UnaryOperator<String> environment = System::getenv;
+    private boolean authorizationHeaderOnly;
+    private HttpTransportFactory iamTransport;
 
     private Builder() {}
 
@@ -142,7 +180,8 @@ public final class IdTokenAuthenticator {
     /**
      * Uses these credentials instead of Application Default Credentials. They must be able to mint
      * ID tokens ({@link IdTokenProvider}): {@link ComputeEngineCredentials}, a service account's
-     * key, or {@link ImpersonatedCredentials}.
+     * key, or {@link ImpersonatedCredentials}; or be an {@link ExternalAccountCredentials}
+     * configuration that names a service account (Workload Identity Federation).
      *
      * @param credentials the credentials
      * @return this builder
@@ -190,6 +229,25 @@ public final class IdTokenAuthenticator {
       return this;
     }
 
+    /**
+     * Sends the token in {@code Authorization} only, not also in {@code X-Serverless-Authorization}
+     * (the default sends both). Choose it only for a server that refuses or misreads the second
+     * header: behind Cloud Run, a token sent in {@code Authorization} alone is the one Google
+     * judges, and what reaches the function then depends on what Google does to a token it judged.
+     *
+     * @return this builder
+     */
+    public Builder authorizationHeaderOnly() {
+      this.authorizationHeaderOnly = true;
+      return this;
+    }
+
+    /** For tests: how IAM's generateIdToken is reached for Workload Identity Federation. */
+    Builder iamTransport(HttpTransportFactory transport) {
+      this.iamTransport = Objects.requireNonNull(transport, "transport");
+      return this;
+    }
+
     /** For tests: how the backoff waits. */
     Builder sleeper(Sleeper sleeper) {
       this.sleeper = Objects.requireNonNull(sleeper, "sleeper");
@@ -230,6 +288,34 @@ public final class IdTokenAuthenticator {
   }
 
   /**
+   * Returns the names of the headers this authenticator sets: {@value #AUTHORIZATION} and {@value
+   * #SERVERLESS_AUTHORIZATION}, or {@value #AUTHORIZATION} alone with {@link
+   * Builder#authorizationHeaderOnly()}.
+   */
+  public List<String> headerNames() {
+    return authorizationHeaderOnly
+        ? List.of(AUTHORIZATION)
+        : List.of(AUTHORIZATION, SERVERLESS_AUTHORIZATION);
+  }
+
+  /**
+   * Returns the headers to set on a request, for any HTTP client: each of {@link #headerNames()}
+   * with the value {@code "Bearer <ID token>"} (one token, the same in each). Call it for each
+   * request; it answers from the cache.
+   *
+   * @return header names to values, in the order of {@link #headerNames()}
+   * @throws IdTokenException when no token could be obtained
+   */
+  public Map<String, String> requestHeaders() throws IdTokenException {
+    String value = authorizationHeaderValue();
+    Map<String, String> headers = new LinkedHashMap<>();
+    for (String name : headerNames()) {
+      headers.put(name, value);
+    }
+    return Collections.unmodifiableMap(headers);
+  }
+
+  /**
    * Returns where tokens come from, looking the credentials up if that was not done yet.
    *
    * @return the credential source in use
@@ -241,8 +327,9 @@ public final class IdTokenAuthenticator {
 
   /**
    * Returns the value for an {@code Authorization} header, {@code "Bearer <ID token>"}, for any
-   * HTTP client. The token comes from the cache while it is valid for a few more minutes; the
-   * result should be used at once and not stored.
+   * HTTP client (set it in each of {@link #headerNames()}, or use {@link #requestHeaders()}). The
+   * token comes from the cache while it is valid for a few more minutes; the result should be used
+   * at once and not stored.
    *
    * @return the header value
    * @throws IdTokenException when no token could be obtained; the message says from where and what
@@ -286,30 +373,41 @@ public final class IdTokenAuthenticator {
   }
 
   /**
-   * Sets {@code Authorization: Bearer <ID token>} on a {@link java.net.http} request.
+   * Sets the {@linkplain #requestHeaders() token headers} on a {@link java.net.http} request,
+   * replacing any value they had.
    *
    * @param request the request being built
    * @return the same builder, for chaining
    * @throws IdTokenException when no token could be obtained
    */
   public HttpRequest.Builder authorize(HttpRequest.Builder request) throws IdTokenException {
-    return request.setHeader("Authorization", authorizationHeaderValue());
+    requestHeaders().forEach(request::setHeader);
+    return request;
   }
 
   /**
-   * Returns an initializer for google-http-client that sets {@code Authorization: Bearer <ID
-   * token>} on every request built with it, with the same caching, retries and errors as {@link
+   * Returns an initializer for google-http-client that sets the {@linkplain #requestHeaders() token
+   * headers} on every request built with it, with the same caching, retries and errors as {@link
    * #authorizationHeaderValue()}.
    *
    * @return the initializer
    */
   public HttpRequestInitializer httpRequestInitializer() {
-    return request -> request.getHeaders().setAuthorization(authorizationHeaderValue());
+    return request -> {
+      HttpHeaders headers = request.getHeaders();
+      for (Map.Entry<String, String> header : requestHeaders().entrySet()) {
+        if (header.getKey().equals(AUTHORIZATION)) {
+          headers.setAuthorization(header.getValue()); // a typed field: set() would not fit it
+        } else {
+          headers.set(header.getKey(), header.getValue());
+        }
+      }
+    };
   }
 
   @Override
   public String toString() {
-    return "IdTokenAuthenticator{audience=" + audience + "}";
+    return "IdTokenAuthenticator{audience=" + audience + ", headers=" + headerNames() + "}";
   }
 
   private String bearer(Resolved credentials) throws IOException {
@@ -339,8 +437,15 @@ public final class IdTokenAuthenticator {
           e);
     }
     CredentialSource source = declaredSource != null ? declaredSource : sourceOf(credentials);
-    if (source == CredentialSource.UNSUPPORTED
-        || !(credentials instanceof IdTokenProvider provider)) {
+    IdTokenProvider provider;
+    if (source == CredentialSource.UNSUPPORTED) {
+      throw failure(
+          CredentialSource.UNSUPPORTED, "found " + credentials.getClass().getSimpleName(), null);
+    } else if (credentials instanceof ExternalAccountCredentials external) {
+      provider = federatedIdTokens(external);
+    } else if (credentials instanceof IdTokenProvider idTokenProvider) {
+      provider = idTokenProvider;
+    } else {
       throw failure(
           CredentialSource.UNSUPPORTED, "found " + credentials.getClass().getSimpleName(), null);
     }
@@ -355,6 +460,13 @@ public final class IdTokenAuthenticator {
   }
 
   static CredentialSource sourceOf(GoogleCredentials credentials) {
+    if (credentials instanceof ExternalAccountCredentials external) {
+      // Without a service account to impersonate, the federated identity is no service account:
+      // the guard accepts service accounts only.
+      return external.getServiceAccountEmail() == null
+          ? CredentialSource.UNSUPPORTED
+          : CredentialSource.WORKLOAD_IDENTITY_FEDERATION;
+    }
     // An end-user login can return an ID token, but for the OAuth client as audience and for a
     // person, not a service account: the function would refuse it, so refuse it here, clearly.
     if (!(credentials instanceof IdTokenProvider) || credentials instanceof UserCredentials) {
@@ -371,11 +483,43 @@ public final class IdTokenAuthenticator {
     return CredentialSource.KEY_FILE;
   }
 
+  /**
+   * google-auth-library's external accounts mint access tokens, not ID tokens. An ID token for the
+   * service account the configuration names comes from IAM's generateIdToken, called, as {@link
+   * ImpersonatedCredentials} calls it, with the federated token of the same configuration stripped
+   * of its impersonation: so the federated principal needs permission to mint ID tokens for the
+   * account, and the account needs none on itself.
+   */
+  private ImpersonatedCredentials federatedIdTokens(ExternalAccountCredentials external)
+      throws IdTokenException {
+    ExternalAccountCredentials federated;
+    if (external instanceof IdentityPoolCredentials pool) {
+      federated = pool.toBuilder().setServiceAccountImpersonationUrl(null).build();
+    } else if (external instanceof AwsCredentials aws) {
+      federated = aws.toBuilder().setServiceAccountImpersonationUrl(null).build();
+    } else if (external instanceof PluggableAuthCredentials pluggable) {
+      federated = pluggable.toBuilder().setServiceAccountImpersonationUrl(null).build();
+    } else {
+      throw failure(
+          CredentialSource.UNSUPPORTED, "found " + external.getClass().getSimpleName(), null);
+    }
+    ImpersonatedCredentials.Builder idTokens =
+        ImpersonatedCredentials.newBuilder()
+            .setSourceCredentials(federated)
+            .setTargetPrincipal(external.getServiceAccountEmail())
+            .setScopes(List.of(CLOUD_PLATFORM_SCOPE));
+    if (iamTransport != null) {
+      idTokens.setHttpTransportFactory(iamTransport);
+    }
+    return idTokens.build();
+  }
+
   private IdTokenException failure(CredentialSource source, String what, Throwable cause) {
     String where = null;
     if (source == CredentialSource.METADATA_SERVER) {
       where = ComputeEngineCredentials.getMetadataServerUrl();
-    } else if (source == CredentialSource.KEY_FILE) {
+    } else if (source == CredentialSource.KEY_FILE
+        || source == CredentialSource.WORKLOAD_IDENTITY_FEDERATION) {
       where = environment.apply(CREDENTIALS_ENV);
     }
     return Failures.failure(source, where, audience, what, cause);

@@ -23,7 +23,11 @@ import java.util.regex.Pattern;
  *
  * <pre>
  * java -jar invoke.jar URL [--data JSON] [--audience AUD] [--header NAME:VALUE]...
+ *                         [--authorization-only]
  * </pre>
+ *
+ * <p>The token goes in {@code Authorization} and in {@code X-Serverless-Authorization} (see {@link
+ * IdTokenAuthenticator} for why); {@code --authorization-only} sends {@code Authorization} alone.
  *
  * <p>Without {@code --data} it sends a GET; with it, a POST of the JSON with {@code Content-Type:
  * application/json}. The audience defaults to the URL without its query and fragment (and without a
@@ -54,16 +58,20 @@ public final class Invoke {
   static final String USAGE =
       """
       Usage: java -jar invoke.jar URL [--data JSON] [--audience AUD] [--header NAME:VALUE]...
+                                  [--authorization-only]
 
-      Calls URL with "Authorization: Bearer <ID token>" from Application Default Credentials
-      (metadata server on GKE/GCE, GOOGLE_APPLICATION_CREDENTIALS key file, or impersonation),
-      then prints the status line and the response body. URL must be https; plain http is
-      allowed only for loopback (localhost, 127.0.0.0/8, [::1]).
+      Calls URL with an ID token from Application Default Credentials (metadata server on
+      GKE/GCE, GOOGLE_APPLICATION_CREDENTIALS key file, impersonation, or Workload Identity
+      Federation) in "Authorization: Bearer <token>" and in "X-Serverless-Authorization:
+      Bearer <token>", then prints the status line and the response body. URL must be https;
+      plain http is allowed only for loopback (localhost, 127.0.0.0/8, [::1]).
 
         --data JSON           POST this JSON (Content-Type: application/json); default is GET
         --audience AUD        the token's audience; default: URL without query, fragment
                               and a bare trailing "/"
-        --header NAME:VALUE   an extra request header (repeatable)
+        --header NAME:VALUE   an extra request header (repeatable; not the two token headers)
+        --authorization-only  send the token in Authorization only, not also in
+                              X-Serverless-Authorization
         --help                this text
 
       Exit codes: 0 on 2xx, 1 on any other HTTP status, 2 on a usage error,
@@ -74,10 +82,12 @@ public final class Invoke {
   private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(70);
   private static final Pattern IPV4_LITERAL = Pattern.compile("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
 
-  private final Function<String, IdTokenAuthenticator> authenticators;
+  /** Builders of authenticators, by audience; the command line adds its own options. */
+  private final Function<String, IdTokenAuthenticator.Builder> authenticators;
+
   private final HttpClient http;
 
-  Invoke(Function<String, IdTokenAuthenticator> authenticators, HttpClient http) {
+  Invoke(Function<String, IdTokenAuthenticator.Builder> authenticators, HttpClient http) {
     this.authenticators = authenticators;
     this.http = http;
   }
@@ -95,13 +105,15 @@ public final class Invoke {
             .followRedirects(HttpClient.Redirect.NEVER)
             .build();
     int code =
-        new Invoke(IdTokenAuthenticator::forAudience, http).run(args, System.out, System.err);
+        new Invoke(audience -> IdTokenAuthenticator.builder().audience(audience), http)
+            .run(args, System.out, System.err);
     System.out.flush();
     System.exit(code);
   }
 
   /** The parsed command line. */
-  record Arguments(URI url, String data, String audience, List<String[]> headers) {}
+  record Arguments(
+      URI url, String data, String audience, List<String[]> headers, boolean authorizationOnly) {}
 
   /** A command line that cannot be run; the message says why. */
   static final class UsageException extends Exception {
@@ -139,8 +151,12 @@ public final class Invoke {
           .header("Content-Type", "application/json")
           .POST(HttpRequest.BodyPublishers.ofString(arguments.data(), StandardCharsets.UTF_8));
     }
+    IdTokenAuthenticator.Builder authenticator = authenticators.apply(arguments.audience());
+    if (arguments.authorizationOnly()) {
+      authenticator.authorizationHeaderOnly();
+    }
     try {
-      authenticators.apply(arguments.audience()).authorize(request);
+      authenticator.build().authorize(request);
     } catch (IdTokenException e) {
       err.println("invoke: " + e.getMessage());
       return EXIT_NO_CREDENTIALS;
@@ -173,12 +189,14 @@ public final class Invoke {
     String data = null;
     String audience = null;
     List<String[]> headers = new ArrayList<>();
+    boolean authorizationOnly = false;
     for (int i = 0; i < args.length; i++) {
       String arg = args[i];
       switch (arg) {
         case "--data" -> data = value(args, ++i, arg);
         case "--audience" -> audience = value(args, ++i, arg);
         case "--header" -> headers.add(header(value(args, ++i, arg)));
+        case "--authorization-only" -> authorizationOnly = true;
         default -> {
           if (arg.startsWith("-")) {
             throw new UsageException("unknown option " + arg);
@@ -198,7 +216,7 @@ public final class Invoke {
     if (effectiveAudience.isEmpty()) {
       throw new UsageException("--audience must not be empty");
     }
-    return new Arguments(uri, data, effectiveAudience, List.copyOf(headers));
+    return new Arguments(uri, data, effectiveAudience, List.copyOf(headers), authorizationOnly);
   }
 
   /**
@@ -277,8 +295,12 @@ public final class Invoke {
     }
     String name = spec.substring(0, colon).trim();
     String value = spec.substring(colon + 1).trim();
-    if (name.equalsIgnoreCase("Authorization")) {
-      throw new UsageException("--header Authorization is not allowed: invoke sets it");
+    for (String tokenHeader :
+        List.of(
+            IdTokenAuthenticator.AUTHORIZATION, IdTokenAuthenticator.SERVERLESS_AUTHORIZATION)) {
+      if (name.equalsIgnoreCase(tokenHeader)) {
+        throw new UsageException("--header " + tokenHeader + " is not allowed: invoke sets it");
+      }
     }
     return new String[] {name, value};
   }

@@ -328,18 +328,54 @@ class IdTokenAuthenticatorTest {
   }
 
   @Test
-  void authorize_setsBearerHeaderOnJavaNetHttpRequest() throws Exception {
+  void authorize_setsTheTokenInBothHeadersOnJavaNetHttpRequest() throws Exception {
     String token = issuer.mint(ACCOUNT, AUDIENCE);
     IdTokenAuthenticator auth = metadataBacked(new ScriptedCredentials().thenToken(token)).build();
+
+    java.net.http.HttpRequest request =
+        auth.authorize(
+                java.net.http.HttpRequest.newBuilder(URI.create(AUDIENCE))
+                    .header("X-Serverless-Authorization", "Bearer stale"))
+            .build();
+
+    assertThat(request.headers().allValues("Authorization")).containsExactly("Bearer " + token);
+    assertThat(request.headers().allValues("X-Serverless-Authorization"))
+        .containsExactly("Bearer " + token);
+  }
+
+  @Test
+  void authorize_authorizationHeaderOnly_setsNoServerlessHeader() throws Exception {
+    String token = issuer.mint(ACCOUNT, AUDIENCE);
+    IdTokenAuthenticator auth =
+        metadataBacked(new ScriptedCredentials().thenToken(token))
+            .authorizationHeaderOnly()
+            .build();
 
     java.net.http.HttpRequest request =
         auth.authorize(java.net.http.HttpRequest.newBuilder(URI.create(AUDIENCE))).build();
 
     assertThat(request.headers().allValues("Authorization")).containsExactly("Bearer " + token);
+    assertThat(request.headers().firstValue("X-Serverless-Authorization")).isEmpty();
+    assertThat(auth.headerNames()).containsExactly("Authorization");
+    assertThat(auth.requestHeaders()).containsExactly("Authorization", "Bearer " + token);
   }
 
   @Test
-  void httpRequestInitializer_setsBearerHeaderOnGoogleHttpClientRequest() throws Exception {
+  void requestHeaders_bothNamesOneTokenFetchedOnce() throws Exception {
+    String token = issuer.mint(ACCOUNT, AUDIENCE);
+    ScriptedCredentials credentials = new ScriptedCredentials().thenToken(token);
+    IdTokenAuthenticator auth = metadataBacked(credentials).build();
+
+    assertThat(auth.requestHeaders())
+        .containsExactly(
+            "Authorization", "Bearer " + token, "X-Serverless-Authorization", "Bearer " + token)
+        .inOrder();
+    assertThat(credentials.calls()).isEqualTo(1);
+  }
+
+  @Test
+  void httpRequestInitializer_setsTheTokenInBothHeadersOnGoogleHttpClientRequest()
+      throws Exception {
     String token = issuer.mint(ACCOUNT, AUDIENCE);
     IdTokenAuthenticator auth = metadataBacked(new ScriptedCredentials().thenToken(token)).build();
 
@@ -349,6 +385,32 @@ class IdTokenAuthenticatorTest {
             .buildGetRequest(new GenericUrl(AUDIENCE));
 
     assertThat(request.getHeaders().getAuthorization()).isEqualTo("Bearer " + token);
+    assertThat(request.getHeaders().getFirstHeaderStringValue("X-Serverless-Authorization"))
+        .isEqualTo("Bearer " + token);
+  }
+
+  /** The headers as a real server receives them, over loopback, from both HTTP clients. */
+  @Test
+  void bothClients_overLoopback_serverReceivesTheSameTokenInBothHeaders() throws Exception {
+    String token = issuer.mint(ACCOUNT, AUDIENCE);
+    IdTokenAuthenticator auth = metadataBacked(new ScriptedCredentials().thenToken(token)).build();
+    try (RecordingServer server = new RecordingServer()) {
+      java.net.http.HttpClient.newHttpClient()
+          .send(
+              auth.authorize(java.net.http.HttpRequest.newBuilder(server.uri("/a"))).build(),
+              java.net.http.HttpResponse.BodyHandlers.discarding());
+      new NetHttpTransport()
+          .createRequestFactory(auth.httpRequestInitializer())
+          .buildGetRequest(new GenericUrl(server.uri("/b")))
+          .execute()
+          .disconnect();
+
+      assertThat(server.requests()).hasSize(2);
+      for (RecordingServer.Request request : server.requests()) {
+        assertThat(request.authorization()).isEqualTo("Bearer " + token);
+        assertThat(request.serverlessAuthorization()).isEqualTo("Bearer " + token);
+      }
+    }
   }
 
   @Test

@@ -59,7 +59,9 @@ class InvokeJarIT {
 
       assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(0);
       assertThat(result.stdout()).startsWith("HTTP/1.1 200\n");
-      String token = target.requests().get(0).authorization().substring("Bearer ".length());
+      RecordingServer.Request received = target.requests().get(0);
+      assertThat(received.serverlessAuthorization()).isEqualTo(received.authorization());
+      String token = received.authorization().substring("Bearer ".length());
       JsonObject claims =
           JsonParser.parseString(
                   new String(

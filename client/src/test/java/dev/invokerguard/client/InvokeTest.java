@@ -55,8 +55,7 @@ class InvokeTest {
                   .audience(audience)
                   .credentials(
                       new ScriptedCredentials().thenToken(issuer.mint(ACCOUNT, audience)),
-                      CredentialSource.METADATA_SERVER)
-                  .build();
+                      CredentialSource.METADATA_SERVER);
             },
             http);
     return invoke.run(
@@ -84,6 +83,25 @@ class InvokeTest {
     RecordingServer.Request request = target.requests().get(0);
     assertThat(request.method()).isEqualTo("GET");
     assertThat(request.authorization()).startsWith("Bearer ey");
+  }
+
+  @Test
+  void invoke_default_sendsTheSameTokenInBothHeaders() {
+    invoke(target.uri("/fn").toString());
+
+    RecordingServer.Request request = target.requests().get(0);
+    assertThat(request.authorization()).startsWith("Bearer ey");
+    assertThat(request.serverlessAuthorization()).isEqualTo(request.authorization());
+  }
+
+  @Test
+  void invoke_authorizationOnly_sendsNoServerlessHeader() {
+    int code = invoke(target.uri("/fn").toString(), "--authorization-only");
+
+    assertThat(code).isEqualTo(Invoke.EXIT_OK);
+    RecordingServer.Request request = target.requests().get(0);
+    assertThat(request.authorization()).startsWith("Bearer ey");
+    assertThat(request.serverlessAuthorization()).isNull();
   }
 
   @Test
@@ -152,8 +170,7 @@ class InvokeTest {
                           throw new IOException(
                               "The Application Default Credentials are not available.");
                         })
-                    .environment(name -> null)
-                    .build(),
+                    .environment(name -> null),
             HttpClient.newHttpClient());
 
     int code =
@@ -191,6 +208,8 @@ class InvokeTest {
     assertThat(invoke("http://x/", "--data")).isEqualTo(Invoke.EXIT_USAGE);
     assertThat(invoke("http://x/", "--frobnicate")).isEqualTo(Invoke.EXIT_USAGE);
     assertThat(invoke("http://x/", "--header", "Authorization: Bearer mine"))
+        .isEqualTo(Invoke.EXIT_USAGE);
+    assertThat(invoke("http://x/", "--header", "x-serverless-authorization: Bearer mine"))
         .isEqualTo(Invoke.EXIT_USAGE);
     assertThat(invoke("http://x/", "--header", "no-colon")).isEqualTo(Invoke.EXIT_USAGE);
     assertThat(audiences).isEmpty();

@@ -115,7 +115,8 @@ final class KeyFileTokenEndpoint implements AutoCloseable {
     }
   }
 
-  private static Map<String, String> parseForm(String body) {
+  /** An {@code application/x-www-form-urlencoded} body as a map (the last value of a name wins). */
+  static Map<String, String> parseForm(String body) {
     Map<String, String> form = new HashMap<>();
     for (String pair : body.split("&")) {
       int equals = pair.indexOf('=');
@@ -128,7 +129,8 @@ final class KeyFileTokenEndpoint implements AutoCloseable {
     return form;
   }
 
-  private static void send(HttpExchange exchange, int status, String json) throws IOException {
+  /** Answers {@code json} with {@code status}. */
+  static void send(HttpExchange exchange, int status, String json) throws IOException {
     byte[] body = json.getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", "application/json");
     exchange.sendResponseHeaders(status, body.length);

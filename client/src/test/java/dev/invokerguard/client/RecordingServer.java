@@ -21,6 +21,7 @@ final class RecordingServer implements AutoCloseable {
       String method,
       String uri,
       String authorization,
+      String serverlessAuthorization,
       String contentType,
       String body,
       String extra) {}
@@ -44,6 +45,7 @@ final class RecordingServer implements AutoCloseable {
                       exchange.getRequestMethod(),
                       exchange.getRequestURI().toString(),
                       exchange.getRequestHeaders().getFirst("Authorization"),
+                      exchange.getRequestHeaders().getFirst("X-Serverless-Authorization"),
                       exchange.getRequestHeaders().getFirst("Content-Type"),
                       received,
                       exchange.getRequestHeaders().getFirst("X-Extra")));

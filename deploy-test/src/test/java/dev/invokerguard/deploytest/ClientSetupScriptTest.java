@@ -247,6 +247,8 @@ class ClientSetupScriptTest {
   @Test
   void badInput_exitsTwo_beforeAnyRequest() throws Exception {
     Path file = Files.writeString(temp.resolve("not-a-key.json"), "{\"hello\":1}");
+    // A link to where a key could go: gcloud would follow it.
+    Path link = Files.createSymbolicLink(temp.resolve("link.json"), temp.resolve("elsewhere.json"));
     List<List<String>> cases =
         List.of(
             List.of("--name", NAME),
@@ -264,6 +266,17 @@ class ClientSetupScriptTest {
             List.of("--project", CLIENT, "--name", NAME, "--key-file", "k.json", "--delete-keys"),
             List.of("--project", CLIENT, "--name", NAME, "--key-file", "/no/such/dir/k.json"),
             List.of("--project", CLIENT, "--name", NAME, "--key-file", file.toString()),
+            List.of("--project", CLIENT, "--name", NAME, "--key-file", "-"),
+            List.of("--project", CLIENT, "--name", NAME, "--key-file=-"),
+            List.of("--project", CLIENT, "--name", NAME, "--key-file=--x"),
+            List.of("--project", CLIENT, "--name", NAME, "--key-file="),
+            List.of("--project", CLIENT, "--name", NAME, "--key-file", "/dev/stdout"),
+            List.of("--project", CLIENT, "--name", NAME, "--key-file", "/dev/null"),
+            List.of("--project", CLIENT, "--name", NAME, "--key-file", link.toString()),
+            List.of("--project", CLIENT, "--name", NAME, "--key-file", temp + "/"),
+            List.of("--project", CLIENT, "--name", NAME, "--key-file", "k\u0007.json"),
+            List.of("--project=--x", "--name", NAME),
+            List.of("--project", CLIENT, "--name="),
             List.of("--project", CLIENT, "--name", NAME, "--name"),
             List.of("--project", CLIENT, "--name", NAME, "--bogus"));
     for (List<String> args : cases) {
@@ -272,8 +285,33 @@ class ClientSetupScriptTest {
       assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(2);
       assertWithMessage("%s", result).that(result.stderr()).contains("client-setup.sh: error:");
       assertWithMessage("%s", args).that(google.requests().size()).isEqualTo(before);
+      assertWithMessage("%s", result).that(result.stdout()).doesNotContain("PRIVATE KEY");
     }
     assertThat(Files.readString(file)).isEqualTo("{\"hello\":1}");
+    assertThat(Files.exists(temp.resolve("elsewhere.json"))).isFalse();
+    assertThat(google.iam().serviceAccount(EMAIL)).isEmpty();
+  }
+
+  /**
+   * {@code gcloud iam service-accounts keys create -} writes the private key to stdout: the value
+   * is refused in both spellings before any call, and the message says why.
+   */
+  @Test
+  void keyFile_dashOrOptionLikeValue_refusedBeforeGcloudWithTheReason() throws Exception {
+    for (List<String> keyFile :
+        List.of(List.of("--key-file", "-"), List.of("--key-file=-"), List.of("--key-file=--x"))) {
+      List<String> args = new ArrayList<>(List.of("--project", CLIENT, "--name", NAME));
+      args.addAll(keyFile);
+      int before = google.requests().size();
+
+      Gcloud.Result result = script.run(temp, args.toArray(String[]::new));
+
+      assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(2);
+      assertThat(result.stderr()).contains("--key-file needs a value, got '");
+      assertThat(result.stderr()).contains("(a value may not start with '-')");
+      assertThat(result.stdout()).doesNotContain("PRIVATE KEY");
+      assertThat(google.requests().size()).isEqualTo(before);
+    }
     assertThat(google.iam().serviceAccount(EMAIL)).isEmpty();
   }
 
@@ -344,6 +382,38 @@ class ClientSetupScriptTest {
         ok(script.run(temp, "--project", CLIENT, "--name", NAME, "--delete-keys"));
     assertThat(nothing.stdout()).contains(EMAIL + " has no user-managed keys: nothing to delete.");
     google.assertNoUnexpectedRequests();
+  }
+
+  @Test
+  void deleteKeys_oneDeleteRefused_deletesTheOthers_listsTheFailure_exitsOne() throws Exception {
+    for (String name : List.of("one.json", "two.json", "three.json")) {
+      ok(
+          script.run(
+              temp,
+              "--project",
+              CLIENT,
+              "--name",
+              NAME,
+              "--key-file",
+              temp.resolve(name).toString()));
+    }
+    List<String> keys = new ArrayList<>(google.iam().userManagedKeyIds(EMAIL));
+    assertThat(keys).hasSize(3);
+    String kept = keys.get(0);
+    google.iam().refuseKeyDeletion(kept);
+
+    Gcloud.Result result = script.run(temp, "--project", CLIENT, "--name", NAME, "--delete-keys");
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(1);
+    // Every key was tried, the first failure did not stop the others.
+    for (String id : keys) {
+      assertThat(result.stdout()).contains("Deleting key " + id + " of " + EMAIL);
+    }
+    assertThat(google.iam().userManagedKeyIds(EMAIL)).containsExactly(kept);
+    assertThat(result.stderr()).contains("1 step(s) failed");
+    assertThat(result.stderr()).contains("  - deleting key " + kept + " of " + EMAIL + " failed");
+    // The summary still tells the host team what they need.
+    assertThat(ClientSetup.uniqueId(result)).isEqualTo(TestIssuer.uniqueIdOf(EMAIL));
   }
 
   @Test

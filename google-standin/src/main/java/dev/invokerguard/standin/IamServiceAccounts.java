@@ -70,6 +70,7 @@ public final class IamServiceAccounts {
   private final Clock clock;
   private final Set<String> projects = ConcurrentHashMap.newKeySet();
   private final Set<String> keysRefused = ConcurrentHashMap.newKeySet();
+  private final Set<String> keysUndeletable = ConcurrentHashMap.newKeySet();
   private final Map<String, Account> accounts = new LinkedHashMap<>();
 
   /**
@@ -105,6 +106,14 @@ public final class IamServiceAccounts {
    */
   public void refuseKeyCreation(String projectId) {
     keysRefused.add(projectId);
+  }
+
+  /**
+   * Refuses keys.delete of {@code keyId} with 403 PERMISSION_DENIED, as Google answers a caller who
+   * may not delete that key; the other keys stay deletable.
+   */
+  public void refuseKeyDeletion(String keyId) {
+    keysUndeletable.add(keyId);
   }
 
   /** The service account as the API returns it, if it exists. */
@@ -160,6 +169,13 @@ public final class IamServiceAccounts {
         if (!"USER_MANAGED".equals(Json.string(key, "keyType"))) {
           throw new ApiException(
               400, "INVALID_ARGUMENT", "System-managed keys cannot be deleted: " + keyId);
+        }
+        if (keysUndeletable.contains(keyId)) {
+          throw new ApiException(
+              403,
+              "PERMISSION_DENIED",
+              "Permission 'iam.serviceAccountKeys.delete' denied on resource "
+                  + Json.string(key, "name"));
         }
         account.keys.remove(keyId);
         tokenKeys.remove(keyId);
