@@ -71,6 +71,11 @@ public final class DeployedFunction implements AutoCloseable {
     return id;
   }
 
+  /** The region it runs in, e.g. {@code europe-west1}. */
+  public String region() {
+    return region;
+  }
+
   /** 1 or 2. */
   public int generation() {
     return generation;

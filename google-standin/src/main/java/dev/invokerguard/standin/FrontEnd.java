@@ -1,13 +1,9 @@
 package dev.invokerguard.standin;
 
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.invokerguard.testing.TestIssuer;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -22,8 +18,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
@@ -54,8 +48,7 @@ final class FrontEnd implements AutoCloseable {
           "proxy-authorization",
           "proxy-connection");
 
-  private final HttpServer server;
-  private final ExecutorService executor;
+  private final LoopbackHttp server;
   private final HttpClient client =
       HttpClient.newBuilder()
           .version(HttpClient.Version.HTTP_1_1)
@@ -87,39 +80,26 @@ final class FrontEnd implements AutoCloseable {
     this.invokerRole = invokerRole;
     this.audiences = audiences;
     this.instancePort = instancePort;
-    try {
-      server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    executor =
-        Executors.newCachedThreadPool(
-            runnable -> {
-              Thread thread = new Thread(runnable, "front-end-" + name);
-              thread.setDaemon(true);
-              return thread;
+    server =
+        new LoopbackHttp(
+            "front-end-" + name,
+            exchange -> {
+              try (exchange) {
+                handle(exchange);
+              } catch (IOException | RuntimeException e) {
+                // The caller went away, or the instance did: answer as Google does when the
+                // instance fails, if the headers are not out yet.
+                try {
+                  html(exchange, 503, "Service Unavailable", "The service is unavailable.");
+                } catch (IOException | RuntimeException ignored) {
+                  // nothing more to say
+                }
+              }
             });
-    server.setExecutor(executor);
-    server.createContext(
-        "/",
-        exchange -> {
-          try (exchange) {
-            handle(exchange);
-          } catch (IOException | RuntimeException e) {
-            // The caller went away, or the instance did: answer as Google does when the
-            // instance fails, if the headers are not out yet.
-            try {
-              html(exchange, 503, "Service Unavailable", "The service is unavailable.");
-            } catch (IOException | RuntimeException ignored) {
-              // nothing more to say
-            }
-          }
-        });
-    server.start();
   }
 
   URI uri() {
-    return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/");
+    return server.uri();
   }
 
   List<Decision> decisions() {
@@ -265,7 +245,6 @@ final class FrontEnd implements AutoCloseable {
 
   @Override
   public void close() {
-    server.stop(0);
-    executor.shutdownNow();
+    server.close();
   }
 }

@@ -41,6 +41,8 @@ final class RunServices {
       Pattern.compile("/apis/serving\\.knative\\.dev/v1/namespaces/([^/]+)/services/([^/:]+)");
   private static final Pattern REVISION =
       Pattern.compile("/apis/serving\\.knative\\.dev/v1/namespaces/([^/]+)/revisions/([^/:]+)");
+  private static final Pattern SERVICE_IAM =
+      Pattern.compile("/v1/projects/([^/]+)/locations/([^/]+)/services/([^/:]+):(\\w+)");
   private static final Pattern REGION = Pattern.compile("[a-z]+(-[a-z]+)+[0-9]+");
 
   /** What the API keeps of one service besides the function: what the last replace wrote. */
@@ -59,20 +61,24 @@ final class RunServices {
   private final String projectNumber;
   private final Clock clock;
   private final BiFunction<String, String, DeployedFunction> functions;
+  private final ResourcePolicies policies;
   private final Map<DeployedFunction, State> states = new ConcurrentHashMap<>();
 
   /**
-   * @param functions the 2nd gen function named (region, name), or null
+   * @param functions the function named (region, name), or null
+   * @param policies the IAM methods of the services' policies
    */
   RunServices(
       String project,
       String projectNumber,
       Clock clock,
-      BiFunction<String, String, DeployedFunction> functions) {
+      BiFunction<String, String, DeployedFunction> functions,
+      ResourcePolicies policies) {
     this.project = Objects.requireNonNull(project);
     this.projectNumber = Objects.requireNonNull(projectNumber);
     this.clock = Objects.requireNonNull(clock);
     this.functions = Objects.requireNonNull(functions);
+    this.policies = Objects.requireNonNull(policies);
   }
 
   /**
@@ -88,14 +94,24 @@ final class RunServices {
   }
 
   /**
-   * The answer to a request under {@code /run} that reached the regional host of {@code region}, or
-   * null when this API does not know it.
+   * The answer to a request under {@code /run}, or null when this API does not know it: the Knative
+   * service and revision on the regional host of {@code region} (null for any other host), and the
+   * service's IAM policy (v1 {@code projects/.../services/NAME:getIamPolicy}) on any.
    */
   JsonObject route(GoogleStandIn.Request r, String region) {
+    Matcher m;
+    if ((m = SERVICE_IAM.matcher(r.path())).matches()) {
+      ProjectApis.checkProject(m.group(1), project, projectNumber);
+      DeployedFunction function = functions.apply(m.group(2), m.group(3));
+      if (function == null || function.generation() != 2) {
+        throw new ApiException(
+            404, "NOT_FOUND", "Resource '" + m.group(3) + "' of kind 'SERVICE' not found");
+      }
+      return policies.answer(function.policy(), m.group(4), r);
+    }
     if (region == null) {
       return null;
     }
-    Matcher m;
     if ((m = SERVICE.matcher(r.path())).matches()) {
       DeployedFunction function = find(region, m.group(1), m.group(2), "SERVICE");
       return switch (r.method()) {
@@ -118,12 +134,7 @@ final class RunServices {
   }
 
   private DeployedFunction find(String region, String namespace, String name, String kind) {
-    if (!namespace.equals(project) && !namespace.equals(projectNumber)) {
-      throw new ApiException(
-          403,
-          "PERMISSION_DENIED",
-          "Permission denied on resource project " + namespace + " (or it may not exist).");
-    }
+    ProjectApis.checkProject(namespace, project, projectNumber);
     DeployedFunction function = functions.apply(region, name);
     if (function == null || function.generation() != 2) {
       throw notFound(name, kind, region);

@@ -35,7 +35,8 @@ class RunServicesTest {
             "123456789012",
             google.clock(),
             (region, name) ->
-                region.equals(REGION) && name.equals("invoker-guard") ? function : null);
+                region.equals(REGION) && name.equals("invoker-guard") ? function : null,
+            new ResourcePolicies());
   }
 
   @AfterEach
