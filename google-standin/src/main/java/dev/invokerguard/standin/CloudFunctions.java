@@ -74,6 +74,19 @@ final class CloudFunctions {
     return functions.get(region + "/" + name);
   }
 
+  /**
+   * Adds a function that exists but never ran (its state stays DEPLOYING): for tests of the APIs
+   * around a function (Cloud Run's service, IAM) that need no instance.
+   */
+  DeployedFunction addIdle(String region, String id, int generation) {
+    DeployedFunction function = new DeployedFunction(google, project, region, id, generation);
+    if (functions.putIfAbsent(region + "/" + id, function) != null) {
+      function.close();
+      throw new IllegalStateException("function " + id + " exists");
+    }
+    return function;
+  }
+
   /** Stops every function (its instance and front end). */
   void closeAll() {
     functions.values().forEach(DeployedFunction::close);

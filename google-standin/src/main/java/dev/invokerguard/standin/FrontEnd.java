@@ -20,6 +20,7 @@ import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 
@@ -28,7 +29,9 @@ import java.util.function.Supplier;
  * function that requires authentication. A request without a valid ID token for one of the
  * function's URLs gets Google's HTML 401; a valid token whose account lacks the invoker role (and
  * no {@code allUsers} grant) gets Google's HTML 403; neither reaches the function. Otherwise the
- * request is forwarded to the running instance with its headers (see {@link PlatformRules}).
+ * request is forwarded to the running instance with its headers, the judged token's signature
+ * removed as the {@link FrontEndMode} says (see {@link PlatformRules}). With the service's invoker
+ * IAM check off, every request is forwarded unjudged and as sent.
  */
 final class FrontEnd implements AutoCloseable {
   /** What the front end did with one request. */
@@ -61,6 +64,8 @@ final class FrontEnd implements AutoCloseable {
   private final String invokerRole;
   private final Supplier<List<String>> audiences;
   private final IntSupplier instancePort;
+  private final FrontEndMode mode;
+  private final BooleanSupplier invokerIamCheck;
   private final List<Decision> decisions = new CopyOnWriteArrayList<>();
   private final AtomicInteger forwarded = new AtomicInteger();
 
@@ -72,7 +77,9 @@ final class FrontEnd implements AutoCloseable {
       IamPolicy policy,
       String invokerRole,
       Supplier<List<String>> audiences,
-      IntSupplier instancePort) {
+      IntSupplier instancePort,
+      FrontEndMode mode,
+      BooleanSupplier invokerIamCheck) {
     this.issuer = issuer;
     this.clock = clock;
     this.propagationDelay = propagationDelay;
@@ -80,6 +87,8 @@ final class FrontEnd implements AutoCloseable {
     this.invokerRole = invokerRole;
     this.audiences = audiences;
     this.instancePort = instancePort;
+    this.mode = mode;
+    this.invokerIamCheck = invokerIamCheck;
     server =
         new LoopbackHttp(
             "front-end-" + name,
@@ -114,6 +123,12 @@ final class FrontEnd implements AutoCloseable {
     Map<String, List<String>> headers = exchange.getRequestHeaders();
     String path = exchange.getRequestURI().getRawPath();
     java.time.Instant seenAt = clock.instant().minus(propagationDelay.get());
+    if (!invokerIamCheck.getAsBoolean()) {
+      // Cloud Run's invoker IAM check is off: the front end checks nothing, strips nothing.
+      decisions.add(new Decision(0, "forwarded unjudged (invoker IAM check off)"));
+      forward(exchange, null);
+      return;
+    }
     String judged = PlatformRules.judgedHeader(headers);
     if (!policy.grants(invokerRole, "allUsers", seenAt)) {
       String value = PlatformRules.first(headers, judged);
@@ -190,7 +205,8 @@ final class FrontEnd implements AutoCloseable {
               if (!NOT_FORWARDED.contains(name.toLowerCase(Locale.ROOT))) {
                 values.forEach(
                     value ->
-                        request.header(name, PlatformRules.forwardedValue(name, value, judged)));
+                        request.header(
+                            name, PlatformRules.forwardedValue(name, value, judged, mode)));
               }
             });
     request.header("X-Cloud-Trace-Context", HexFormat.of().formatHex(randomBytes(16)) + "/1;o=1");

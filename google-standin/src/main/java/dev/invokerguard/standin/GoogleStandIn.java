@@ -107,6 +107,7 @@ public final class GoogleStandIn implements AutoCloseable {
   private final String projectNumber;
   private final Path workDir;
   private final String invokerClasspath;
+  private final FrontEndMode frontEndMode;
   private final LoopbackHttp server;
   private final List<Request> requests = new CopyOnWriteArrayList<>();
   private final List<Request> unexpected = new CopyOnWriteArrayList<>();
@@ -131,6 +132,7 @@ public final class GoogleStandIn implements AutoCloseable {
     this.projectNumber = builder.projectNumber;
     this.workDir = builder.workDir;
     this.invokerClasspath = builder.invokerClasspath;
+    this.frontEndMode = builder.frontEndMode;
     try {
       Files.createDirectories(workDir);
     } catch (IOException e) {
@@ -181,6 +183,7 @@ public final class GoogleStandIn implements AutoCloseable {
     private String projectNumber = "123456789012";
     private Path workDir;
     private String invokerClasspath = ChildJvm.currentClasspath();
+    private FrontEndMode frontEndMode = FrontEndMode.STRIP_SERVERLESS_ONLY;
 
     private Builder() {}
 
@@ -220,6 +223,15 @@ public final class GoogleStandIn implements AutoCloseable {
      */
     public Builder invokerClasspath(String classpath) {
       this.invokerClasspath = Objects.requireNonNull(classpath, "classpath");
+      return this;
+    }
+
+    /**
+     * Which plausible behaviour of Google's front end every function's front end plays (default
+     * {@link FrontEndMode#STRIP_SERVERLESS_ONLY}).
+     */
+    public Builder frontEndMode(FrontEndMode mode) {
+      this.frontEndMode = Objects.requireNonNull(mode, "mode");
       return this;
     }
 
@@ -371,6 +383,11 @@ public final class GoogleStandIn implements AutoCloseable {
     return clock;
   }
 
+  /** The front-end mode this stand-in plays. */
+  public FrontEndMode frontEndMode() {
+    return frontEndMode;
+  }
+
   Duration propagationDelay() {
     return propagationDelay;
   }
@@ -409,6 +426,11 @@ public final class GoogleStandIn implements AutoCloseable {
     env.put("PORT", Integer.toString(port));
     env.put("JWKS_URL", issuer.jwksUri().toString());
     return env;
+  }
+
+  /** See {@link CloudFunctions#addIdle}. */
+  DeployedFunction addIdleFunction(String region, String id, int generation) {
+    return cloudFunctions.addIdle(region, id, generation);
   }
 
   /** The function as API version {@code apiVersion} (1 or 2) reports it. */

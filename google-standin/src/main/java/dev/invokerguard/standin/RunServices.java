@@ -22,7 +22,9 @@ import java.util.regex.Pattern;
  * 2nd gen function: the get and replace that {@code gcloud run services update
  * --add-custom-audiences} sends, and the read of the service's latest revision it makes on the way.
  * The service's custom audiences (the annotation {@value #CUSTOM_AUDIENCES}, a JSON list) are kept
- * in the function, whose front end accepts tokens minted for them, as Cloud Run does.
+ * in the function, whose front end accepts tokens minted for them, as Cloud Run does; so is its
+ * invoker IAM check ({@value #INVOKER_IAM_DISABLED}, what {@code gcloud run services update
+ * --no-invoker-iam-check} writes): while it is true the front end forwards every request unjudged.
  *
  * <p>This API is regional: gcloud derives its host by putting the region before the overridden host
  * ({@code europe-west1-127.0.0.1:PORT}); the stand-in serves it as gcloud's HTTP proxy, and reads
@@ -36,6 +38,13 @@ import java.util.regex.Pattern;
 final class RunServices {
   /** The service annotation that holds the custom audiences, a JSON list of strings. */
   static final String CUSTOM_AUDIENCES = "run.googleapis.com/custom-audiences";
+
+  /**
+   * The service annotation that switches the invoker IAM check off when true: what {@code gcloud
+   * run services update --[no-]invoker-iam-check} 528 writes ({@code "True"} or {@code "False"},
+   * Python's spelling, recorded from the real CLI).
+   */
+  static final String INVOKER_IAM_DISABLED = "run.googleapis.com/invoker-iam-disabled";
 
   private static final Pattern SERVICE =
       Pattern.compile("/apis/serving\\.knative\\.dev/v1/namespaces/([^/]+)/services/([^/:]+)");
@@ -175,6 +184,7 @@ final class RunServices {
     }
     JsonObject annotations = Json.child(metadata, "annotations");
     List<String> audiences = customAudiences(annotations);
+    String invokerIamDisabled = invokerIamDisabled(annotations);
     synchronized (this) {
       State state = state(function);
       String resourceVersion = Json.string(metadata, "resourceVersion");
@@ -193,6 +203,8 @@ final class RunServices {
       state.generation++;
       state.annotations = annotations.deepCopy();
       state.annotations.remove(CUSTOM_AUDIENCES);
+      state.annotations.remove(INVOKER_IAM_DISABLED);
+      function.invokerIamDisabledAnnotation(invokerIamDisabled);
       state.templateMetadata =
           Json.child(Json.child(Json.child(body, "spec"), "template"), "metadata").deepCopy();
       function.customAudiences(audiences);
@@ -230,6 +242,18 @@ final class RunServices {
     return out;
   }
 
+  /** The annotation's value, null when absent; 400 unless a boolean. */
+  private static String invokerIamDisabled(JsonObject annotations) {
+    String value = Json.string(annotations, INVOKER_IAM_DISABLED);
+    if (value != null && !value.equalsIgnoreCase("true") && !value.equalsIgnoreCase("false")) {
+      throw new ApiException(
+          400,
+          "INVALID_ARGUMENT",
+          "metadata.annotations[" + INVOKER_IAM_DISABLED + "] must be true or false");
+    }
+    return value;
+  }
+
   private static String resourceVersion(State state) {
     return "AAY" + Long.toString(state.generation, 36).toUpperCase(java.util.Locale.ROOT);
   }
@@ -263,6 +287,10 @@ final class RunServices {
       JsonArray list = new JsonArray();
       audiences.forEach(list::add);
       annotations.addProperty(CUSTOM_AUDIENCES, list.toString());
+    }
+    String invokerIamDisabled = function.invokerIamDisabledAnnotation();
+    if (invokerIamDisabled != null) {
+      annotations.addProperty(INVOKER_IAM_DISABLED, invokerIamDisabled);
     }
     metadata.add("annotations", annotations);
 

@@ -27,7 +27,8 @@ class PlatformRulesTest {
             PlatformRules.forwardedValue(
                 "X-Serverless-Authorization",
                 "Bearer h.p.sig",
-                PlatformRules.SERVERLESS_AUTHORIZATION))
+                PlatformRules.SERVERLESS_AUTHORIZATION,
+                FrontEndMode.STRIP_SERVERLESS_ONLY))
         .isEqualTo("Bearer h.p.SIGNATURE_REMOVED_BY_GOOGLE");
   }
 
@@ -35,11 +36,17 @@ class PlatformRulesTest {
   void authorization_isForwardedAsSent() {
     assertThat(
             PlatformRules.forwardedValue(
-                "Authorization", "Bearer h.p.sig", PlatformRules.SERVERLESS_AUTHORIZATION))
+                "Authorization",
+                "Bearer h.p.sig",
+                PlatformRules.SERVERLESS_AUTHORIZATION,
+                FrontEndMode.STRIP_SERVERLESS_ONLY))
         .isEqualTo("Bearer h.p.sig");
     assertThat(
             PlatformRules.forwardedValue(
-                "Authorization", "Bearer h.p.sig", PlatformRules.AUTHORIZATION))
+                "Authorization",
+                "Bearer h.p.sig",
+                PlatformRules.AUTHORIZATION,
+                FrontEndMode.STRIP_SERVERLESS_ONLY))
         .isEqualTo("Bearer h.p.sig");
   }
 }

@@ -178,4 +178,34 @@ class RunServicesTest {
     assertThat(other.code).isEqualTo(403);
     assertThat(run.route(request("GET", SERVICE, ""), null)).isNull();
   }
+
+  @Test
+  void invokerIamDisabledAnnotation_turnsTheCheckOff_keptAsWritten_andOnlyBooleansTaken() {
+    JsonObject service = run.route(request("GET", SERVICE, ""), REGION);
+    JsonObject off = service.deepCopy();
+    off.getAsJsonObject("metadata")
+        .getAsJsonObject("annotations")
+        .addProperty(RunServices.INVOKER_IAM_DISABLED, "True");
+
+    JsonObject written = run.route(request("PUT", SERVICE, off.toString()), REGION);
+
+    assertThat(function.invokerIamCheck()).isFalse();
+    assertThat(
+            written
+                .getAsJsonObject("metadata")
+                .getAsJsonObject("annotations")
+                .get(RunServices.INVOKER_IAM_DISABLED)
+                .getAsString())
+        .isEqualTo("True");
+
+    JsonObject bad = written.deepCopy();
+    bad.getAsJsonObject("metadata")
+        .getAsJsonObject("annotations")
+        .addProperty(RunServices.INVOKER_IAM_DISABLED, "maybe");
+    ApiException e =
+        assertThrows(
+            ApiException.class, () -> run.route(request("PUT", SERVICE, bad.toString()), REGION));
+    assertThat(e.code).isEqualTo(400);
+    assertThat(function.invokerIamCheck()).isFalse();
+  }
 }
