@@ -279,6 +279,17 @@ public final class GoogleStandIn implements AutoCloseable {
     return oauth.writeServiceAccountKey(email, file);
   }
 
+  /**
+   * Makes the token endpoint answer the next {@code count} requests with 503 UNAVAILABLE, as during
+   * an outage (then as usual): for tests of a client's retries.
+   */
+  public void failNextTokenRequests(int count) {
+    if (count < 0) {
+      throw new IllegalArgumentException("count must not be negative");
+    }
+    oauth.failNext(count);
+  }
+
   /** The IAM API's service accounts and keys (client projects are added there). */
   public IamServiceAccounts iam() {
     return iam;

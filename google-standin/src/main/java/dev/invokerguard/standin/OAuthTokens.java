@@ -15,6 +15,7 @@ import java.util.Base64;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
@@ -28,6 +29,7 @@ final class OAuthTokens {
   private final Supplier<URI> baseUri;
   private final Map<String, PublicKey> keys = new ConcurrentHashMap<>();
   private final Map<String, String> accessTokens = new ConcurrentHashMap<>();
+  private final AtomicInteger failuresLeft = new AtomicInteger();
 
   /**
    * @param baseUri the stand-in's address, whose {@code token/} path a key file's {@code token_uri}
@@ -60,6 +62,9 @@ final class OAuthTokens {
    * assertion names a {@code target_audience}, an access token otherwise.
    */
   JsonObject token(String body) {
+    if (failuresLeft.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+      throw new ApiException(503, "UNAVAILABLE", "The service is currently unavailable.");
+    }
     Map<String, String> form = LoopbackHttp.form(body);
     String assertion = form.get("assertion");
     if (!"urn:ietf:params:oauth:grant-type:jwt-bearer".equals(form.get("grant_type"))
@@ -95,6 +100,11 @@ final class OAuthTokens {
     out.addProperty("expires_in", 3600);
     out.addProperty("token_type", "Bearer");
     return out;
+  }
+
+  /** See {@link GoogleStandIn#failNextTokenRequests}. */
+  void failNext(int count) {
+    failuresLeft.set(count);
   }
 
   /** The email of the caller's access token; 401 without a valid one. */
