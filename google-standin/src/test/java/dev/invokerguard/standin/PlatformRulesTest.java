@@ -49,4 +49,32 @@ class PlatformRulesTest {
                 FrontEndMode.STRIP_SERVERLESS_ONLY))
         .isEqualTo("Bearer h.p.sig");
   }
+
+  @Test
+  void stripJudged_judgedAuthorization_losesItsSignature_serverlessStrippedAsInA() {
+    assertThat(
+            PlatformRules.forwardedValue(
+                "authorization",
+                "Bearer h.p.sig",
+                PlatformRules.AUTHORIZATION,
+                FrontEndMode.STRIP_JUDGED))
+        .isEqualTo("Bearer h.p.SIGNATURE_REMOVED_BY_GOOGLE");
+    assertThat(
+            PlatformRules.forwardedValue(
+                "Authorization",
+                "Bearer h.p.sig",
+                PlatformRules.SERVERLESS_AUTHORIZATION,
+                FrontEndMode.STRIP_JUDGED))
+        .isEqualTo("Bearer h.p.sig");
+  }
+
+  @Test
+  void nothingJudged_everyHeaderForwardedAsSent() {
+    for (FrontEndMode mode : FrontEndMode.values()) {
+      for (String name : List.of("Authorization", "X-Serverless-Authorization")) {
+        assertThat(PlatformRules.forwardedValue(name, "Bearer h.p.sig", null, mode))
+            .isEqualTo("Bearer h.p.sig");
+      }
+    }
+  }
 }
