@@ -49,7 +49,6 @@ class FrontEndModesJourneyIT {
   /** One deployment in one mode, shared by the checks of that mode. */
   @TestInstance(TestInstance.Lifecycle.PER_CLASS)
   abstract static class InMode {
-    @TempDir Path temp;
     OfflineGoogle offline;
     TestIssuer issuer;
     GoogleStandIn google;
@@ -58,7 +57,7 @@ class FrontEndModesJourneyIT {
     abstract FrontEndMode mode();
 
     @BeforeAll
-    void deploy() throws Exception {
+    void deploy(@TempDir Path temp) throws Exception {
       Path dir = Files.createDirectories(temp.resolve(mode().name()));
       offline =
           OfflineGoogle.start(
