@@ -5,6 +5,7 @@ import static com.google.common.truth.Truth.assertWithMessage;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.invokerguard.standin.GoogleStandIn;
 import dev.invokerguard.testing.TestIssuer;
 import java.nio.file.Path;
 import java.util.Map;
@@ -16,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The real google-auth-library key-file path ({@code GOOGLE_APPLICATION_CREDENTIALS} to a
  * service-account key, a signed JWT-bearer grant to the key's {@code token_uri}), in a child JVM,
- * against a loopback token endpoint.
+ * against the Google stand-in's token endpoint, which checks the grant's signature against the key
+ * it made and answers an ID token from the local issuer.
  */
 class KeyFilePathTest {
 
@@ -25,22 +27,32 @@ class KeyFilePathTest {
 
   @TempDir Path dir;
   private TestIssuer issuer;
-  private KeyFileTokenEndpoint endpoint;
+  private GoogleStandIn google;
 
   @BeforeEach
-  void start() throws Exception {
+  void start() {
     issuer = TestIssuer.start();
-    endpoint = new KeyFileTokenEndpoint(issuer, ACCOUNT);
+    google =
+        GoogleStandIn.builder()
+            .issuer(issuer)
+            .project("proj-key")
+            .workDir(dir.resolve("google"))
+            .start();
   }
 
   @AfterEach
   void stop() {
-    endpoint.close();
+    google.close();
     issuer.close();
   }
 
+  /** How many requests reached the token endpoint. */
+  private long tokenRequests() {
+    return google.requests().stream().filter(r -> r.api().equals("token")).count();
+  }
+
   private ClientRun.Result probe(int count) throws Exception {
-    Path keyFile = endpoint.writeKeyFile(dir);
+    Path keyFile = google.writeServiceAccountKey(ACCOUNT, dir.resolve("service-account.json"));
     return ClientRun.main(
         ClientProbe.class,
         dir,
@@ -59,17 +71,17 @@ class KeyFilePathTest {
     JsonObject claims = JsonParser.parseString(result.values().get("claims")).getAsJsonObject();
     assertThat(claims.get("email").getAsString()).isEqualTo(ACCOUNT);
     assertThat(claims.get("aud").getAsString()).isEqualTo(AUDIENCE);
-    assertThat(endpoint.requestCount()).isEqualTo(1);
+    assertThat(tokenRequests()).isEqualTo(1);
   }
 
   @Test
   void keyFile_tokenEndpointUnavailable_retriedThenSucceeds() throws Exception {
     // google-auth-library does not retry ID-token requests itself: the authenticator does.
-    endpoint.failNext(2);
+    google.failNextTokenRequests(2);
 
     ClientRun.Result result = probe(1);
 
     assertWithMessage(result.toString()).that(result.exitCode()).isEqualTo(0);
-    assertThat(endpoint.requestCount()).isEqualTo(3);
+    assertThat(tokenRequests()).isEqualTo(3);
   }
 }

@@ -189,7 +189,7 @@ class WorkloadIdentityFederationTest {
   private void sts(HttpExchange exchange) throws IOException {
     try (exchange) {
       Map<String, String> form =
-          KeyFileTokenEndpoint.parseForm(
+          FormHttp.parseForm(
               new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
       synchronized (calls) {
         calls.add("sts");
@@ -197,7 +197,7 @@ class WorkloadIdentityFederationTest {
       if (!"urn:ietf:params:oauth:grant-type:token-exchange".equals(form.get("grant_type"))
           || !SUBJECT_TOKEN.equals(form.get("subject_token"))
           || !POOL_AUDIENCE.equals(form.get("audience"))) {
-        KeyFileTokenEndpoint.send(exchange, 400, "{\"error\":\"invalid_grant\"}");
+        FormHttp.send(exchange, 400, "{\"error\":\"invalid_grant\"}");
         return;
       }
       issuedFederatedToken = "federated-" + System.nanoTime();
@@ -206,7 +206,7 @@ class WorkloadIdentityFederationTest {
       answer.addProperty("issued_token_type", "urn:ietf:params:oauth:token-type:access_token");
       answer.addProperty("token_type", "Bearer");
       answer.addProperty("expires_in", 3600);
-      KeyFileTokenEndpoint.send(exchange, 200, answer.toString());
+      FormHttp.send(exchange, 200, answer.toString());
     }
   }
 
@@ -215,7 +215,7 @@ class WorkloadIdentityFederationTest {
     try (exchange) {
       Matcher path = IAM_PATH.matcher(exchange.getRequestURI().getPath());
       if (!path.matches()) {
-        KeyFileTokenEndpoint.send(exchange, 404, "{}");
+        FormHttp.send(exchange, 404, "{}");
         return;
       }
       synchronized (calls) {
@@ -225,8 +225,7 @@ class WorkloadIdentityFederationTest {
       if (!path.group(2).equals("generateIdToken")
           || issuedFederatedToken == null
           || !("Bearer " + issuedFederatedToken).equals(bearer)) {
-        KeyFileTokenEndpoint.send(
-            exchange, 401, "{\"error\":{\"code\":401,\"status\":\"UNAUTHENTICATED\"}}");
+        FormHttp.send(exchange, 401, "{\"error\":{\"code\":401,\"status\":\"UNAUTHENTICATED\"}}");
         return;
       }
       idTokenRequest =
@@ -234,7 +233,7 @@ class WorkloadIdentityFederationTest {
                   new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8))
               .getAsJsonObject();
       if (idTokenStatus != 200) {
-        KeyFileTokenEndpoint.send(
+        FormHttp.send(
             exchange,
             idTokenStatus,
             "{\"error\":{\"code\":403,\"message\":\"Permission 'iam.serviceAccounts.getOpenIdToken'"
@@ -244,7 +243,7 @@ class WorkloadIdentityFederationTest {
       JsonObject answer = new JsonObject();
       answer.addProperty(
           "token", issuer.mint(path.group(1), idTokenRequest.get("audience").getAsString()));
-      KeyFileTokenEndpoint.send(exchange, 200, answer.toString());
+      FormHttp.send(exchange, 200, answer.toString());
     }
   }
 }

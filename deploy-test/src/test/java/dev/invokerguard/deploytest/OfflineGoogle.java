@@ -3,6 +3,7 @@ package dev.invokerguard.deploytest;
 import static com.google.common.truth.Truth.assertWithMessage;
 
 import dev.invokerguard.standin.DeployedFunction;
+import dev.invokerguard.standin.FrontEndMode;
 import dev.invokerguard.standin.Gcloud;
 import dev.invokerguard.standin.GoogleStandIn;
 import dev.invokerguard.testing.TestIssuer;
@@ -32,6 +33,13 @@ final class OfflineGoogle implements AutoCloseable {
   /** How long one run of a script may take on a busy two-core machine. */
   static final Duration SCRIPT_TIMEOUT = Duration.ofMinutes(4);
 
+  /**
+   * The system property that picks the front end's mode for every journey that does not pick one
+   * itself ({@code -Dinvokerguard.frontEndMode=STRIP_JUDGED}; default {@link
+   * FrontEndMode#STRIP_SERVERLESS_ONLY}), so that the journeys can be run in each mode unchanged.
+   */
+  static final String FRONT_END_MODE_PROPERTY = "invokerguard.frontEndMode";
+
   private final TestIssuer issuer;
   private final GoogleStandIn google;
   private final Gcloud gcloud;
@@ -60,6 +68,26 @@ final class OfflineGoogle implements AutoCloseable {
       Optional<String> requestLog,
       String... clientProjects)
       throws Exception {
+    return start(dir, defaultFrontEndMode(), project, account, requestLog, clientProjects);
+  }
+
+  /** The mode {@link #FRONT_END_MODE_PROPERTY} names, {@code STRIP_SERVERLESS_ONLY} without it. */
+  static FrontEndMode defaultFrontEndMode() {
+    String name = System.getProperty(FRONT_END_MODE_PROPERTY, "").strip();
+    return name.isEmpty() ? FrontEndMode.STRIP_SERVERLESS_ONLY : FrontEndMode.valueOf(name);
+  }
+
+  /**
+   * As {@link #start(Path, String, String, Optional, String...)}, the front end in {@code mode}.
+   */
+  static OfflineGoogle start(
+      Path dir,
+      FrontEndMode mode,
+      String project,
+      String account,
+      Optional<String> requestLog,
+      String... clientProjects)
+      throws Exception {
     Assumptions.assumeTrue(
         Gcloud.find().isPresent(),
         "gcloud is not on PATH: this test needs the real Google Cloud CLI (see docs/DEPLOY.md)");
@@ -72,6 +100,7 @@ final class OfflineGoogle implements AutoCloseable {
               .issuer(issuer)
               .project(project)
               .workDir(dir.resolve("google"))
+              .frontEndMode(mode)
               .start();
       for (String client : clientProjects) {
         google.iam().addProject(client);
@@ -136,12 +165,16 @@ final class OfflineGoogle implements AutoCloseable {
 
   /** A request to the function through its front end (Google's side), with {@code token}. */
   HttpResponse<String> call(DeployedFunction function, String token) throws Exception {
-    return http.send(
-        HttpRequest.newBuilder(function.frontEnd())
-            .header("Authorization", "Bearer " + token)
-            .timeout(Duration.ofSeconds(60))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return call(function, Map.of("Authorization", "Bearer " + token));
+  }
+
+  /** A request to the function through its front end with exactly {@code headers}. */
+  HttpResponse<String> call(DeployedFunction function, Map<String, String> headers)
+      throws Exception {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(function.frontEnd()).timeout(Duration.ofSeconds(60));
+    headers.forEach(request::header);
+    return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   /** Fails unless {@code result} exited 0, showing it and every request the stand-in received. */

@@ -45,6 +45,7 @@ public final class DeployedFunction implements AutoCloseable {
   private volatile int instancePort;
   private final List<String> instanceLogs = new ArrayList<>();
   private final List<String> customAudiences = new ArrayList<>();
+  private String invokerIamDisabled; // the service's annotation as written, or null
 
   DeployedFunction(GoogleStandIn google, String project, String region, String id, int generation) {
     this.google = google;
@@ -63,12 +64,22 @@ public final class DeployedFunction implements AutoCloseable {
             policy,
             invokerRole(),
             this::audiences,
-            () -> instancePort);
+            () -> instancePort,
+            google.frontEndMode(),
+            this::invokerIamCheck);
+    if (generation == 2 && google.frontEndMode() == FrontEndMode.INVOKER_CHECK_OFF) {
+      invokerIamDisabled = "True";
+    }
   }
 
   /** The function's name, e.g. {@code invoker-guard}. */
   public String id() {
     return id;
+  }
+
+  /** The region it runs in, e.g. {@code europe-west1}. */
+  public String region() {
+    return region;
   }
 
   /** 1 or 2. */
@@ -130,6 +141,32 @@ public final class DeployedFunction implements AutoCloseable {
   synchronized void customAudiences(List<String> audiences) {
     customAudiences.clear();
     customAudiences.addAll(audiences);
+  }
+
+  /**
+   * Whether the front end checks callers (token and invoker role): false once the Cloud Run
+   * service's {@code run.googleapis.com/invoker-iam-disabled} annotation is true (2nd gen only).
+   */
+  public synchronized boolean invokerIamCheck() {
+    return !"true".equalsIgnoreCase(invokerIamDisabled);
+  }
+
+  /** The service's {@code run.googleapis.com/invoker-iam-disabled} annotation, or null. */
+  synchronized String invokerIamDisabledAnnotation() {
+    return invokerIamDisabled;
+  }
+
+  synchronized void invokerIamDisabledAnnotation(String value) {
+    invokerIamDisabled = value;
+  }
+
+  /**
+   * Makes the front end forward to {@code port} as if an instance listened there: for tests of the
+   * front end with a backend of their own (a function added with {@link
+   * GoogleStandIn#addIdleFunction}).
+   */
+  void serveWith(int port) {
+    instancePort = port;
   }
 
   /** How many requests the front end let through to the function. */

@@ -1,13 +1,9 @@
 package dev.invokerguard.standin;
 
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.invokerguard.testing.TestIssuer;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -22,10 +18,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 
@@ -34,7 +29,9 @@ import java.util.function.Supplier;
  * function that requires authentication. A request without a valid ID token for one of the
  * function's URLs gets Google's HTML 401; a valid token whose account lacks the invoker role (and
  * no {@code allUsers} grant) gets Google's HTML 403; neither reaches the function. Otherwise the
- * request is forwarded to the running instance with its headers (see {@link PlatformRules}).
+ * request is forwarded to the running instance with its headers, the judged token's signature
+ * removed as the {@link FrontEndMode} says (see {@link PlatformRules}). With the service's invoker
+ * IAM check off, every request is forwarded unjudged and as sent.
  */
 final class FrontEnd implements AutoCloseable {
   /** What the front end did with one request. */
@@ -54,8 +51,7 @@ final class FrontEnd implements AutoCloseable {
           "proxy-authorization",
           "proxy-connection");
 
-  private final HttpServer server;
-  private final ExecutorService executor;
+  private final LoopbackHttp server;
   private final HttpClient client =
       HttpClient.newBuilder()
           .version(HttpClient.Version.HTTP_1_1)
@@ -68,6 +64,8 @@ final class FrontEnd implements AutoCloseable {
   private final String invokerRole;
   private final Supplier<List<String>> audiences;
   private final IntSupplier instancePort;
+  private final FrontEndMode mode;
+  private final BooleanSupplier invokerIamCheck;
   private final List<Decision> decisions = new CopyOnWriteArrayList<>();
   private final AtomicInteger forwarded = new AtomicInteger();
 
@@ -79,7 +77,9 @@ final class FrontEnd implements AutoCloseable {
       IamPolicy policy,
       String invokerRole,
       Supplier<List<String>> audiences,
-      IntSupplier instancePort) {
+      IntSupplier instancePort,
+      FrontEndMode mode,
+      BooleanSupplier invokerIamCheck) {
     this.issuer = issuer;
     this.clock = clock;
     this.propagationDelay = propagationDelay;
@@ -87,39 +87,28 @@ final class FrontEnd implements AutoCloseable {
     this.invokerRole = invokerRole;
     this.audiences = audiences;
     this.instancePort = instancePort;
-    try {
-      server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    executor =
-        Executors.newCachedThreadPool(
-            runnable -> {
-              Thread thread = new Thread(runnable, "front-end-" + name);
-              thread.setDaemon(true);
-              return thread;
+    this.mode = mode;
+    this.invokerIamCheck = invokerIamCheck;
+    server =
+        new LoopbackHttp(
+            "front-end-" + name,
+            exchange -> {
+              try (exchange) {
+                handle(exchange);
+              } catch (IOException | RuntimeException e) {
+                // The caller went away, or the instance did: answer as Google does when the
+                // instance fails, if the headers are not out yet.
+                try {
+                  html(exchange, 503, "Service Unavailable", "The service is unavailable.");
+                } catch (IOException | RuntimeException ignored) {
+                  // nothing more to say
+                }
+              }
             });
-    server.setExecutor(executor);
-    server.createContext(
-        "/",
-        exchange -> {
-          try (exchange) {
-            handle(exchange);
-          } catch (IOException | RuntimeException e) {
-            // The caller went away, or the instance did: answer as Google does when the
-            // instance fails, if the headers are not out yet.
-            try {
-              html(exchange, 503, "Service Unavailable", "The service is unavailable.");
-            } catch (IOException | RuntimeException ignored) {
-              // nothing more to say
-            }
-          }
-        });
-    server.start();
   }
 
   URI uri() {
-    return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/");
+    return server.uri();
   }
 
   List<Decision> decisions() {
@@ -134,6 +123,12 @@ final class FrontEnd implements AutoCloseable {
     Map<String, List<String>> headers = exchange.getRequestHeaders();
     String path = exchange.getRequestURI().getRawPath();
     java.time.Instant seenAt = clock.instant().minus(propagationDelay.get());
+    if (!invokerIamCheck.getAsBoolean()) {
+      // Cloud Run's invoker IAM check is off: the front end checks nothing, strips nothing.
+      decisions.add(new Decision(0, "forwarded unjudged (invoker IAM check off)"));
+      forward(exchange, null);
+      return;
+    }
     String judged = PlatformRules.judgedHeader(headers);
     if (!policy.grants(invokerRole, "allUsers", seenAt)) {
       String value = PlatformRules.first(headers, judged);
@@ -210,7 +205,8 @@ final class FrontEnd implements AutoCloseable {
               if (!NOT_FORWARDED.contains(name.toLowerCase(Locale.ROOT))) {
                 values.forEach(
                     value ->
-                        request.header(name, PlatformRules.forwardedValue(name, value, judged)));
+                        request.header(
+                            name, PlatformRules.forwardedValue(name, value, judged, mode)));
               }
             });
     request.header("X-Cloud-Trace-Context", HexFormat.of().formatHex(randomBytes(16)) + "/1;o=1");
@@ -265,7 +261,6 @@ final class FrontEnd implements AutoCloseable {
 
   @Override
   public void close() {
-    server.stop(0);
-    executor.shutdownNow();
+    server.close();
   }
 }

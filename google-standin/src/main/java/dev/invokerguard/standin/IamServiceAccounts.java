@@ -305,31 +305,19 @@ public final class IamServiceAccounts {
     return out;
   }
 
-  /**
-   * Google's answer under the constraint: 400 FAILED_PRECONDITION with a PreconditionFailure detail
-   * whose violation names the constraint (gcloud prints the detail under the message).
-   */
+  /** Google's answer under the constraint, naming the account as the violation's subject. */
   private static ApiException keyCreationRefused(String project, String email) {
     String message = "Key creation is not allowed on this service account.";
-    JsonObject violation = new JsonObject();
-    violation.addProperty("type", KEY_CREATION_CONSTRAINT);
-    violation.addProperty(
-        "subject",
+    return ApiException.orgPolicyRefusal(
+        message,
+        KEY_CREATION_CONSTRAINT,
         "projects/"
             + project
             + "/serviceAccounts/"
             + email
             + "?configvalue="
-            + URLEncoder.encode(email, StandardCharsets.UTF_8));
-    violation.addProperty("description", message);
-    JsonArray violations = new JsonArray();
-    violations.add(violation);
-    JsonObject detail = new JsonObject();
-    detail.addProperty("@type", "type.googleapis.com/google.rpc.PreconditionFailure");
-    detail.add("violations", violations);
-    JsonArray details = new JsonArray();
-    details.add(detail);
-    return new ApiException(400, "FAILED_PRECONDITION", message, details);
+            + URLEncoder.encode(email, StandardCharsets.UTF_8),
+        message);
   }
 
   private JsonObject listKeys(Account account, List<String> keyTypes) {

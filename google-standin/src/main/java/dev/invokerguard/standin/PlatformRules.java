@@ -15,7 +15,9 @@ import java.util.Map;
  *       documents this for callers that need {@code Authorization} for their own scheme).
  *   <li>A token the front end accepted from {@code X-Serverless-Authorization} reaches the function
  *       with its signature replaced by {@code SIGNATURE_REMOVED_BY_GOOGLE} (reported in pomerium
- *       issue 6677); a token from {@code Authorization} reaches it as sent.
+ *       issue 6677); a token from {@code Authorization} reaches it as sent, or stripped as well in
+ *       {@link FrontEndMode#STRIP_JUDGED} (others report that; see {@link FrontEndMode}).
+ *   <li>With the service's invoker IAM check off nothing is judged and nothing is stripped.
  * </ul>
  */
 final class PlatformRules {
@@ -43,14 +45,22 @@ final class PlatformRules {
   }
 
   /**
-   * The value the function receives for header {@code name} whose value the front end accepted: the
-   * signature removed for X-Serverless-Authorization, unchanged otherwise.
+   * The value the function receives for header {@code name} of a request the front end let through,
+   * having judged {@code judgedHeader} (null when it judged nothing: the invoker IAM check is off):
+   * the judged token's signature removed when {@code mode} says so (always for
+   * X-Serverless-Authorization; for Authorization in {@link FrontEndMode#STRIP_JUDGED} only), every
+   * other header unchanged.
    */
-  static String forwardedValue(String name, String value, String judgedHeader) {
-    if (!name.equalsIgnoreCase(SERVERLESS_AUTHORIZATION)
-        || !judgedHeader.equals(SERVERLESS_AUTHORIZATION)) {
-      return value;
-    }
+  static String forwardedValue(String name, String value, String judgedHeader, FrontEndMode mode) {
+    boolean stripped =
+        judgedHeader != null
+            && name.equalsIgnoreCase(judgedHeader)
+            && (judgedHeader.equals(SERVERLESS_AUTHORIZATION) || mode == FrontEndMode.STRIP_JUDGED);
+    return stripped ? withoutSignature(value) : value;
+  }
+
+  /** {@code Bearer H.P.SIGNATURE_REMOVED_BY_GOOGLE}; a value that is no bearer JWT unchanged. */
+  static String withoutSignature(String value) {
     String trimmed = value.strip();
     int space = trimmed.indexOf(' ');
     if (space < 0 || !trimmed.substring(0, space).toLowerCase(Locale.ROOT).equals("bearer")) {

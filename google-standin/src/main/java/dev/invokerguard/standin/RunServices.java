@@ -22,7 +22,9 @@ import java.util.regex.Pattern;
  * 2nd gen function: the get and replace that {@code gcloud run services update
  * --add-custom-audiences} sends, and the read of the service's latest revision it makes on the way.
  * The service's custom audiences (the annotation {@value #CUSTOM_AUDIENCES}, a JSON list) are kept
- * in the function, whose front end accepts tokens minted for them, as Cloud Run does.
+ * in the function, whose front end accepts tokens minted for them, as Cloud Run does; so is its
+ * invoker IAM check ({@value #INVOKER_IAM_DISABLED}, what {@code gcloud run services update
+ * --no-invoker-iam-check} writes): while it is true the front end forwards every request unjudged.
  *
  * <p>This API is regional: gcloud derives its host by putting the region before the overridden host
  * ({@code europe-west1-127.0.0.1:PORT}); the stand-in serves it as gcloud's HTTP proxy, and reads
@@ -37,10 +39,19 @@ final class RunServices {
   /** The service annotation that holds the custom audiences, a JSON list of strings. */
   static final String CUSTOM_AUDIENCES = "run.googleapis.com/custom-audiences";
 
+  /**
+   * The service annotation that switches the invoker IAM check off when true: what {@code gcloud
+   * run services update --[no-]invoker-iam-check} 528 writes ({@code "True"} or {@code "False"},
+   * Python's spelling, recorded from the real CLI).
+   */
+  static final String INVOKER_IAM_DISABLED = "run.googleapis.com/invoker-iam-disabled";
+
   private static final Pattern SERVICE =
       Pattern.compile("/apis/serving\\.knative\\.dev/v1/namespaces/([^/]+)/services/([^/:]+)");
   private static final Pattern REVISION =
       Pattern.compile("/apis/serving\\.knative\\.dev/v1/namespaces/([^/]+)/revisions/([^/:]+)");
+  private static final Pattern SERVICE_IAM =
+      Pattern.compile("/v1/projects/([^/]+)/locations/([^/]+)/services/([^/:]+):(\\w+)");
   private static final Pattern REGION = Pattern.compile("[a-z]+(-[a-z]+)+[0-9]+");
 
   /** What the API keeps of one service besides the function: what the last replace wrote. */
@@ -59,20 +70,24 @@ final class RunServices {
   private final String projectNumber;
   private final Clock clock;
   private final BiFunction<String, String, DeployedFunction> functions;
+  private final ResourcePolicies policies;
   private final Map<DeployedFunction, State> states = new ConcurrentHashMap<>();
 
   /**
-   * @param functions the 2nd gen function named (region, name), or null
+   * @param functions the function named (region, name), or null
+   * @param policies the IAM methods of the services' policies
    */
   RunServices(
       String project,
       String projectNumber,
       Clock clock,
-      BiFunction<String, String, DeployedFunction> functions) {
+      BiFunction<String, String, DeployedFunction> functions,
+      ResourcePolicies policies) {
     this.project = Objects.requireNonNull(project);
     this.projectNumber = Objects.requireNonNull(projectNumber);
     this.clock = Objects.requireNonNull(clock);
     this.functions = Objects.requireNonNull(functions);
+    this.policies = Objects.requireNonNull(policies);
   }
 
   /**
@@ -88,14 +103,24 @@ final class RunServices {
   }
 
   /**
-   * The answer to a request under {@code /run} that reached the regional host of {@code region}, or
-   * null when this API does not know it.
+   * The answer to a request under {@code /run}, or null when this API does not know it: the Knative
+   * service and revision on the regional host of {@code region} (null for any other host), and the
+   * service's IAM policy (v1 {@code projects/.../services/NAME:getIamPolicy}) on any.
    */
   JsonObject route(GoogleStandIn.Request r, String region) {
+    Matcher m;
+    if ((m = SERVICE_IAM.matcher(r.path())).matches()) {
+      ProjectApis.checkProject(m.group(1), project, projectNumber);
+      DeployedFunction function = functions.apply(m.group(2), m.group(3));
+      if (function == null || function.generation() != 2) {
+        throw new ApiException(
+            404, "NOT_FOUND", "Resource '" + m.group(3) + "' of kind 'SERVICE' not found");
+      }
+      return policies.answer(function.policy(), m.group(4), r);
+    }
     if (region == null) {
       return null;
     }
-    Matcher m;
     if ((m = SERVICE.matcher(r.path())).matches()) {
       DeployedFunction function = find(region, m.group(1), m.group(2), "SERVICE");
       return switch (r.method()) {
@@ -118,12 +143,7 @@ final class RunServices {
   }
 
   private DeployedFunction find(String region, String namespace, String name, String kind) {
-    if (!namespace.equals(project) && !namespace.equals(projectNumber)) {
-      throw new ApiException(
-          403,
-          "PERMISSION_DENIED",
-          "Permission denied on resource project " + namespace + " (or it may not exist).");
-    }
+    ProjectApis.checkProject(namespace, project, projectNumber);
     DeployedFunction function = functions.apply(region, name);
     if (function == null || function.generation() != 2) {
       throw notFound(name, kind, region);
@@ -164,6 +184,7 @@ final class RunServices {
     }
     JsonObject annotations = Json.child(metadata, "annotations");
     List<String> audiences = customAudiences(annotations);
+    String invokerIamDisabled = invokerIamDisabled(annotations);
     synchronized (this) {
       State state = state(function);
       String resourceVersion = Json.string(metadata, "resourceVersion");
@@ -182,6 +203,8 @@ final class RunServices {
       state.generation++;
       state.annotations = annotations.deepCopy();
       state.annotations.remove(CUSTOM_AUDIENCES);
+      state.annotations.remove(INVOKER_IAM_DISABLED);
+      function.invokerIamDisabledAnnotation(invokerIamDisabled);
       state.templateMetadata =
           Json.child(Json.child(Json.child(body, "spec"), "template"), "metadata").deepCopy();
       function.customAudiences(audiences);
@@ -219,6 +242,18 @@ final class RunServices {
     return out;
   }
 
+  /** The annotation's value, null when absent; 400 unless a boolean. */
+  private static String invokerIamDisabled(JsonObject annotations) {
+    String value = Json.string(annotations, INVOKER_IAM_DISABLED);
+    if (value != null && !value.equalsIgnoreCase("true") && !value.equalsIgnoreCase("false")) {
+      throw new ApiException(
+          400,
+          "INVALID_ARGUMENT",
+          "metadata.annotations[" + INVOKER_IAM_DISABLED + "] must be true or false");
+    }
+    return value;
+  }
+
   private static String resourceVersion(State state) {
     return "AAY" + Long.toString(state.generation, 36).toUpperCase(java.util.Locale.ROOT);
   }
@@ -252,6 +287,10 @@ final class RunServices {
       JsonArray list = new JsonArray();
       audiences.forEach(list::add);
       annotations.addProperty(CUSTOM_AUDIENCES, list.toString());
+    }
+    String invokerIamDisabled = function.invokerIamDisabledAnnotation();
+    if (invokerIamDisabled != null) {
+      annotations.addProperty(INVOKER_IAM_DISABLED, invokerIamDisabled);
     }
     metadata.add("annotations", annotations);
 

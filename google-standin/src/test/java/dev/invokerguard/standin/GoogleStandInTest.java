@@ -124,7 +124,8 @@ class GoogleStandInTest {
 
   @Test
   void orgPolicy_domainRestrictedSharing_refusesAPolicyNamingAMemberOutsideIt() {
-    google.restrictPolicyMembers(member -> !member.endsWith("@client-two.iam.gserviceaccount.com"));
+    ResourcePolicies policies = new ResourcePolicies();
+    policies.restrictMembers(member -> !member.endsWith("@client-two.iam.gserviceaccount.com"));
     JsonObject allowed =
         JsonParser.parseString(
                 "{\"bindings\":[{\"role\":\"roles/run.invoker\",\"members\":"
@@ -137,8 +138,9 @@ class GoogleStandInTest {
                     + "\"serviceAccount:b@client-two.iam.gserviceaccount.com\"]}]}")
             .getAsJsonObject();
 
-    google.checkPermittedMembers(allowed);
-    ApiException e = assertThrows(ApiException.class, () -> google.checkPermittedMembers(refused));
+    policies.checkPermittedMembers(allowed);
+    ApiException e =
+        assertThrows(ApiException.class, () -> policies.checkPermittedMembers(refused));
 
     assertThat(e.code).isEqualTo(400);
     assertThat(e.status).isEqualTo("FAILED_PRECONDITION");

@@ -27,7 +27,8 @@ class PlatformRulesTest {
             PlatformRules.forwardedValue(
                 "X-Serverless-Authorization",
                 "Bearer h.p.sig",
-                PlatformRules.SERVERLESS_AUTHORIZATION))
+                PlatformRules.SERVERLESS_AUTHORIZATION,
+                FrontEndMode.STRIP_SERVERLESS_ONLY))
         .isEqualTo("Bearer h.p.SIGNATURE_REMOVED_BY_GOOGLE");
   }
 
@@ -35,11 +36,45 @@ class PlatformRulesTest {
   void authorization_isForwardedAsSent() {
     assertThat(
             PlatformRules.forwardedValue(
-                "Authorization", "Bearer h.p.sig", PlatformRules.SERVERLESS_AUTHORIZATION))
+                "Authorization",
+                "Bearer h.p.sig",
+                PlatformRules.SERVERLESS_AUTHORIZATION,
+                FrontEndMode.STRIP_SERVERLESS_ONLY))
         .isEqualTo("Bearer h.p.sig");
     assertThat(
             PlatformRules.forwardedValue(
-                "Authorization", "Bearer h.p.sig", PlatformRules.AUTHORIZATION))
+                "Authorization",
+                "Bearer h.p.sig",
+                PlatformRules.AUTHORIZATION,
+                FrontEndMode.STRIP_SERVERLESS_ONLY))
         .isEqualTo("Bearer h.p.sig");
+  }
+
+  @Test
+  void stripJudged_judgedAuthorization_losesItsSignature_serverlessStrippedAsInA() {
+    assertThat(
+            PlatformRules.forwardedValue(
+                "authorization",
+                "Bearer h.p.sig",
+                PlatformRules.AUTHORIZATION,
+                FrontEndMode.STRIP_JUDGED))
+        .isEqualTo("Bearer h.p.SIGNATURE_REMOVED_BY_GOOGLE");
+    assertThat(
+            PlatformRules.forwardedValue(
+                "Authorization",
+                "Bearer h.p.sig",
+                PlatformRules.SERVERLESS_AUTHORIZATION,
+                FrontEndMode.STRIP_JUDGED))
+        .isEqualTo("Bearer h.p.sig");
+  }
+
+  @Test
+  void nothingJudged_everyHeaderForwardedAsSent() {
+    for (FrontEndMode mode : FrontEndMode.values()) {
+      for (String name : List.of("Authorization", "X-Serverless-Authorization")) {
+        assertThat(PlatformRules.forwardedValue(name, "Bearer h.p.sig", null, mode))
+            .isEqualTo("Bearer h.p.sig");
+      }
+    }
   }
 }

@@ -35,7 +35,8 @@ class RunServicesTest {
             "123456789012",
             google.clock(),
             (region, name) ->
-                region.equals(REGION) && name.equals("invoker-guard") ? function : null);
+                region.equals(REGION) && name.equals("invoker-guard") ? function : null,
+            new ResourcePolicies());
   }
 
   @AfterEach
@@ -176,5 +177,35 @@ class RunServicesTest {
                     REGION));
     assertThat(other.code).isEqualTo(403);
     assertThat(run.route(request("GET", SERVICE, ""), null)).isNull();
+  }
+
+  @Test
+  void invokerIamDisabledAnnotation_turnsTheCheckOff_keptAsWritten_andOnlyBooleansTaken() {
+    JsonObject service = run.route(request("GET", SERVICE, ""), REGION);
+    JsonObject off = service.deepCopy();
+    off.getAsJsonObject("metadata")
+        .getAsJsonObject("annotations")
+        .addProperty(RunServices.INVOKER_IAM_DISABLED, "True");
+
+    JsonObject written = run.route(request("PUT", SERVICE, off.toString()), REGION);
+
+    assertThat(function.invokerIamCheck()).isFalse();
+    assertThat(
+            written
+                .getAsJsonObject("metadata")
+                .getAsJsonObject("annotations")
+                .get(RunServices.INVOKER_IAM_DISABLED)
+                .getAsString())
+        .isEqualTo("True");
+
+    JsonObject bad = written.deepCopy();
+    bad.getAsJsonObject("metadata")
+        .getAsJsonObject("annotations")
+        .addProperty(RunServices.INVOKER_IAM_DISABLED, "maybe");
+    ApiException e =
+        assertThrows(
+            ApiException.class, () -> run.route(request("PUT", SERVICE, bad.toString()), REGION));
+    assertThat(e.code).isEqualTo(400);
+    assertThat(function.invokerIamCheck()).isFalse();
   }
 }
