@@ -22,12 +22,12 @@
 #
 # Installs nothing: it says what is missing. Prints one "ratio" line per figure at the end.
 #
-# Where a function's stdout (the decision log, one line per request) goes, --stdout: "file" (the
-# default) a regular file on this machine's disk, which adds page-cache growth and disk writeback
-# on the same cores; "pipe" into a reader (wc -l) that each write wakes, on the same cores; "null"
-# /dev/null, which prices the write call alone. On Cloud Functions the platform collects stdout;
-# how is not documented, so the three bracket it. With file and pipe, every fork checks that the
-# protected and the guarded hello functions wrote at least one line per answered request.
+# Where a function's stdout (the decision log, one line per request) goes, --stdout: "pipe" (the
+# default: production conditions, as the platform collects stdout) into a reader (wc -l) that
+# each write wakes, on the same cores; "file" a regular file on this machine's disk, which adds
+# page-cache growth and disk writeback on the same cores; "null" /dev/null, which prices the write
+# call alone. With pipe and file, every fork checks that the protected and the guarded hello
+# functions wrote at least one line per answered request.
 #
 # usage: benchmarks/load.sh [--no-build] [--verifier-only] [--stdout pipe|file|null]
 #                           [--duration SECONDS] [--warmup SECONDS] [--forks N] [--rounds N]
@@ -40,7 +40,7 @@ WARMUP=4
 FORKS=6
 ROUNDS=2
 VERIFIER_ONLY_TOO=false
-STDOUT_MODE="file"
+STDOUT_MODE="pipe"
 CONNECTIONS=16
 THREADS=2
 COLD_STARTS=5
@@ -319,7 +319,11 @@ for fork in $(seq 1 "$FORKS"); do
     done
     echo "$line req/s"
   done
+  # The process's write(2) calls of every kind so far (Linux /proc/PID/io "syscw": the response
+  # writes on the sockets too), to show how many the decision log needs per request.
+  declare -A SYSCW
   for name in "${NAMES[@]}"; do
+    SYSCW[$name]=$(awk '$1 == "syscw:" { print $2 }' "/proc/${PID_OF[$name]}/io" 2>/dev/null || true)
     stop "${PID_OF[$name]}"
   done
   # The decision log must have kept up: one line per answered request, at least (start-up
@@ -330,6 +334,13 @@ for fork in $(seq 1 "$FORKS"); do
     if [[ -n "$lines" ]]; then
       ((lines >= answered)) || die "$name wrote $lines stdout lines for $answered answered requests"
       echo "   fork $fork: $name answered $answered requests and wrote $lines decision lines"
+    fi
+  done
+  for name in "${NAMES[@]}"; do
+    answered=$(awk '{ s += $1 } END { print s + 0 }' "$WORK/answered-$name")
+    if [[ -n "${SYSCW[$name]}" ]] && ((answered > 0)); then
+      awk -v w="${SYSCW[$name]}" -v a="$answered" -v n="$name" -v f="$fork" \
+        'BEGIN { printf "   fork %s: %s made %d write calls in all, %.2f per answered request\n", f, n, w, w / a }'
     fi
   done
 done
@@ -346,6 +357,13 @@ done
 echo "$line"
 echo "throughput-ratios-by-round protected/hello: $(paste -sd' ' "$WORK/ratio-protected")"
 echo "cold-start-median protected=${COLD_PROTECTED} ms hello=${COLD_HELLO} ms"
+# The spread: each function's range, and the ratio of each alternating pair of starts.
+paste -d' ' "$WORK/cold-protected" "$WORK/cold-hello" \
+  | awk '{ printf "%.3f\n", $1 / $2 }' >"$WORK/cold-ratio"
+echo "cold-start-spread protected=$(sort -n "$WORK/cold-protected" | sed -n '1p;$p' | paste -sd-) ms" \
+  "hello=$(sort -n "$WORK/cold-hello" | sed -n '1p;$p' | paste -sd-) ms" \
+  "pair-ratios=$(sort -n "$WORK/cold-ratio" | sed -n '1p;$p' | paste -sd-)" \
+  "(median of the pair ratios $(median <"$WORK/cold-ratio"))"
 awk -v r="$(median <"$WORK/ratio-protected")" \
   'BEGIN { printf "ratio throughput protected/unprotected = %.2f (median of rounds; target >= 0.90)\n", r }'
 for name in "${NAMES[@]}"; do

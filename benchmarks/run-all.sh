@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The whole performance suite, one command, about 7 minutes on 2 cores:
+# The whole performance suite, one command, about 10 minutes on 2 quiet cores:
 #   1. build the function and the benchmarks (tests skipped),
 #   2. JMH: raw RSA floor, ours (miss, hit), GoogleIdTokenVerifier, google-auth TokenVerifier,
 #      same tokens, same keys, one run; then the ratio table of issue 6,
 #   3. the token cache's retained heap at its bound (1 000 and the default 10 000 entries),
-#   4. load.sh: whole-function throughput (wrk) and cold start, protected vs unprotected.
+#   4. load.sh: whole-function throughput (wrk) and cold start, protected vs unprotected, with the
+#      functions' stdout through a pipe (the headline: production conditions, the platform reads
+#      stdout through a pipe), then, as diagnostics in fewer forks, to a file and to /dev/null
+#      (BENCHMARKS.md says why).
 # Output goes to the terminal and to benchmarks/target/results/ (jmh-result.json, *.txt).
 # Needs java, curl and wrk (Maven comes with ./mvnw); installs nothing (load.sh says what is missing).
 #
@@ -40,7 +43,17 @@ java -Xmx1g -cp "$JAR" dev.invokerguard.benchmarks.TokenCacheHeap 2>/dev/null \
   | grep "^token-cache-heap" \
   | tee "$RESULTS/heap.txt"
 
-echo "== whole function (load.sh)"
-benchmarks/load.sh --no-build | tee "$RESULTS/load.txt"
+echo "== whole function (load.sh), stdout through a pipe: the headline"
+benchmarks/load.sh --no-build --stdout pipe --cold-starts 15 | tee "$RESULTS/load-pipe.txt"
+for mode in file null; do
+  echo "== whole function (load.sh), stdout to $mode: diagnostic"
+  benchmarks/load.sh --no-build --stdout "$mode" --forks 2 --cold-starts 1 | tee "$RESULTS/load-$mode.txt"
+done
+
+echo "== summary"
+grep '^ratio' "$RESULTS/load-pipe.txt" | sed 's/$/ [stdout: pipe, the headline]/'
+for mode in file null; do
+  grep '^ratio throughput' "$RESULTS/load-$mode.txt" | sed "s/^ratio/(diagnostic, stdout: $mode) ratio/"
+done
 
 echo "== done in $(($(date +%s) - started)) s; results in $RESULTS/"

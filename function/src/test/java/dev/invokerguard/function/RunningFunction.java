@@ -59,6 +59,21 @@ final class RunningFunction implements AutoCloseable {
   }
 
   /**
+   * Starts the deployable jar's function with its stdout a pipe that the test reads from {@code
+   * jvm.process().getInputStream()}, as the platform's log collector reads it, and waits until it
+   * listens.
+   */
+  static RunningFunction startWithStdoutPipe(int port, Map<String, String> env) {
+    return awaitListening(
+        launch(
+            ChildJvm.functionsInvoker(TARGET, port)
+                .args("--classpath", deployJar().toString())
+                .pipeStdout(),
+            port,
+            env));
+  }
+
+  /**
    * Starts {@code target} from the test classpath (not the deployable jar) and waits until it
    * listens: for functions that exist only in tests, such as the documentation's example.
    */

@@ -12,7 +12,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.io.Writer;
-import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -25,46 +25,50 @@ import java.util.function.Consumer;
  *
  * <p>A line is written on every request, so it is cheap on purpose: gson's streaming {@link
  * JsonWriter} (which does the escaping) into a plain buffer, no tree and no {@code Gson} instance
- * (building one loads and initialises many classes on the cold-start path; docs/DESIGN.md), and one
- * write of the line's bytes to the standard output descriptor (see {@link #STDOUT}).
+ * (building one loads and initialises many classes on the cold-start path; docs/DESIGN.md), handed
+ * to the standard output descriptor (see {@link #STDOUT}) by a group commit that lets concurrent
+ * requests share write calls ({@link GroupCommitWriter}).
  */
 final class DecisionLog {
   static final String TRACE_FIELD = "logging.googleapis.com/trace";
   static final String SPAN_FIELD = "logging.googleapis.com/spanId";
   static final String SAMPLED_FIELD = "logging.googleapis.com/trace_sampled";
   private static final int MAX_PATH_CHARS = 256;
+  // Longer than any method in IANA's HTTP Method Registry (the longest, UPDATEREDIRECTREF, has 17
+  // characters): the
+  // method is the client's text and, uncapped, could carry a line past the 4 096-byte atomic write.
+  static final int MAX_METHOD_CHARS = 24;
+
+  /**
+   * How long the shutdown hook waits for a write under way before it gives up: half the time Cloud
+   * Run leaves between SIGTERM and SIGKILL (10 s, cloud.google.com/run/docs/container-contract,
+   * #lifecycle). Declared before {@link #STDOUT}, which reads it.
+   */
+  static final Duration SHUTDOWN_FLUSH_TIMEOUT = Duration.ofSeconds(5);
 
   /**
    * The production sink: {@link #writingTo} the process's standard output file descriptor directly,
-   * as the platform's log collector reads it.
+   * as the platform's log collector reads it, with a shutdown hook that writes what is still queued
+   * (waiting up to {@link #SHUTDOWN_FLUSH_TIMEOUT} for a write under way).
    *
    * <p>Not through {@code System.out}: its {@code PrintStream} takes a lock around a buffered,
    * flushed write, so under concurrent requests the threads queue on that lock for the length of a
    * system call, which measurably cost the protected function throughput (docs/DESIGN.md,
-   * BENCHMARKS.md); a plain {@code write(2)} per line from each thread has no lock in Java, and the
-   * kernel keeps each line whole (a pipe write up to {@code PIPE_BUF}, 4 096 bytes, is atomic, and
-   * lines are far shorter: the path is capped at 256 characters and the verifier's messages quote
-   * at most 80 characters of a value). The price: {@code System.setOut} does not redirect these
-   * lines.
+   * BENCHMARKS.md). The price: {@code System.setOut} does not redirect these lines.
    */
-  static final Consumer<String> STDOUT = writingTo(new FileOutputStream(FileDescriptor.out));
+  static final Consumer<String> STDOUT =
+      new GroupCommitWriter(new FileOutputStream(FileDescriptor.out))
+          .flushedAtShutdown(SHUTDOWN_FLUSH_TIMEOUT);
 
   /**
-   * A sink that writes each line and its {@code \n}, encoded in UTF-8, to {@code out} in one {@code
-   * write} call, so the line is handed over whole before the request is answered. A write that
-   * fails is dropped, as {@code System.out} drops it: a closed standard output must not turn a
-   * decision into an error.
+   * A sink that writes each line and its {@code \n}, encoded in UTF-8, to {@code out} with a group
+   * commit ({@link GroupCommitWriter}): the lines of concurrent requests share {@code write} calls
+   * of whole lines, at most 4 096 bytes each (the atomic write to a pipe), and a line is written
+   * before the last request in flight is answered. A write that fails is dropped, as {@code
+   * System.out} drops it: a closed standard output must not turn a decision into an error.
    */
   static Consumer<String> writingTo(OutputStream out) {
-    Objects.requireNonNull(out, "out");
-    return line -> {
-      byte[] bytes = (line + "\n").getBytes(StandardCharsets.UTF_8);
-      try {
-        out.write(bytes);
-      } catch (IOException e) {
-        // Nowhere left to report it; the decision itself stands.
-      }
-    };
+    return new GroupCommitWriter(out);
   }
 
   /** Slots of the caller-part cache: more than the distinct callers a function usually has. */
@@ -247,10 +251,8 @@ final class DecisionLog {
   private Line line(String severity, RequestFacts request, int status) {
     Line line = new Line();
     line.field("severity", severity);
-    line.field("method", request.method());
-    String path = request.path() == null ? "" : request.path();
-    line.field(
-        "path", path.length() > MAX_PATH_CHARS ? path.substring(0, MAX_PATH_CHARS) + "..." : path);
+    line.field("method", cut(request.method(), MAX_METHOD_CHARS));
+    line.field("path", cut(request.path() == null ? "" : request.path(), MAX_PATH_CHARS));
     line.field("status", status);
     if (project.isPresent() && request.trace().isPresent()) {
       TraceContext trace = request.trace().get();
@@ -261,6 +263,11 @@ final class DecisionLog {
       line.field(SAMPLED_FIELD, trace.sampled());
     }
     return line;
+  }
+
+  /** {@code value} cut to {@code max} characters and marked with "..." when it was longer. */
+  private static String cut(String value, int max) {
+    return value == null || value.length() <= max ? value : value.substring(0, max) + "...";
   }
 
   /**

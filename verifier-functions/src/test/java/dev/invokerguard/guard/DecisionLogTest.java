@@ -66,6 +66,48 @@ class DecisionLogTest {
   }
 
   @Test
+  void denied_longMethodAndPath_cutSoTheLineStaysWithinTheAtomicPipeWrite() {
+    // Control characters are what JSON escapes longest (\u0001: six bytes for one character).
+    String method = "\u0001".repeat(10_000);
+    String path = "/" + "\u0001".repeat(10_000);
+    String detail = "\u0001".repeat(80); // the verifier quotes at most 80 characters of a value
+
+    log.denied(
+        new DecisionLog.RequestFacts(
+            method,
+            path,
+            Optional.of(
+                new TraceContext("105445aa7843bc8bf206b12000100000", "00f067aa0ba902b7", true))),
+        Reason.WRONG_AUDIENCE,
+        401,
+        detail,
+        Optional.of("subject"),
+        Optional.of("caller@client-project.iam.gserviceaccount.com"));
+
+    String line = lines.get(0);
+    JsonObject json = JsonParser.parseString(line).getAsJsonObject();
+    assertThat(json.get("method").getAsString())
+        .isEqualTo(method.substring(0, DecisionLog.MAX_METHOD_CHARS) + "...");
+    assertThat(json.get("path").getAsString()).isEqualTo(path.substring(0, 256) + "...");
+    assertThat((line + "\n").getBytes(StandardCharsets.UTF_8).length)
+        .isAtMost(GroupCommitWriter.ATOMIC_WRITE_BYTES);
+  }
+
+  @Test
+  void denied_registeredMethods_keptWhole() {
+    for (String method : List.of("GET", "OPTIONS", "BASELINE-CONTROL", "UPDATEREDIRECTREF")) {
+      lines.clear();
+      log.denied(
+          new DecisionLog.RequestFacts(method, "/", Optional.empty()),
+          Reason.MISSING_CREDENTIALS,
+          401,
+          null);
+      assertThat(JsonParser.parseString(lines.get(0)).getAsJsonObject().get("method").getAsString())
+          .isEqualTo(method);
+    }
+  }
+
+  @Test
   void allowed_manyCallersInterleaved_eachLineNamesItsOwnCaller() throws Exception {
     // The caller's fields are written once per caller and reused from a small cache of slots:
     // more callers than slots, each logged several times in turn, must never borrow another's.

@@ -211,6 +211,7 @@ public final class ChildJvm implements AutoCloseable {
     private final List<String> args = new ArrayList<>();
     private final Map<String, String> environment = new LinkedHashMap<>();
     private boolean inheritOutput;
+    private boolean pipeStdout;
 
     private Builder(String mainClass) {
       this.mainClass = Objects.requireNonNull(mainClass, "mainClass");
@@ -252,6 +253,17 @@ public final class ChildJvm implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Leaves the child's stdout a pipe that the test reads from {@code process().getInputStream()}
+     * (as a platform's log collector reads a function's stdout), instead of a file; {@link
+     * ChildJvm#stdout()} is then empty. Read it while the child runs: a full pipe blocks the
+     * child's writes.
+     */
+    public Builder pipeStdout() {
+      this.pipeStdout = true;
+      return this;
+    }
+
     /** Starts the child. */
     public ChildJvm start() {
       List<String> command = new ArrayList<>();
@@ -278,12 +290,16 @@ public final class ChildJvm implements AutoCloseable {
           builder.redirectError(ProcessBuilder.Redirect.INHERIT);
         } else {
           String prefix = mainClass.substring(mainClass.lastIndexOf('.') + 1);
-          out = Files.createTempFile(prefix, ".stdout");
           err = Files.createTempFile(prefix, ".stderr");
-          out.toFile().deleteOnExit();
           err.toFile().deleteOnExit();
-          builder.redirectOutput(out.toFile());
           builder.redirectError(err.toFile());
+          if (pipeStdout) {
+            builder.redirectOutput(ProcessBuilder.Redirect.PIPE);
+          } else {
+            out = Files.createTempFile(prefix, ".stdout");
+            out.toFile().deleteOnExit();
+            builder.redirectOutput(out.toFile());
+          }
         }
         Process process = builder.start();
         process.getOutputStream().close(); // the child reads no input
