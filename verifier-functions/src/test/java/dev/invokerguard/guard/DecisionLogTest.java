@@ -82,7 +82,8 @@ class DecisionLogTest {
         401,
         detail,
         Optional.of("subject"),
-        Optional.of("caller@client-project.iam.gserviceaccount.com"));
+        Optional.of("caller@client-project.iam.gserviceaccount.com"),
+        Optional.empty());
 
     String line = lines.get(0);
     JsonObject json = JsonParser.parseString(line).getAsJsonObject();
