@@ -38,12 +38,15 @@ import java.util.function.Supplier;
  * </table>
  *
  * <p>(RFC 6750 section 3 for the 401 challenges and their error code; RFC 9110 section 10.2.3 for
- * {@code Retry-After}.) A body never says which check failed or who is allowed. An unexpected
- * exception while verifying fails closed with the 503; an exception from the handler is a 500
- * {@code {"error":"internal"}}. Neither puts a stack trace in a response. Every decision is logged
- * as one JSON line on stdout (see {@code docs/FUNCTION.md}), and so is every state change of the
- * signing keys (loaded, fetch failed, stale in use, unusable, recovered) when the verifier was
- * built here or with {@link #keyHealthLines()}. {@link #stats()} gives the verifier's counters.
+ * {@code Retry-After}.) A body never says which check failed or who is allowed; once a token was
+ * read from a header it adds where from, {@code "tokenHeader"}, {@code "tokenSignature"} and {@code
+ * "serverlessHeader"} ({@link dev.invokerguard.verifier.TokenSource}; docs/FUNCTION.md, "Which
+ * header"), and so does the decision line. An unexpected exception while verifying fails closed
+ * with the 503; an exception from the handler is a 500 {@code {"error":"internal"}}. Neither puts a
+ * stack trace in a response. Every decision is logged as one JSON line on stdout (see {@code
+ * docs/FUNCTION.md}), and so is every state change of the signing keys (loaded, fetch failed, stale
+ * in use, unusable, recovered) when the verifier was built here or with {@link #keyHealthLines()}.
+ * {@link #stats()} gives the verifier's counters.
  *
  * <p>Typical use, in a function's class:
  *
