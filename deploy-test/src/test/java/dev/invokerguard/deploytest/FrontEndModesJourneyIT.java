@@ -45,9 +45,6 @@ class FrontEndModesJourneyIT {
   private static final String NAME = "invoker-guard";
   private static final String DEPLOYER = "deployer@host-project.iam.gserviceaccount.com";
   private static final String ALICE = "alice-api@client-one.iam.gserviceaccount.com";
-  private static final String DOUBLED_HEADER =
-      "needs the verifier's doubled header (issue 21 item 1): a stripped"
-          + " X-Serverless-Authorization with an intact Authorization naming the same caller";
   private static final String CHECK_CONVERGENCE =
       "needs deploy.sh to switch the invoker IAM check back on (issue 21 item 3)";
 
@@ -157,7 +154,6 @@ class FrontEndModesJourneyIT {
     }
 
     @Test
-    @Disabled(DOUBLED_HEADER)
     void bothHeaders_200() throws Exception {
       expect(call(token(), token()), 200);
     }
@@ -187,7 +183,6 @@ class FrontEndModesJourneyIT {
     }
 
     @Test
-    @Disabled(DOUBLED_HEADER)
     void bothHeaders_200() throws Exception {
       expect(call(token(), token()), 200);
     }
