@@ -90,7 +90,7 @@ final class OfflineGoogle implements AutoCloseable {
       throws Exception {
     Assumptions.assumeTrue(
         Gcloud.find().isPresent(),
-        "gcloud is not on PATH: this test needs the real Google Cloud CLI (see docs/DEPLOY.md)");
+        "gcloud is not on PATH: this test needs the real Google Cloud CLI (see deploy-test/README.md)");
     Tools.requireInstalled("jq");
     TestIssuer issuer = TestIssuer.start();
     GoogleStandIn google = null;
