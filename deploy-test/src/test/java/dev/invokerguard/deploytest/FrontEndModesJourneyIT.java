@@ -234,7 +234,8 @@ class FrontEndModesJourneyIT {
       // deploy.sh either refuses TRUST_PLATFORM_VERIFIED_TOKENS=true while the check is off,
       // naming the check, or switches the check on first; never leaves trust mode on behind a
       // front end that judges nothing. (The guard itself cannot start in trust mode here: the
-      // stand-in sets no K_SERVICE, see deploy-test/README.md. So a failed deploy alone proves nothing.)
+      // stand-in sets no K_SERVICE, see deploy-test/README.md. So a failed deploy alone proves
+      // nothing.)
       Gcloud.Result result =
           offline.deploy(
               PROJECT,

@@ -3,8 +3,8 @@ package dev.invokerguard.standin;
 /**
  * Which of the plausible behaviours of Google's front end the stand-in plays, chosen per stand-in
  * ({@link GoogleStandIn.Builder#frontEndMode}). No test here can watch Google, so the product is
- * tested in each. What Google documents and what is assumed: deploy-test/README.md, "The front end's
- * modes".
+ * tested in each. What Google documents and what is assumed: deploy-test/README.md, "The front
+ * end's modes".
  *
  * <p>In every mode the front end judges {@code X-Serverless-Authorization} when it is present and
  * {@code Authorization} otherwise (the token must be valid and its account hold the invoker role),
