@@ -1,0 +1,148 @@
+package dev.invokerguard.deployplan;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * deploy.sh's planner: {@code java -jar deploy-plan.jar STEP [deploy.sh's arguments]}, with what
+ * gcloud read so far as one JSON object on stdin ({@link Facts}). It decides; deploy.sh acts. Each
+ * step re-reads the arguments, the environment and the env file, so that every step judges the same
+ * settings. The output is {@link Plan}'s lines; exit 2 is bad input or an unmet prerequisite
+ * (nothing was changed), exit 1 a fact that cannot be trusted, each with one line on stderr.
+ *
+ * <ul>
+ *   <li>{@code settings}: the settings deploy.sh needs to read and act (or the usage, after a line
+ *       {@code HELP}).
+ *   <li>{@code callers}: the allowlist completed with the service-account reads.
+ *   <li>{@code deploy}: the generation check, the expected audiences, the URL, the Cloud Run
+ *       service and the deploy call, for the function as described in {@code function}.
+ * </ul>
+ */
+public final class DeployPlan {
+  private DeployPlan() {}
+
+  /** Runs one step; see the class comment. */
+  public static void main(String[] args) throws IOException {
+    PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+    int status = run(List.of(args), System.getenv(), System.in, out, System.err);
+    out.flush();
+    System.exit(status);
+  }
+
+  /** One step: its output on {@code out}, an error line on {@code err}; returns the exit code. */
+  static int run(
+      List<String> args,
+      Map<String, String> env,
+      InputStream stdin,
+      PrintStream out,
+      PrintStream err) {
+    if (args.isEmpty()) {
+      err.println("deploy-plan: usage: java -jar deploy-plan.jar STEP [deploy.sh arguments]");
+      return 2;
+    }
+    try {
+      String step = args.get(0);
+      Optional<Options> options = Options.read(args.subList(1, args.size()), env);
+      if (options.isEmpty()) {
+        out.println("HELP");
+        out.print(usage());
+        return 0;
+      }
+      Facts facts = step.equals("settings") ? Facts.parse("") : Facts.parse(read(stdin));
+      Plan plan = plan(step, options.get(), facts);
+      plan.lines().forEach(out::println);
+      return 0;
+    } catch (UsageError e) {
+      err.println("deploy.sh: error: " + e.getMessage());
+      return 2;
+    } catch (IllegalStateException e) {
+      err.println("deploy.sh: error: " + e.getMessage());
+      return 1;
+    }
+  }
+
+  /** The plan of one step. */
+  static Plan plan(String step, Options options, Facts facts) {
+    return switch (step) {
+      case "settings" -> settings(options);
+      case "callers" -> callers(options, facts);
+      case "deploy" -> deploy(options, facts);
+      default -> throw new UsageError("unknown planner step '" + step + "'");
+    };
+  }
+
+  private static Plan settings(Options options) {
+    Plan plan = new Plan();
+    plan.set("PROJECT", options.project)
+        .set("REGION", options.region)
+        .set("NAME", options.name)
+        .set("DESIRED_GEN", Integer.toString(options.generation()))
+        .set("ROLE", options.invokerRole())
+        .set("ENTRY_POINT", options.entryPoint)
+        .set("DRY_RUN", Boolean.toString(options.dryRun))
+        .set("SOURCE", options.source)
+        .set("SMOKE_SA", options.smokeServiceAccount)
+        .set("SMOKE_TIMEOUT", Integer.toString(options.smokeTimeout))
+        .set("SMOKE_URL_OVERRIDE", options.smokeUrlOverride)
+        .set("MONITORING", Boolean.toString(options.monitoring))
+        .set("MONITORING_ONLY", Boolean.toString(options.monitoringOnly))
+        .set("DENIED_THRESHOLD", Integer.toString(options.deniedThreshold))
+        .set("ALERT_WINDOW_MINUTES", Integer.toString(options.alertWindowMinutes))
+        .addAll("CHANNELS", options.channels)
+        .addAll("CUSTOM_AUDIENCES", options.customAudiences)
+        .addAll("EMAIL_READS", Callers.emailReads(options))
+        .addAll("ID_READS", Callers.idReads(options));
+    return plan;
+  }
+
+  private static Plan callers(Options options, Facts facts) {
+    Callers callers = Callers.of(options, facts.object("serviceAccounts").orElse(null));
+    Plan plan = new Plan();
+    callers.warnings().forEach(plan::warn);
+    return plan.addAll("ALLOW_EMAILS", callers.emails())
+        .addAll("INVOKERS", callers.invokers())
+        .addAll("PINNED", callers.pinned());
+  }
+
+  private static Plan deploy(Options options, Facts facts) {
+    Deployment deployment =
+        new Deployment(options, facts.string("projectNumber").orElse(""), facts.object("function"));
+    deployment.checkGeneration();
+    if (options.monitoringOnly) {
+      // Nothing is deployed: the function was read for its generation only.
+      return new Plan();
+    }
+    Callers callers = Callers.of(options, facts.object("serviceAccounts").orElse(null));
+    List<String> audiences = deployment.audiences();
+    Plan plan = new Plan();
+    plan.addAll("AUDIENCES", audiences)
+        .set("URL", deployment.url())
+        .set("SERVICE", deployment.service())
+        .addAll(
+            "DEPLOY",
+            deployment.deployCall(
+                facts.string("sourceDir").orElse(""), deployment.environment(callers, audiences)));
+    return plan;
+  }
+
+  static String usage() {
+    try (InputStream in = DeployPlan.class.getResourceAsStream("usage.txt")) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new IllegalStateException("usage text missing", e);
+    }
+  }
+
+  private static String read(InputStream stdin) {
+    try {
+      return new String(stdin.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read the facts on stdin");
+    }
+  }
+}
