@@ -163,19 +163,35 @@ apply() {
   done <<<"$1"
 }
 
-# Runs one planned action: {"say", "gcloud": [...], "failure", "config"} (docs/DEPLOY.md).
+# Runs one planned action: {"say", "gcloud": [...], "failure", "refusal": {"match", "failure"}}
+# (docs/DEPLOY.md, "The plan"). A failure is recorded and the next action goes on.
 act() {
-  local json="$1" say failure args=() file=""
-  say="$(jq -r '.say // empty' <<<"${json}")"
-  failure="$(jq -r '.failure' <<<"${json}")"
-  mapfile -t args < <(jq -r '.gcloud[]' <<<"${json}")
-  [[ -z "${say}" ]] || info "${say}"
-  gcloud_change "${args[@]}" || record_failure "${failure}"
+  local fields=()
+  mapfile -t fields < <(jq -r '.say // "", .failure, .refusal.match // "", .refusal.failure // "",
+    .gcloud[]' <<<"$1")
+  [[ -z "${fields[0]}" ]] || info "${fields[0]}"
+  gcloud_change "${fields[@]:4}" && return 0
+  if [[ -n "${fields[2]}" ]] && grep -Eq "${fields[2]}" <<<"${LAST_ERR}"; then
+    record_failure "${fields[3]}"
+  else
+    record_failure "${fields[1]}"
+  fi
 }
 
-# Adds what a read printed to FACTS: fact NAME JSON.
+# Adds what a read printed to FACTS: fact NAME JSON, fact_text NAME TEXT (the planner parses it).
 fact() {
   FACTS="$(jq -c --arg name "$1" --argjson value "$2" '.[$name] = $value' <<<"${FACTS}")"
+}
+
+fact_text() {
+  FACTS="$(jq -c --arg name "$1" --arg value "$2" '.[$name] = $value' <<<"${FACTS}")"
+}
+
+# Runs one planner step and applies its plan.
+step() {
+  local out
+  out="$(plan "$1")"
+  apply "${out}"
 }
 
 # Reads the settings (or prints the usage for --help) through the planner's settings step.
@@ -186,11 +202,11 @@ load_settings() {
     printf '%s\n' "${out#HELP$'\n'}"
     exit 0
   fi
-  CHANNELS=() CUSTOM_AUDIENCES=() EMAIL_READS=() ID_READS=()
+  CHANNELS=() EMAIL_READS=() ID_READS=() FUNCTION_READ=()
   apply "${out}"
-  readonly PROJECT REGION NAME DESIRED_GEN ROLE ENTRY_POINT DRY_RUN SMOKE_SA SMOKE_TIMEOUT \
+  readonly PROJECT REGION NAME DESIRED_GEN ENTRY_POINT DRY_RUN SMOKE_SA SMOKE_TIMEOUT \
     SMOKE_URL_OVERRIDE MONITORING MONITORING_ONLY DENIED_THRESHOLD ALERT_WINDOW_MINUTES CHANNELS \
-    CUSTOM_AUDIENCES EMAIL_READS ID_READS
+    EMAIL_READS ID_READS FUNCTION_READ
   # No source named: the default artifact, built by ensure_artifact when missing.
   SOURCE_IS_DEFAULT=false
   if [[ -z "${SOURCE}" ]]; then
@@ -198,9 +214,6 @@ load_settings() {
     SOURCE="${DEFAULT_SOURCE}"
   fi
   readonly SOURCE SOURCE_IS_DEFAULT
-  COMMON=(--region="${REGION}" --project="${PROJECT}")
-  if [[ "${DESIRED_GEN}" == "1" ]]; then GEN_FLAG="--no-gen2"; else GEN_FLAG="--gen2"; fi
-  readonly COMMON GEN_FLAG
 }
 
 # --- checks: tools, artifact, account -----------------------------------------------------------
@@ -291,8 +304,7 @@ resolve_callers() {
   done
   fact serviceAccounts "${reads}"
   ALLOW_EMAILS=() INVOKERS=() PINNED=()
-  reads="$(plan callers)"
-  apply "${reads}"
+  step callers
   readonly ALLOW_EMAILS INVOKERS PINNED
 }
 
@@ -301,7 +313,7 @@ resolve_callers() {
 describe_function() {
   local out err status=0
   err="$(mktemp)"
-  out="$(gcloud_read functions describe "${NAME}" "${COMMON[@]}" --format=json 2>"${err}")" ||
+  out="$(gcloud_read "${FUNCTION_READ[@]}" 2>"${err}")" ||
     status=$?
   if [[ ${status} -ne 0 ]]; then
     if grep -Eq 'NOT_FOUND|not found|does not exist|status=\[404\]' "${err}"; then
@@ -320,50 +332,18 @@ describe_function() {
 # The deploy of the function as described ($1: JSON, or empty when it does not exist yet): the
 # planner checks its generation and sets AUDIENCES, URL, SERVICE and DEPLOY (the gcloud call).
 plan_deploy() {
-  local out
   fact function "${1:-null}"
-  AUDIENCES=() DEPLOY=()
-  out="$(plan deploy)"
-  apply "${out}"
+  AUDIENCES=() DEPLOY=() POLICY_READ=() SERVICE_READ=()
+  step deploy
 }
 
-# The invoker bindings of the deployed function, one line each:
-# "U<TAB>member" for an unconditional member of ROLE, "C<TAB>member<TAB>condition title" for one
-# held only through a conditional binding (a version 3 binding with a condition, or the role
-# "ROLE_withcond_..." that a version 1 read shows instead). Fails closed on anything unreadable.
-invoker_bindings() {
-  local policy_read policy
-  if [[ "${DESIRED_GEN}" == "2" ]]; then
-    policy_read=(run services get-iam-policy "${SERVICE}" "${COMMON[@]}" --format=json)
-  else
-    policy_read=(functions get-iam-policy "${NAME}" "${COMMON[@]}" --no-gen2 --format=json)
-  fi
-  policy="$(gcloud_read "${policy_read[@]}")" || die "reading the IAM policy failed"
-  # Fail closed: a policy we cannot parse must not read as "no members".
-  printf '%s' "${policy}" | jq -er --arg role "${ROLE}" '
-    if type != "object" then error("not a policy") else . end
-    | [.bindings[]?
-       | if .role == $role and (has("condition") | not) then
-           .members[]? | "U\t\(.)"
-         elif .role == $role or (.role | startswith($role + "_withcond_")) then
-           .members[]? as $m | "C\t\($m)\t\(.condition.title // "(condition not shown)")"
-         else empty end]
-    | join("\n")' || die "the IAM policy is not valid JSON"
+# The IAM policy the plan judges, read with POLICY_READ (the planner's), into FACTS.
+read_policy() {
+  local policy
+  policy="$(gcloud_read "${POLICY_READ[@]}")" || die "reading the IAM policy failed"
+  fact_text policy "${policy}"
 }
 
-# IAM member as compared here: service-account emails are case-insensitive, other kinds are
-# compared as written.
-normalize_member() {
-  local member="$1"
-  if [[ "${member}" == serviceAccount:* ]]; then
-    member="serviceAccount:$(printf '%s' "${member#serviceAccount:}" | tr '[:upper:]' '[:lower:]')"
-  fi
-  printf '%s' "${member}"
-}
-
-is_public() {
-  [[ "$1" == "allUsers" || "$1" == "allAuthenticatedUsers" ]]
-}
 
 # --- actions: deploy, converge the invoker IAM binding, say how to call, prove it -----------------
 
@@ -375,98 +355,17 @@ deploy_function() {
   }
 }
 
-# Sets the custom audiences on the 2nd gen function's Cloud Run service, where Google checks them.
-# Only the missing ones are added: the service is read first, because every `gcloud run services
-# update` replaces the service (gcloud sets a new nonce on its template: a new revision) even when
-# the audiences are already there. Audiences set on the service by hand are left as they are.
+# Reads the Cloud Run service where the plan sets custom audiences (SERVICE_READ, empty without
+# --audience), and runs the planner's audiences step on what it printed.
 set_custom_audiences() {
-  local service="$1" described current=() missing=() audience lines
-  [[ ${#CUSTOM_AUDIENCES[@]} -gt 0 ]] || return 0
-  if described="$(gcloud_read run services describe "${service}" "${COMMON[@]}" --format=json)" &&
-    lines="$(printf '%s' "${described}" | jq -r '
-      (.metadata.annotations["run.googleapis.com/custom-audiences"] // "[]") | fromjson
-      | if type == "array" then .[] | strings else error("not a list") end')"; then
-    [[ -z "${lines}" ]] || mapfile -t current <<<"${lines}"
-  elif [[ -n "${described:-}" ]]; then
-    warn "the custom audiences of service ${service} are unreadable; adding every --audience"
-  else
-    warn "could not read service ${service}; adding every --audience"
+  local described
+  [[ ${#SERVICE_READ[@]} -gt 0 ]] || return 0
+  if described="$(gcloud_read "${SERVICE_READ[@]}")"; then
+    fact_text service "${described}"
   fi
-  for audience in "${CUSTOM_AUDIENCES[@]}"; do
-    contains "${audience}" "${current[@]}" || missing+=("${audience}")
-  done
-  if [[ ${#missing[@]} -eq 0 ]]; then
-    info "Custom audiences already set on service ${service}: no update."
-    return 0
-  fi
-  gcloud_change run services update "${service}" "${COMMON[@]}" \
-    --add-custom-audiences="$(join_by , "${missing[@]}")" --quiet ||
-    record_failure "setting the custom audiences on service ${service}"
+  step audiences
 }
 
-# What to tell the operator when a grant fails: an organization policy is named with what to ask.
-explain_grant_failure() {
-  local member="$1"
-  if grep -Eq 'permitted customer|allowedPolicyMemberDomains|allowedPolicyMembers' <<<"${LAST_ERR}"; then
-    record_failure "granting ${ROLE} to ${member} was refused by the organization policy constraints/iam.allowedPolicyMemberDomains (domain-restricted sharing; or iam.managed.allowedPolicyMembers): ask your organization policy administrator to allow the caller's organization (its Google Workspace customer ID, or organization principal set) in that constraint for project ${PROJECT}"
-  else
-    record_failure "granting ${ROLE} to ${member}"
-  fi
-}
-
-# Makes the unconditional members of ROLE equal the allowlist: public members removed first, then
-# every other extra member, then the missing accounts granted. A failure is recorded and the rest
-# goes on. Members held only through a conditional binding are reported and left alone; they do
-# not count as granted (they lapse with their condition). Arguments: the lines of
-# invoker_bindings. Prints the summary line.
-converge_invokers() {
-  local line kind member title current=() wanted=() current_normalized=() changes=0 sa
-  local pass
-  for sa in "${ALLOW_EMAILS[@]}"; do
-    wanted+=("serviceAccount:${sa}")
-  done
-  for line in "$@"; do
-    IFS=$'\t' read -r kind member title <<<"${line}"
-    if [[ "${kind}" == "C" ]]; then
-      warn "conditional binding left alone: ${member} holds ${ROLE} on ${NAME} only under condition '${title}'; it does not count as granted (deploy.sh neither removes nor rewrites conditional bindings)"
-      continue
-    fi
-    current+=("${member}")
-    current_normalized+=("$(normalize_member "${member}")")
-  done
-
-  for pass in public other; do
-    for member in "${current[@]}"; do
-      contains "$(normalize_member "${member}")" "${wanted[@]}" && continue
-      if is_public "${member}"; then
-        [[ "${pass}" == "public" ]] || continue
-        warn "PUBLIC ACCESS: ${member} holds ${ROLE} on ${NAME}; removing it"
-      else
-        [[ "${pass}" == "other" ]] || continue
-        info "Revoking ${ROLE} from ${member} (not on the allowlist)"
-      fi
-      changes=$((changes + 1))
-      gcloud_change functions remove-invoker-policy-binding "${NAME}" "${COMMON[@]}" "${GEN_FLAG}" \
-        --member="${member}" --quiet || record_failure "removing ${member} from ${ROLE}"
-    done
-  done
-
-  for member in "${wanted[@]}"; do
-    contains "${member}" "${current_normalized[@]}" && continue
-    info "Granting ${ROLE} to ${member}"
-    changes=$((changes + 1))
-    gcloud_change functions add-invoker-policy-binding "${NAME}" "${COMMON[@]}" "${GEN_FLAG}" \
-      --member="${member}" --quiet || explain_grant_failure "${member}"
-  done
-
-  if [[ ${changes} -eq 0 ]]; then
-    info "IAM already matches the allowlist: no IAM changes."
-  elif [[ "${DRY_RUN}" == "true" ]]; then
-    info "Dry run: ${changes} IAM change(s) planned, none made."
-  else
-    info "IAM converged: ${changes} change(s) attempted."
-  fi
-}
 
 # How to call the function at its URL (the second argument on: every expected audience).
 print_summary() {
@@ -892,8 +791,8 @@ cleanup() {
 
 main() {
   exec 3>&1
-  local before after pre_bindings=() bindings=() deployed=true line lines
-  local AUDIENCES=() DEPLOY=() URL="" SERVICE="" first_audiences=()
+  local before after deployed=true
+  local AUDIENCES=() DEPLOY=() URL="" POLICY_READ=() SERVICE_READ=() first_audiences=()
 
   trap cleanup EXIT
   ARGS=("$@")
@@ -922,13 +821,8 @@ main() {
   if [[ -n "${before}" ]]; then
     # Read before deploying: on 2nd gen gcloud's own deploy (--no-allow-unauthenticated) drops
     # allUsers from the service quietly, and the operator should hear that it was there.
-    lines="$(invoker_bindings)"
-    [[ -z "${lines}" ]] || mapfile -t pre_bindings <<<"${lines}"
-    for line in "${pre_bindings[@]}"; do
-      if [[ "${line}" == U$'\t'* ]] && is_public "${line#U$'\t'}"; then
-        warn "PUBLIC ACCESS: ${line#U$'\t'} held ${ROLE} on ${NAME} before this run: anyone could reach the function (the guard still checked every call); it is being removed"
-      fi
-    done
+    read_policy
+    step iam-before
   fi
 
   deploy_function || deployed=false
@@ -946,14 +840,13 @@ main() {
       info "The function answers at a URL it did not know yet: redeploying with EXPECTED_AUDIENCES=$(join_by , "${AUDIENCES[@]}")"
       deploy_function || true
     fi
-    if [[ "${DESIRED_GEN}" == "2" ]]; then
-      set_custom_audiences "${SERVICE}"
-    fi
-
-    lines="$(invoker_bindings)"
-    [[ -z "${lines}" ]] || mapfile -t bindings <<<"${lines}"
+    set_custom_audiences
+    read_policy
+  else
+    # A dry run of a first deploy: nothing exists yet, so nobody holds the role.
+    fact_text policy '{}'
   fi
-  converge_invokers "${bindings[@]}"
+  step iam
   [[ "${MONITORING}" == "false" ]] || setup_monitoring
 
   print_summary "${URL}" "${AUDIENCES[@]}"
@@ -975,7 +868,7 @@ main() {
 # --monitoring-only: the function is read (to check its generation) but neither deployed nor
 # its IAM touched; it need not exist yet (the metrics then count nothing until it does).
 monitoring_only() {
-  local before AUDIENCES=() DEPLOY=() URL="" SERVICE=""
+  local before AUDIENCES=() DEPLOY=() URL="" POLICY_READ=() SERVICE_READ=()
   check_account
   before="$(describe_function)"
   plan_deploy "${before}"

@@ -1,5 +1,8 @@
 package dev.invokerguard.deployplan;
 
+import com.google.gson.JsonElement;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -19,8 +22,13 @@ import java.util.Optional;
  *   <li>{@code settings}: the settings deploy.sh needs to read and act (or the usage, after a line
  *       {@code HELP}).
  *   <li>{@code callers}: the allowlist completed with the service-account reads.
- *   <li>{@code deploy}: the generation check, the expected audiences, the URL, the Cloud Run
- *       service and the deploy call, for the function as described in {@code function}.
+ *   <li>{@code deploy}: the generation check, the expected audiences, the URL, the deploy call and
+ *       the reads of the IAM policy and the Cloud Run service, for the function as described in
+ *       {@code function}.
+ *   <li>{@code audiences}: the custom audiences missing on the Cloud Run service ({@code service}:
+ *       what describe printed, absent when the read failed).
+ *   <li>{@code iam-before}: the public members the policy held before this run's deploy.
+ *   <li>{@code iam}: the invoker IAM convergence ({@code policy}: what get-iam-policy printed).
  * </ul>
  */
 public final class DeployPlan {
@@ -72,6 +80,12 @@ public final class DeployPlan {
       case "settings" -> settings(options);
       case "callers" -> callers(options, facts);
       case "deploy" -> deploy(options, facts);
+      case "audiences" ->
+          ServiceAudiences.plan(options, service(options, facts), facts.string("service"));
+      case "iam-before" -> new Iam(options, policy(facts)).before();
+      case "iam" ->
+          new Iam(options, policy(facts))
+              .converge(Callers.of(options, facts.object("serviceAccounts").orElse(null)));
       default -> throw new UsageError("unknown planner step '" + step + "'");
     };
   }
@@ -82,7 +96,6 @@ public final class DeployPlan {
         .set("REGION", options.region)
         .set("NAME", options.name)
         .set("DESIRED_GEN", Integer.toString(options.generation()))
-        .set("ROLE", options.invokerRole())
         .set("ENTRY_POINT", options.entryPoint)
         .set("DRY_RUN", Boolean.toString(options.dryRun))
         .set("SOURCE", options.source)
@@ -94,7 +107,7 @@ public final class DeployPlan {
         .set("DENIED_THRESHOLD", Integer.toString(options.deniedThreshold))
         .set("ALERT_WINDOW_MINUTES", Integer.toString(options.alertWindowMinutes))
         .addAll("CHANNELS", options.channels)
-        .addAll("CUSTOM_AUDIENCES", options.customAudiences)
+        .addAll("FUNCTION_READ", Deployment.describeCall(options))
         .addAll("EMAIL_READS", Callers.emailReads(options))
         .addAll("ID_READS", Callers.idReads(options));
     return plan;
@@ -122,12 +135,27 @@ public final class DeployPlan {
     Plan plan = new Plan();
     plan.addAll("AUDIENCES", audiences)
         .set("URL", deployment.url())
-        .set("SERVICE", deployment.service())
+        .addAll("POLICY_READ", Iam.policyRead(options, deployment.service()))
+        .addAll("SERVICE_READ", ServiceAudiences.read(options, deployment.service()))
         .addAll(
             "DEPLOY",
             deployment.deployCall(
                 facts.string("sourceDir").orElse(""), deployment.environment(callers, audiences)));
     return plan;
+  }
+
+  /** The Cloud Run service of the function as described in the facts. */
+  private static String service(Options options, Facts facts) {
+    return new Deployment(options, "", facts.object("function")).service();
+  }
+
+  /** The IAM policy as gcloud printed it: a fact that must parse, or the plan fails closed. */
+  private static JsonElement policy(Facts facts) {
+    try {
+      return JsonParser.parseString(facts.string("policy").orElse(""));
+    } catch (JsonParseException e) {
+      throw new IllegalStateException("the IAM policy is not valid JSON");
+    }
   }
 
   static String usage() {

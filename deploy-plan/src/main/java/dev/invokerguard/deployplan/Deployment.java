@@ -163,6 +163,14 @@ final class Deployment {
     return "^" + ENV_DELIMITER + "^" + String.join(ENV_DELIMITER, pairs);
   }
 
+  /** The read of the function: {@code gcloud functions describe}, as JSON. */
+  static List<String> describeCall(Options options) {
+    List<String> call = new ArrayList<>(List.of("functions", "describe", options.name));
+    call.addAll(Gcloud.common(options));
+    call.add("--format=json");
+    return call;
+  }
+
   /** The {@code gcloud functions deploy} call for the given source directory. */
   List<String> deployCall(String sourceDir, Map<String, String> vars) {
     List<String> call = new ArrayList<>(List.of("functions", "deploy", options.name));

@@ -1,6 +1,7 @@
 package dev.invokerguard.deployplan;
 
 import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import java.util.ArrayList;
@@ -16,12 +17,14 @@ import java.util.List;
  *   <li>{@code @action JSON}: one gcloud call that changes something, {@code {"say": "...",
  *       "gcloud": ["functions", "deploy", ...], "failure": "...", "config": {...}}}: deploy.sh
  *       prints {@code say}, runs {@code gcloud} (or prints it in a dry run), and on failure records
- *       {@code failure} and goes on. {@code config}, when present, is written to a file first and
- *       {@code @CONFIG} in the arguments replaced by its path.
+ *       {@code failure} and goes on ({@code refusal.failure} instead when gcloud's error output
+ *       matches the extended regular expression {@code refusal.match}). {@code config}, when
+ *       present, is written to a file first and {@code @CONFIG} in the arguments replaced by its
+ *       path.
  * </ul>
  */
 final class Plan {
-  private static final Gson GSON = new Gson();
+  private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
   private final List<String> lines = new ArrayList<>();
 
   Plan set(String name, String value) {
@@ -51,18 +54,44 @@ final class Plan {
 
   /** One gcloud call that changes something; {@code failure} is what is recorded if it fails. */
   Plan action(String say, List<String> gcloud, String failure, JsonObject config) {
+    return action(say, gcloud, failure, config, null, null);
+  }
+
+  /**
+   * As {@link #action(String, List, String, JsonObject)}; when gcloud's error output matches the
+   * extended regular expression {@code refusal}, {@code refusedFailure} is recorded instead.
+   */
+  Plan action(
+      String say,
+      List<String> gcloud,
+      String failure,
+      JsonObject config,
+      String refusal,
+      String refusedFailure) {
     JsonObject action = new JsonObject();
     if (say != null) {
       action.addProperty("say", say);
     }
     JsonArray arguments = new JsonArray();
-    gcloud.forEach(arguments::add);
+    gcloud.forEach(argument -> arguments.add(oneLine(argument)));
     action.add("gcloud", arguments);
-    action.addProperty("failure", failure);
+    action.addProperty("failure", oneLine(failure));
+    if (refusal != null) {
+      JsonObject refused = new JsonObject();
+      refused.addProperty("match", refusal);
+      refused.addProperty("failure", oneLine(refusedFailure));
+      action.add("refusal", refused);
+    }
     if (config != null) {
       action.add("config", config);
     }
     lines.add("@action " + GSON.toJson(action));
+    return this;
+  }
+
+  /** Appends another plan's lines. */
+  Plan then(Plan other) {
+    lines.addAll(other.lines);
     return this;
   }
 
