@@ -163,14 +163,29 @@ apply() {
   done <<<"$1"
 }
 
-# Runs one planned action: {"say", "gcloud": [...], "failure", "refusal": {"match", "failure"}}
-# (docs/DEPLOY.md, "The plan"). A failure is recorded and the next action goes on.
+# Runs one planned action: {"say", "gcloud": [...], "failure", "refusal": {"match", "failure"},
+# "config"} (docs/DEPLOY.md, "The plan"): a config goes to a file in CONFIG_DIR (removed at exit)
+# named by @CONFIG in the arguments, and is printed below the command in a dry run. A failure is
+# recorded and the next action goes on.
+CONFIG_DIR=""
 act() {
-  local fields=()
+  local fields=() args file
   mapfile -t fields < <(jq -r '.say // "", .failure, .refusal.match // "", .refusal.failure // "",
-    .gcloud[]' <<<"$1")
+    (.config | if . == null then "" else tojson end), .gcloud[]' <<<"$1")
+  args=("${fields[@]:5}")
+  if [[ -n "${fields[4]}" ]]; then
+    [[ -n "${CONFIG_DIR}" ]] || CONFIG_DIR="$(mktemp -d)"
+    file="$(mktemp "${CONFIG_DIR}/config-XXXXXX")"
+    jq . <<<"${fields[4]}" >"${file}"
+    args=("${args[@]//@CONFIG/${file}}")
+  fi
   [[ -z "${fields[0]}" ]] || info "${fields[0]}"
-  gcloud_change "${fields[@]:4}" && return 0
+  if [[ "${DRY_RUN}" == "true" && -n "${fields[4]}" ]]; then
+    gcloud_change "${args[@]}"
+    sed 's/^/    /' "${file}" >&3
+    return 0
+  fi
+  gcloud_change "${args[@]}" && return 0
   if [[ -n "${fields[2]}" ]] && grep -Eq "${fields[2]}" <<<"${LAST_ERR}"; then
     record_failure "${fields[3]}"
   else
@@ -202,11 +217,10 @@ load_settings() {
     printf '%s\n' "${out#HELP$'\n'}"
     exit 0
   fi
-  CHANNELS=() EMAIL_READS=() ID_READS=() FUNCTION_READ=()
+  EMAIL_READS=() ID_READS=() FUNCTION_READ=() METRIC_NAMES=()
   apply "${out}"
   readonly PROJECT REGION NAME DESIRED_GEN ENTRY_POINT DRY_RUN SMOKE_SA SMOKE_TIMEOUT \
-    SMOKE_URL_OVERRIDE MONITORING MONITORING_ONLY DENIED_THRESHOLD ALERT_WINDOW_MINUTES CHANNELS \
-    EMAIL_READS ID_READS FUNCTION_READ
+    SMOKE_URL_OVERRIDE MONITORING MONITORING_ONLY EMAIL_READS ID_READS FUNCTION_READ METRIC_NAMES
   # No source named: the default artifact, built by ensure_artifact when missing.
   SOURCE_IS_DEFAULT=false
   if [[ -z "${SOURCE}" ]]; then
@@ -468,323 +482,61 @@ describe_answer() {
 
 # --- monitoring: log-based metrics, alert policies, dashboard (--monitoring) ---------------------
 
-# Each run compares what exists with what it would send and writes only what differs: a second
-# run changes nothing. Metrics are found by name, alert policies and the dashboard by display
-# name (the API gives them generated IDs). The configs go through files (--config-from-file,
-# --policy-from-file), kept in MONITORING_DIR and removed at exit.
-MONITORING_DIR=""
-MONITORING_CHANGES=0 MONITORING_UNCHANGED=0
-
-# The log entries of this function only: the monitored resource the platform writes its stdout
-# under (2nd gen: the Cloud Run revision of the service named after the function; 1st gen: the
-# function).
-log_scope() {
-  if [[ "${DESIRED_GEN}" == "2" ]]; then
-    printf 'resource.type="cloud_run_revision" AND resource.labels.service_name="%s"' "${NAME}"
-  else
-    printf 'resource.type="cloud_function" AND resource.labels.function_name="%s"' "${NAME}"
-  fi
-}
-
-monitored_resource_type() {
-  if [[ "${DESIRED_GEN}" == "2" ]]; then printf 'cloud_run_revision'; else printf 'cloud_function'; fi
-}
-
-# The four metrics, "SUFFIX<TAB>LINES MATCHED" (the filter's part after the scope), by
-# docs/FUNCTION.md's log lines.
-metric_specs() {
-  printf '%s\t%s\n' \
-    allowed 'jsonPayload.decision="allow"' \
-    denied 'jsonPayload.decision="deny"' \
-    key-fetch-failures 'jsonPayload.keyHealth="FETCH_FAILED"' \
-    keys-unavailable '(jsonPayload.keyHealth="UNUSABLE" OR jsonPayload.reason="KEYS_UNAVAILABLE")'
-}
-
-metric_name() {
-  printf '%s-%s' "${NAME}" "$1"
-}
-
-metric_type() {
-  printf 'logging.googleapis.com/user/%s' "$(metric_name "$1")"
-}
-
-# The LogMetric (Logging API v2) for one spec: a counter; allowed and denied are labelled with the
-# decision's reason and caller (absent on lines without one: no token, or not verified).
-metric_config() {
-  local suffix="$1" matched="$2" labelled=false description
-  case "${suffix}" in
-    allowed) description="Requests the invoker-guard of ${NAME} allowed, by reason and caller" ;;
-    denied) description="Requests the invoker-guard of ${NAME} denied (401, 403, 503), by reason and caller" ;;
-    key-fetch-failures) description="Runs of failed fetches of Google's signing keys by the guard of ${NAME} (one per run)" ;;
-    keys-unavailable) description="Lines of the guard of ${NAME} saying no usable signing keys: key set UNUSABLE, or a request denied with KEYS_UNAVAILABLE (503)" ;;
-  esac
-  [[ "${suffix}" == "allowed" || "${suffix}" == "denied" ]] && labelled=true
-  jq -n --arg description "${description}" --arg filter "$(log_scope) AND ${matched}" \
-    --argjson labelled "${labelled}" '{
-      description: $description,
-      filter: $filter,
-      metricDescriptor: ({metricKind: "DELTA", valueType: "INT64", unit: "1"}
-        + if $labelled then {labels: [
-            {key: "reason", valueType: "STRING",
-             description: "the decision reason (ALLOWED, CALLER_NOT_ALLOWED, EXPIRED, ...)"},
-            {key: "caller", valueType: "STRING",
-             description: "the verified caller email (empty when there was none)"}]}
-          else {} end)}
-    + if $labelled then {labelExtractors: {
-        reason: "EXTRACT(jsonPayload.reason)", caller: "EXTRACT(jsonPayload.caller)"}}
-      else {} end'
-}
-
-# What a comparison looks at: the fields deploy.sh sets, with the API's defaults filled in (an
-# unset label valueType is STRING), so that an unchanged metric compares equal.
-# shellcheck disable=SC2016
-readonly NORMALIZE_METRIC='{description: (.description // ""), filter,
-  labelExtractors: (.labelExtractors // {}),
-  metricKind: .metricDescriptor.metricKind, valueType: .metricDescriptor.valueType,
-  unit: (.metricDescriptor.unit // ""),
-  labels: ([.metricDescriptor.labels[]? | {key, valueType: (.valueType // "STRING"),
-    description: (.description // "")}] | sort_by(.key))}'
-# shellcheck disable=SC2016
-readonly NORMALIZE_POLICY='{displayName, combiner, enabled: (.enabled // true),
-  documentation: (.documentation // {}), userLabels: (.userLabels // {}),
-  notificationChannels: ((.notificationChannels // []) | sort),
-  conditions: [(.conditions // [])[] | {displayName, conditionThreshold: (.conditionThreshold
-    | {filter, comparison, thresholdValue: (.thresholdValue // 0), duration: (.duration // "0s"),
-       aggregations: (.aggregations // []), trigger: (.trigger // {count: 1})})}]}'
-# shellcheck disable=SC2016
-readonly NORMALIZE_DASHBOARD='{displayName, labels: (.labels // {}), mosaicLayout}'
-
-# Whether two JSON documents are equal after the jq program $3.
-same_config() {
-  jq -en --argjson a "$1" --argjson b "$2" "(\$a | $3) == (\$b | $3)" >/dev/null
-}
-
-# The Monitoring filter of a metric's time series for this function.
-series_filter() {
-  printf 'metric.type="%s" AND resource.type="%s"' "$(metric_type "$1")" "$(monitored_resource_type)"
-}
-
-# The alert policies (Monitoring API v3), one JSON per line: keys unavailable, denials rising.
-# Each documentation says what to do; docs/FUNCTION.md has the whole runbook.
-alert_policies() {
-  local window="$((ALERT_WINDOW_MINUTES * 60))s" channels
-  channels="$(printf '%s\n' "${CHANNELS[@]}" | jq -R . | jq -cs 'map(select(length > 0))')"
-  jq -cn --arg name "${NAME}" --arg filter "$(series_filter keys-unavailable)" \
-    --arg window "${window}" --argjson channels "${channels}" '{
-      displayName: "invoker-guard \($name): signing keys unavailable",
-      documentation: {mimeType: "text/markdown", content: ("The guard of \($name) has no usable Google signing keys: requests get 503 KEYS_UNAVAILABLE. Check that the function reaches https://www.googleapis.com/oauth2/v3/certs (egress, VPC connector, firewall), KEY_FETCH_TIMEOUT_SECONDS, and the function logs (jsonPayload.keyHealth, fetchOutcome). Runbook: docs/FUNCTION.md, Monitoring.")},
-      userLabels: {"invoker-guard-function": $name},
-      combiner: "OR", enabled: true,
-      conditions: [{displayName: "keys-unavailable lines in the last \($window)",
-        conditionThreshold: {filter: $filter, comparison: "COMPARISON_GT", thresholdValue: 0,
-          duration: "0s", trigger: {count: 1},
-          aggregations: [{alignmentPeriod: $window, perSeriesAligner: "ALIGN_SUM",
-            crossSeriesReducer: "REDUCE_SUM"}]}}],
-      notificationChannels: $channels}'
-  jq -cn --arg name "${NAME}" --arg filter "$(series_filter denied)" --arg window "${window}" \
-    --argjson threshold "${DENIED_THRESHOLD}" --argjson channels "${channels}" '{
-      displayName: "invoker-guard \($name): denials rising",
-      documentation: {mimeType: "text/markdown", content: ("More than \($threshold) requests to \($name) were denied by its guard within \($window). Read the deny lines by reason and caller (jsonPayload.decision=\"deny\"): CALLER_NOT_ALLOWED names an account holding the invoker role but not allowlisted; token reasons point at a client minting tokens wrongly; KEYS_UNAVAILABLE is the other alert. Runbook: docs/FUNCTION.md, Monitoring.")},
-      userLabels: {"invoker-guard-function": $name},
-      combiner: "OR", enabled: true,
-      conditions: [{displayName: "more than \($threshold) denials in \($window)",
-        conditionThreshold: {filter: $filter, comparison: "COMPARISON_GT",
-          thresholdValue: $threshold, duration: "0s", trigger: {count: 1},
-          aggregations: [{alignmentPeriod: $window, perSeriesAligner: "ALIGN_SUM",
-            crossSeriesReducer: "REDUCE_SUM"}]}}],
-      notificationChannels: $channels}'
-}
-
-# The dashboard (Monitoring API v1): requests allowed and denied by reason and caller, the key
-# health counters, and the deny and key-health lines themselves.
-dashboard_config() {
-  local scope
-  scope="$(log_scope)"
-  jq -n --arg name "${NAME}" --arg project "${PROJECT}" --arg scope "${scope}" \
-    --arg allowed "$(series_filter allowed)" --arg denied "$(series_filter denied)" \
-    --arg fetch "$(series_filter key-fetch-failures)" \
-    --arg unavailable "$(series_filter keys-unavailable)" '
-    def chart($title; $filter; $group; $x; $y): {xPos: $x, yPos: $y, width: 24, height: 16,
-      widget: {title: $title, xyChart: {chartOptions: {mode: "COLOR"}, dataSets: [{
-        plotType: "STACKED_BAR", targetAxis: "Y1",
-        timeSeriesQuery: {timeSeriesFilter: {filter: $filter, aggregation: ({
-          alignmentPeriod: "60s", perSeriesAligner: "ALIGN_SUM", crossSeriesReducer: "REDUCE_SUM"}
-          + if $group == null then {} else {groupByFields: [$group]} end)}}}]}}};
-    {displayName: "invoker-guard \($name)",
-     labels: {"invoker-guard": ""},
-     mosaicLayout: {columns: 48, tiles: [
-       chart("Allowed requests by caller (per minute)"; $allowed; "metric.label.caller"; 0; 0),
-       chart("Denied requests by reason (per minute)"; $denied; "metric.label.reason"; 24; 0),
-       chart("Denied requests by caller (per minute)"; $denied; "metric.label.caller"; 0; 16),
-       (chart("Signing keys: fetch failure runs and keys-unavailable lines"; $fetch; null; 24; 16)
-         | .widget.xyChart.dataSets += [.widget.xyChart.dataSets[0]
-             | .timeSeriesQuery.timeSeriesFilter.filter = $unavailable]),
-       {xPos: 0, yPos: 32, width: 48, height: 16, widget: {
-         title: "Deny and key-health lines",
-         logsPanel: {resourceNames: ["projects/\($project)"],
-           filter: ($scope + " AND (jsonPayload.decision=\"deny\" OR jsonPayload.keyHealth=\"LOADED\" OR jsonPayload.keyHealth=\"FETCH_FAILED\" OR jsonPayload.keyHealth=\"STALE_IN_USE\" OR jsonPayload.keyHealth=\"UNUSABLE\" OR jsonPayload.keyHealth=\"RECOVERED\")")}}}]}}'
-}
-
-# Runs a monitoring change whose config is in FILE (the first argument); in a dry run prints the
-# command and then the config, indented.
-monitoring_change() {
-  local file="$1"
-  shift
-  MONITORING_CHANGES=$((MONITORING_CHANGES + 1))
-  if [[ "${DRY_RUN}" == "true" ]]; then
-    gcloud_change "$@"
-    jq . "${file}" | sed 's/^/    /' >&3
-    return 0
-  fi
-  gcloud_change "$@"
-}
-
-# A failed monitoring read stops the run before any monitoring change. The alpha component that
-# the alert policy commands need is named when it is missing.
+# A failed monitoring read stops the run; the reads come before any change, so nothing changed.
+# The alpha component that the alert policy commands need is named when it is missing.
 monitoring_read_failed() {
   if grep -qi 'component' <<<"$2"; then
     die_usage "$1 needs the gcloud alpha component: gcloud components install alpha"
   fi
   printf '%s\n' "$2" >&2
-  die "$1 failed"
+  die_usage "$1 failed (nothing was changed)"
 }
 
-# The existing metric's JSON, or nothing when it does not exist.
-read_metric() {
-  local name="$1" out err status=0
-  err="$(mktemp)"
-  out="$(gcloud_read logging metrics describe "${name}" --project="${PROJECT}" --format=json \
-    2>"${err}")" || status=$?
-  if [[ ${status} -ne 0 ]]; then
-    if grep -Eq 'NOT_FOUND|not found|does not exist|status=\[404\]' "${err}"; then
-      rm -f "${err}"
-      return 0
-    fi
-    local message
-    message="$(cat "${err}")"
-    rm -f "${err}"
-    monitoring_read_failed "gcloud logging metrics describe ${name}" "${message}"
-  fi
-  rm -f "${err}"
-  printf '%s' "${out}"
-}
-
-# A JSON array of what a list command prints (an empty list may print nothing at all).
-read_list() {
+# Prints what a monitoring read printed; "null" for a metric that does not exist.
+monitoring_read() {
   local what="$1" out err status=0 message
   shift
   err="$(mktemp)"
   out="$(gcloud_read "$@" --project="${PROJECT}" --format=json 2>"${err}")" || status=$?
   message="$(cat "${err}")"
   rm -f "${err}"
-  [[ ${status} -eq 0 ]] || monitoring_read_failed "${what}" "${message}"
-  printf '%s' "${out:-[]}" | jq -ce 'if type == "array" then . else error("not a list") end' ||
-    die "${what} did not print a JSON list"
+  if [[ ${status} -ne 0 ]]; then
+    if [[ "$1" == logging ]] && grep -Eq 'NOT_FOUND|not found|does not exist|status=\[404\]' <<<"${message}"; then
+      printf 'null'
+      return 0
+    fi
+    monitoring_read_failed "${what}" "${message}"
+  fi
+  jq -n --arg out "${out}" '$out'
 }
 
-# Creates or updates the metrics, alert policies and dashboard: every read first, so that a read
-# that fails (no permission, no alpha component) stops before anything changed. A failed change
-# is recorded and the next one tried.
+# Reads the metrics, alert policies and dashboards into FACTS, before any change: a read that
+# fails (no permission, no alpha component) stops the run with nothing changed.
+read_monitoring() {
+  local name metrics='{}' out
+  for name in "${METRIC_NAMES[@]}"; do
+    out="$(monitoring_read "gcloud logging metrics describe ${name}" logging metrics describe "${name}")"
+    metrics="$(jq -c --arg name "${name}" --argjson out "${out}" '.[$name] = $out' <<<"${metrics}")"
+  done
+  fact metrics "${metrics}"
+  out="$(monitoring_read "gcloud alpha monitoring policies list" alpha monitoring policies list)"
+  fact policies "${out}"
+  out="$(monitoring_read "gcloud monitoring dashboards list" monitoring dashboards list)"
+  fact dashboards "${out}"
+}
+
+# Creates or updates (only what differs) the metrics, alert policies and dashboard as planned. A
+# failed change is recorded and the next one tried.
 setup_monitoring() {
-  local suffix matched name config existing file policies dashboards policy display found count
-  local -A existing_metrics=()
   info ""
   info "Monitoring of ${NAME}: log-based metrics, alert policies, dashboard (docs/FUNCTION.md, Monitoring)"
-  MONITORING_DIR="$(mktemp -d)"
-
-  while IFS=$'\t' read -r -u 4 suffix matched; do
-    name="$(metric_name "${suffix}")"
-    # Captured (not read through < <(...)) so that a failed read stops the script.
-    existing_metrics["${name}"]="$(read_metric "${name}")"
-  done 4< <(metric_specs)
-  policies="$(read_list "gcloud alpha monitoring policies list" alpha monitoring policies list)"
-  dashboards="$(read_list "gcloud monitoring dashboards list" monitoring dashboards list)"
-
-  while IFS=$'\t' read -r -u 4 suffix matched; do
-    name="$(metric_name "${suffix}")"
-    config="$(metric_config "${suffix}" "${matched}")"
-    file="${MONITORING_DIR}/metric-${name}.json"
-    printf '%s\n' "${config}" >"${file}"
-    existing="${existing_metrics[${name}]}"
-    if [[ -z "${existing}" ]]; then
-      info "Creating log-based metric ${name}"
-      monitoring_change "${file}" logging metrics create "${name}" --project="${PROJECT}" \
-        --config-from-file="${file}" || record_failure "creating log-based metric ${name}"
-    elif same_config "${existing}" "${config}" "${NORMALIZE_METRIC}"; then
-      info "Log-based metric ${name} is up to date"
-      MONITORING_UNCHANGED=$((MONITORING_UNCHANGED + 1))
-    else
-      info "Updating log-based metric ${name}"
-      monitoring_change "${file}" logging metrics update "${name}" --project="${PROJECT}" \
-        --config-from-file="${file}" || record_failure "updating log-based metric ${name}"
-    fi
-  done 4< <(metric_specs)
-
-  count=0
-  while IFS= read -r -u 4 policy; do
-    count=$((count + 1))
-    display="$(jq -r .displayName <<<"${policy}")"
-    file="${MONITORING_DIR}/policy-${count}.json"
-    printf '%s\n' "${policy}" >"${file}"
-    found="$(jq -c --arg d "${display}" '[.[] | select(.displayName == $d)]' <<<"${policies}")"
-    if [[ "$(jq length <<<"${found}")" -eq 0 ]]; then
-      info "Creating alert policy '${display}'"
-      monitoring_change "${file}" alpha monitoring policies create --project="${PROJECT}" \
-        --policy-from-file="${file}" || record_failure "creating alert policy '${display}'"
-      continue
-    fi
-    [[ "$(jq length <<<"${found}")" -eq 1 ]] ||
-      warn "$(jq length <<<"${found}") alert policies are named '${display}': only the first is kept up to date"
-    existing="$(jq -c '.[0]' <<<"${found}")"
-    if same_config "${existing}" "${policy}" "${NORMALIZE_POLICY}"; then
-      info "Alert policy '${display}' is up to date"
-      MONITORING_UNCHANGED=$((MONITORING_UNCHANGED + 1))
-    else
-      name="$(jq -r .name <<<"${existing}")"
-      info "Updating alert policy '${display}' (${name})"
-      monitoring_change "${file}" alpha monitoring policies update "${name}" \
-        --project="${PROJECT}" --policy-from-file="${file}" ||
-        record_failure "updating alert policy '${display}'"
-    fi
-  done 4< <(alert_policies)
-
-  config="$(dashboard_config)"
-  display="$(jq -r .displayName <<<"${config}")"
-  file="${MONITORING_DIR}/dashboard.json"
-  existing="$(jq -c --arg d "${display}" '[.[] | select(.displayName == $d)] | .[0] // empty' \
-    <<<"${dashboards}")"
-  if [[ -z "${existing}" ]]; then
-    printf '%s\n' "${config}" >"${file}"
-    info "Creating dashboard '${display}'"
-    monitoring_change "${file}" monitoring dashboards create --project="${PROJECT}" \
-      --config-from-file="${file}" || record_failure "creating dashboard '${display}'"
-  elif same_config "${existing}" "${config}" "${NORMALIZE_DASHBOARD}"; then
-    info "Dashboard '${display}' is up to date"
-    MONITORING_UNCHANGED=$((MONITORING_UNCHANGED + 1))
-  else
-    # The etag read makes the update refused if someone changed the dashboard since.
-    jq --arg etag "$(jq -r '.etag // empty' <<<"${existing}")" '. + {etag: $etag}' \
-      <<<"${config}" >"${file}"
-    name="$(jq -r .name <<<"${existing}")"
-    info "Updating dashboard '${display}' (${name})"
-    monitoring_change "${file}" monitoring dashboards update "${name##*/}" \
-      --project="${PROJECT}" --config-from-file="${file}" ||
-      record_failure "updating dashboard '${display}'"
-  fi
-
-  if [[ ${MONITORING_CHANGES} -eq 0 ]]; then
-    info "Monitoring already up to date: no change (${MONITORING_UNCHANGED} checked)."
-  elif [[ "${DRY_RUN}" == "true" ]]; then
-    info "Dry run: ${MONITORING_CHANGES} monitoring change(s) planned, none made."
-  else
-    info "Monitoring: ${MONITORING_CHANGES} change(s) attempted, ${MONITORING_UNCHANGED} already up to date."
-  fi
+  step monitoring
 }
 
 # Removes what this run made in temporary directories.
 cleanup() {
   [[ -z "${STAGING_DIR}" ]] || rm -rf "${STAGING_DIR}"
-  [[ -z "${MONITORING_DIR}" ]] || rm -rf "${MONITORING_DIR}"
+  [[ -z "${CONFIG_DIR}" ]] || rm -rf "${CONFIG_DIR}"
 }
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -817,6 +569,7 @@ main() {
   before="$(describe_function)"
   plan_deploy "${before}"
   first_audiences=("${AUDIENCES[@]}")
+  [[ "${MONITORING}" == "false" ]] || read_monitoring
 
   if [[ -n "${before}" ]]; then
     # Read before deploying: on 2nd gen gcloud's own deploy (--no-allow-unauthenticated) drops
@@ -875,6 +628,7 @@ monitoring_only() {
   if [[ -z "${before}" ]]; then
     warn "function ${NAME} does not exist (yet) in ${REGION}: the metrics count nothing until it is deployed"
   fi
+  read_monitoring
   setup_monitoring
   if [[ "${DRY_RUN}" == "true" ]]; then
     info ""

@@ -29,6 +29,9 @@ import java.util.Optional;
  *       what describe printed, absent when the read failed).
  *   <li>{@code iam-before}: the public members the policy held before this run's deploy.
  *   <li>{@code iam}: the invoker IAM convergence ({@code policy}: what get-iam-policy printed).
+ *   <li>{@code monitoring}: the metrics, alert policies and dashboard to create or update ({@code
+ *       metrics}: each name to what describe printed or null; {@code policies}, {@code dashboards}:
+ *       what the list commands printed).
  * </ul>
  */
 public final class DeployPlan {
@@ -82,6 +85,12 @@ public final class DeployPlan {
       case "deploy" -> deploy(options, facts);
       case "audiences" ->
           ServiceAudiences.plan(options, service(options, facts), facts.string("service"));
+      case "monitoring" ->
+          new Monitoring(options)
+              .plan(
+                  facts.object("metrics").orElse(null),
+                  facts.string("policies").orElse(""),
+                  facts.string("dashboards").orElse(""));
       case "iam-before" -> new Iam(options, policy(facts)).before();
       case "iam" ->
           new Iam(options, policy(facts))
@@ -104,10 +113,9 @@ public final class DeployPlan {
         .set("SMOKE_URL_OVERRIDE", options.smokeUrlOverride)
         .set("MONITORING", Boolean.toString(options.monitoring))
         .set("MONITORING_ONLY", Boolean.toString(options.monitoringOnly))
-        .set("DENIED_THRESHOLD", Integer.toString(options.deniedThreshold))
-        .set("ALERT_WINDOW_MINUTES", Integer.toString(options.alertWindowMinutes))
-        .addAll("CHANNELS", options.channels)
         .addAll("FUNCTION_READ", Deployment.describeCall(options))
+        .addAll(
+            "METRIC_NAMES", options.monitoring ? new Monitoring(options).metricNames() : List.of())
         .addAll("EMAIL_READS", Callers.emailReads(options))
         .addAll("ID_READS", Callers.idReads(options));
     return plan;
