@@ -219,7 +219,7 @@ load_settings() {
   fi
   EMAIL_READS=() ID_READS=() FUNCTION_READ=() METRIC_NAMES=()
   apply "${out}"
-  readonly PROJECT REGION NAME DESIRED_GEN ENTRY_POINT DRY_RUN SMOKE_SA SMOKE_TIMEOUT \
+  readonly PROJECT REGION NAME DESIRED_GEN DRY_RUN SMOKE_SA SMOKE_TIMEOUT \
     SMOKE_URL_OVERRIDE MONITORING MONITORING_ONLY EMAIL_READS ID_READS FUNCTION_READ METRIC_NAMES
   # No source named: the default artifact, built by ensure_artifact when missing.
   SOURCE_IS_DEFAULT=false
@@ -300,10 +300,9 @@ project_number() {
   printf '%s' "${number}"
 }
 
-# Completes the allowlist: an ID given alone gets its email (needed for the grant), and with
 # Completes the allowlist: the planner lists the reads (the email of an ID given alone; with
-# --pin-ids the ID of an email given alone), and decides from what they printed. Sets ALLOW_EMAILS
-# (IAM members), INVOKERS (ALLOWED_INVOKERS entries) and PINNED (one line per entry).
+# --pin-ids the ID of an email given alone) and judges what they printed (FACTS serviceAccounts):
+# an ID whose email cannot be read stops the run, an email left unpinned is a warning.
 resolve_callers() {
   local key reads='{}' out
   for key in "${EMAIL_READS[@]}" "${ID_READS[@]}"; do
@@ -317,9 +316,7 @@ resolve_callers() {
     reads="$(jq -c --arg key "${key}" --arg out "${out}" '.[$key] = $out' <<<"${reads}")"
   done
   fact serviceAccounts "${reads}"
-  ALLOW_EMAILS=() INVOKERS=() PINNED=()
   step callers
-  readonly ALLOW_EMAILS INVOKERS PINNED
 }
 
 
@@ -380,38 +377,6 @@ set_custom_audiences() {
   step audiences
 }
 
-
-# How to call the function at its URL (the second argument on: every expected audience).
-print_summary() {
-  local url="$1" audience pinned
-  shift
-  cat <<EOF_CALL
-
-Function:  ${NAME} ($([[ "${DESIRED_GEN}" == "2" ]] && echo "2nd gen" || echo "1st gen"), ${REGION}, ${PROJECT}), entry point ${ENTRY_POINT}
-URL:       ${url}
-Expected audiences (EXPECTED_AUDIENCES; a token for any other is the guard's 401):
-EOF_CALL
-  for audience in "$@"; do
-    printf '  %s\n' "${audience}"
-  done
-  printf 'Allowlist: %s (ALLOWED_INVOKERS)\n' "$(join_by , "${INVOKERS[@]}")"
-  for pinned in "${PINNED[@]}"; do
-    printf '  %s\n' "${pinned}"
-  done
-  cat <<EOF_CALL
-
-Call it from GKE with Workload Identity (as the pod's Kubernetes service account bound to an
-allowlisted Google service account):
-  TOKEN="\$(curl -sS -H 'Metadata-Flavor: Google' \\
-    'http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/identity?audience=${url}&format=full')"
-  curl -sS -H "Authorization: Bearer \${TOKEN}" '${url}'
-
-Call it from a workstation (needs roles/iam.serviceAccountTokenCreator on the service account):
-  TOKEN="\$(gcloud auth print-identity-token --impersonate-service-account=${ALLOW_EMAILS[0]} \\
-    --audiences='${url}' --include-email)"
-  curl -sS -H "Authorization: Bearer \${TOKEN}" '${url}'
-EOF_CALL
-}
 
 # One request for the smoke test; prints "STATUS KIND" where KIND says who answered: google (an
 # HTML page: Google's front end), guard (JSON: the function's guard) or none (no answer).
@@ -602,7 +567,7 @@ main() {
   step iam
   [[ "${MONITORING}" == "false" ]] || setup_monitoring
 
-  print_summary "${URL}" "${AUDIENCES[@]}"
+  step summary
 
   if [[ "${DRY_RUN}" == "true" ]]; then
     info ""

@@ -21,7 +21,8 @@ import java.util.Optional;
  * <ul>
  *   <li>{@code settings}: the settings deploy.sh needs to read and act (or the usage, after a line
  *       {@code HELP}).
- *   <li>{@code callers}: the allowlist completed with the service-account reads.
+ *   <li>{@code callers}: the service-account reads judged: an ID whose email cannot be read is
+ *       refused, an email left unpinned is a warning.
  *   <li>{@code deploy}: the generation check, the expected audiences, the URL, the deploy call and
  *       the reads of the IAM policy and the Cloud Run service, for the function as described in
  *       {@code function}.
@@ -29,6 +30,7 @@ import java.util.Optional;
  *       what describe printed, absent when the read failed).
  *   <li>{@code iam-before}: the public members the policy held before this run's deploy.
  *   <li>{@code iam}: the invoker IAM convergence ({@code policy}: what get-iam-policy printed).
+ *   <li>{@code summary}: the function, its URL, audiences and allowlist, and how to call it.
  *   <li>{@code monitoring}: the metrics, alert policies and dashboard to create or update ({@code
  *       metrics}: each name to what describe printed or null; {@code policies}, {@code dashboards}:
  *       what the list commands printed).
@@ -91,6 +93,7 @@ public final class DeployPlan {
                   facts.object("metrics").orElse(null),
                   facts.string("policies").orElse(""),
                   facts.string("dashboards").orElse(""));
+      case "summary" -> summary(options, facts);
       case "iam-before" -> new Iam(options, policy(facts)).before();
       case "iam" ->
           new Iam(options, policy(facts))
@@ -105,7 +108,6 @@ public final class DeployPlan {
         .set("REGION", options.region)
         .set("NAME", options.name)
         .set("DESIRED_GEN", Integer.toString(options.generation()))
-        .set("ENTRY_POINT", options.entryPoint)
         .set("DRY_RUN", Boolean.toString(options.dryRun))
         .set("SOURCE", options.source)
         .set("SMOKE_SA", options.smokeServiceAccount)
@@ -125,9 +127,7 @@ public final class DeployPlan {
     Callers callers = Callers.of(options, facts.object("serviceAccounts").orElse(null));
     Plan plan = new Plan();
     callers.warnings().forEach(plan::warn);
-    return plan.addAll("ALLOW_EMAILS", callers.emails())
-        .addAll("INVOKERS", callers.invokers())
-        .addAll("PINNED", callers.pinned());
+    return plan;
   }
 
   private static Plan deploy(Options options, Facts facts) {
@@ -150,6 +150,16 @@ public final class DeployPlan {
             deployment.deployCall(
                 facts.string("sourceDir").orElse(""), deployment.environment(callers, audiences)));
     return plan;
+  }
+
+  private static Plan summary(Options options, Facts facts) {
+    Deployment deployment =
+        new Deployment(options, facts.string("projectNumber").orElse(""), facts.object("function"));
+    return Summary.plan(
+        options,
+        deployment.url(),
+        deployment.audiences(),
+        Callers.of(options, facts.object("serviceAccounts").orElse(null)));
   }
 
   /** The Cloud Run service of the function as described in the facts. */
