@@ -15,7 +15,6 @@ set -euo pipefail
 readonly PROG="deploy.sh"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly REPO_ROOT
-readonly DEFAULT_SOURCE="${REPO_ROOT}/function/target/deploy"
 readonly BUILD_CMD=("${REPO_ROOT}/mvnw" -q -pl function -am package -DskipTests)
 readonly PLANNER_JAR="${REPO_ROOT}/deploy-plan/target/deploy-plan.jar"
 readonly PLANNER_BUILD_CMD=("${REPO_ROOT}/mvnw" -q -pl deploy-plan -am package -DskipTests)
@@ -219,15 +218,8 @@ load_settings() {
   fi
   EMAIL_READS=() ID_READS=() FUNCTION_READ=() METRIC_NAMES=()
   apply "${out}"
-  readonly PROJECT REGION NAME DESIRED_GEN DRY_RUN SMOKE_SA SMOKE_TIMEOUT \
-    SMOKE_URL_OVERRIDE MONITORING MONITORING_ONLY EMAIL_READS ID_READS FUNCTION_READ METRIC_NAMES
-  # No source named: the default artifact, built by ensure_artifact when missing.
-  SOURCE_IS_DEFAULT=false
-  if [[ -z "${SOURCE}" ]]; then
-    SOURCE_IS_DEFAULT=true
-    SOURCE="${DEFAULT_SOURCE}"
-  fi
-  readonly SOURCE SOURCE_IS_DEFAULT
+  readonly PROJECT REGION NAME DESIRED_GEN DRY_RUN SMOKE_SA SMOKE_TIMEOUT SMOKE_URL_OVERRIDE \
+    MONITORING MONITORING_ONLY SOURCE SOURCE_KIND EMAIL_READS ID_READS FUNCTION_READ METRIC_NAMES
 }
 
 # --- checks: tools, artifact, account -----------------------------------------------------------
@@ -240,44 +232,23 @@ require_tools() {
   fi
 }
 
-# Number of jars directly in a directory (the artifact is exactly one self-contained jar).
-jar_count() {
-  local jars=()
-  shopt -s nullglob
-  jars=("$1"/*.jar)
-  shopt -u nullglob
-  printf '%s' "${#jars[@]}"
-}
-
-check_artifact() {
-  local count
-  count="$(jar_count "$1")"
-  [[ "${count}" -ne 0 ]] || die_usage "source directory '$1' holds no jar: build the function first"
-  [[ "${count}" -eq 1 ]] ||
-    die_usage "source directory '$1' holds ${count} jars; expected exactly one"
-}
-
-# The directory gcloud uploads: SOURCE itself, or for a jar a new directory holding only a copy of
-# it (gcloud takes a directory; a jar given as is would be uploaded as a source archive).
+# The directory gcloud uploads (the planner checked the source, SOURCE_KIND): SOURCE itself, or for
+# a jar a new directory holding only a copy of it (gcloud takes a directory; a jar given as is would
+# be uploaded as a source archive), or the default artifact, built first when missing.
 SOURCE_DIR="" STAGING_DIR=""
 ensure_artifact() {
-  if [[ -f "${SOURCE}" ]]; then
+  SOURCE_DIR="${SOURCE}"
+  if [[ "${SOURCE_KIND}" == "jar" ]]; then
     STAGING_DIR="$(mktemp -d)"
     cp "${SOURCE}" "${STAGING_DIR}/" || die_usage "cannot copy '${SOURCE}'"
     SOURCE_DIR="${STAGING_DIR}"
-  elif [[ "${SOURCE_IS_DEFAULT}" == "false" || (-d "${SOURCE}" && "$(jar_count "${SOURCE}")" -ne 0) ]]; then
-    check_artifact "${SOURCE}"
-    SOURCE_DIR="${SOURCE}"
-  elif [[ "${DRY_RUN}" == "true" ]]; then
+  elif [[ "${SOURCE_KIND}" == "build" && "${DRY_RUN}" == "true" ]]; then
     info "[dry-run] (cd $(render "${REPO_ROOT}") && $(render "${BUILD_CMD[@]}"))"
-    SOURCE_DIR="${SOURCE}"
-  else
+  elif [[ "${SOURCE_KIND}" == "build" ]]; then
     info "Artifact missing in ${SOURCE}: building it"
     (cd "${REPO_ROOT}" && "${BUILD_CMD[@]}") ||
       die_usage "building the function failed: $(render "${BUILD_CMD[@]}")"
-    [[ -d "${SOURCE}" ]] || die_usage "the build left no directory '${SOURCE}'"
-    check_artifact "${SOURCE}"
-    SOURCE_DIR="${SOURCE}"
+    step source
   fi
 }
 
@@ -291,13 +262,12 @@ check_account() {
 
 # --- reads: the project, the callers, the function, its invoker members -------------------------
 
-# The project's number, for the deterministic run.app URL (2nd gen).
-project_number() {
+# The project's number, for the deterministic run.app URL (2nd gen; the planner checks it).
+read_project_number() {
   local number
   number="$(gcloud_read projects describe "${PROJECT}" --format='value(projectNumber)')" ||
     die "reading the number of project ${PROJECT} failed"
-  [[ "${number}" =~ ^[0-9]+$ ]] || die "project ${PROJECT} has no project number ('${number}')"
-  printf '%s' "${number}"
+  fact_text projectNumber "${number}"
 }
 
 # Completes the allowlist: the planner lists the reads (the email of an ID given alone; with
@@ -320,30 +290,33 @@ resolve_callers() {
 }
 
 
-# Prints the function's JSON, or nothing when it does not exist yet. Any other failure stops.
-describe_function() {
-  local out err status=0
+# Prints what a read printed as a JSON string, or null when what it reads does not exist. Any other
+# failure stops (the alpha component, which the alert policy commands need, named when missing).
+read_text() {
+  local what="$1" out err status=0 message
+  shift
   err="$(mktemp)"
-  out="$(gcloud_read "${FUNCTION_READ[@]}" 2>"${err}")" ||
-    status=$?
-  if [[ ${status} -ne 0 ]]; then
-    if grep -Eq 'NOT_FOUND|not found|does not exist|status=\[404\]' "${err}"; then
-      rm -f "${err}"
-      return 0
-    fi
-    cat "${err}" >&2
-    rm -f "${err}"
-    die "gcloud functions describe failed"
-  fi
+  out="$(gcloud_read "$@" 2>"${err}")" || status=$?
+  message="$(cat "${err}")"
   rm -f "${err}"
-  printf '%s' "${out}" | jq -e 'type == "object"' >/dev/null 2>&1 ||
-    die "gcloud functions describe returned no JSON object"
-  printf '%s' "${out}"
+  if [[ ${status} -eq 0 ]]; then
+    jq -n --arg out "${out}" '$out'
+  elif grep -Eq 'NOT_FOUND|not found|does not exist|status=\[404\]' <<<"${message}"; then
+    printf 'null'
+  elif grep -qi 'component' <<<"${message}"; then
+    die_usage "${what} needs the gcloud alpha component: gcloud components install alpha"
+  else
+    printf '%s\n' "${message}" >&2
+    die "${what} failed"
+  fi
 }
-# The deploy of the function as described ($1: JSON, or empty when it does not exist yet): the
-# planner checks its generation and sets AUDIENCES, URL, SERVICE and DEPLOY (the gcloud call).
-plan_deploy() {
-  fact function "${1:-null}"
+
+# Describes the function; the planner checks its generation and sets EXISTS, AUDIENCES, URL,
+# DEPLOY (the gcloud call) and the reads of its IAM policy and Cloud Run service.
+describe_function() {
+  local described
+  described="$(read_text "gcloud functions describe" "${FUNCTION_READ[@]}")"
+  fact function "${described}"
   AUDIENCES=() DEPLOY=() POLICY_READ=() SERVICE_READ=()
   step deploy
 }
@@ -447,46 +420,21 @@ describe_answer() {
 
 # --- monitoring: log-based metrics, alert policies, dashboard (--monitoring) ---------------------
 
-# A failed monitoring read stops the run; the reads come before any change, so nothing changed.
-# The alpha component that the alert policy commands need is named when it is missing.
-monitoring_read_failed() {
-  if grep -qi 'component' <<<"$2"; then
-    die_usage "$1 needs the gcloud alpha component: gcloud components install alpha"
-  fi
-  printf '%s\n' "$2" >&2
-  die_usage "$1 failed (nothing was changed)"
-}
-
-# Prints what a monitoring read printed; "null" for a metric that does not exist.
-monitoring_read() {
-  local what="$1" out err status=0 message
-  shift
-  err="$(mktemp)"
-  out="$(gcloud_read "$@" --project="${PROJECT}" --format=json 2>"${err}")" || status=$?
-  message="$(cat "${err}")"
-  rm -f "${err}"
-  if [[ ${status} -ne 0 ]]; then
-    if [[ "$1" == logging ]] && grep -Eq 'NOT_FOUND|not found|does not exist|status=\[404\]' <<<"${message}"; then
-      printf 'null'
-      return 0
-    fi
-    monitoring_read_failed "${what}" "${message}"
-  fi
-  jq -n --arg out "${out}" '$out'
-}
-
 # Reads the metrics, alert policies and dashboards into FACTS, before any change: a read that
 # fails (no permission, no alpha component) stops the run with nothing changed.
 read_monitoring() {
   local name metrics='{}' out
+  local project=(--project="${PROJECT}" --format=json)
   for name in "${METRIC_NAMES[@]}"; do
-    out="$(monitoring_read "gcloud logging metrics describe ${name}" logging metrics describe "${name}")"
+    out="$(read_text "gcloud logging metrics describe ${name}" logging metrics describe "${name}" \
+      "${project[@]}")"
     metrics="$(jq -c --arg name "${name}" --argjson out "${out}" '.[$name] = $out' <<<"${metrics}")"
   done
   fact metrics "${metrics}"
-  out="$(monitoring_read "gcloud alpha monitoring policies list" alpha monitoring policies list)"
+  out="$(read_text "gcloud alpha monitoring policies list" alpha monitoring policies list \
+    "${project[@]}")"
   fact policies "${out}"
-  out="$(monitoring_read "gcloud monitoring dashboards list" monitoring dashboards list)"
+  out="$(read_text "gcloud monitoring dashboards list" monitoring dashboards list "${project[@]}")"
   fact dashboards "${out}"
 }
 
@@ -508,8 +456,8 @@ cleanup() {
 
 main() {
   exec 3>&1
-  local before after deployed=true
-  local AUDIENCES=() DEPLOY=() URL="" POLICY_READ=() SERVICE_READ=() first_audiences=()
+  local EXISTS=false AUDIENCES=() DEPLOY=() URL="" POLICY_READ=() SERVICE_READ=() first=""
+  local deployed=true
 
   trap cleanup EXIT
   ARGS=("$@")
@@ -518,25 +466,22 @@ main() {
   ensure_planner
   load_settings
   require_tools
-  if [[ "${MONITORING_ONLY}" == "true" ]]; then
-    monitoring_only
-    return
-  fi
-  ensure_artifact
+  [[ "${MONITORING_ONLY}" == "true" ]] || ensure_artifact
   check_account
-
-  if [[ "${DESIRED_GEN}" == "2" ]]; then
-    fact projectNumber "$(jq -n --arg n "$(project_number)" '$n')"
+  if [[ "${MONITORING_ONLY}" == "false" ]]; then
+    [[ "${DESIRED_GEN}" == "1" ]] || read_project_number
+    fact_text sourceDir "${SOURCE_DIR}"
+    resolve_callers
   fi
-  fact sourceDir "$(jq -n --arg d "${SOURCE_DIR}" '$d')"
-  resolve_callers
 
-  before="$(describe_function)"
-  plan_deploy "${before}"
-  first_audiences=("${AUDIENCES[@]}")
+  # --monitoring-only reads the function to check its generation; it need not exist yet.
+  describe_function
+  first="$(join_by , "${AUDIENCES[@]}")"
+  # Every monitoring read before any change: a refused read stops with nothing changed.
   [[ "${MONITORING}" == "false" ]] || read_monitoring
+  [[ "${MONITORING_ONLY}" == "false" ]] || { monitoring_only; return; }
 
-  if [[ -n "${before}" ]]; then
+  if [[ "${EXISTS}" == "true" ]]; then
     # Read before deploying: on 2nd gen gcloud's own deploy (--no-allow-unauthenticated) drops
     # allUsers from the service quietly, and the operator should hear that it was there.
     read_policy
@@ -544,20 +489,16 @@ main() {
   fi
 
   deploy_function || deployed=false
-  if [[ "${DRY_RUN}" == "true" ]]; then
-    after="${before}"
-  else
-    after="$(describe_function)"
-    [[ -n "${after}" ]] || die "function ${NAME} not found after deploying it"
-  fi
-  if [[ -n "${after}" ]]; then
-    plan_deploy "${after}"
-    if [[ "${deployed}" == "true" &&
-      "$(join_by , "${AUDIENCES[@]}")" != "$(join_by , "${first_audiences[@]}")" ]]; then
+  if [[ "${DRY_RUN}" == "false" ]]; then
+    describe_function
+    [[ "${EXISTS}" == "true" ]] || die "function ${NAME} not found after deploying it"
+    if [[ "${deployed}" == "true" && "$(join_by , "${AUDIENCES[@]}")" != "${first}" ]]; then
       # First deploy of a 2nd gen function: its serviceConfig.uri exists only now.
       info "The function answers at a URL it did not know yet: redeploying with EXPECTED_AUDIENCES=$(join_by , "${AUDIENCES[@]}")"
       deploy_function || true
     fi
+  fi
+  if [[ "${EXISTS}" == "true" ]]; then
     set_custom_audiences
     read_policy
   else
@@ -566,7 +507,6 @@ main() {
   fi
   step iam
   [[ "${MONITORING}" == "false" ]] || setup_monitoring
-
   step summary
 
   if [[ "${DRY_RUN}" == "true" ]]; then
@@ -579,21 +519,11 @@ main() {
     info ""
     info "Smoke test not run: the changes above failed first."
   fi
-
   exit_with_failures
 }
 
-# --monitoring-only: the function is read (to check its generation) but neither deployed nor
-# its IAM touched; it need not exist yet (the metrics then count nothing until it does).
+# --monitoring-only: neither deploy nor IAM; the metrics, alert policies and dashboard only.
 monitoring_only() {
-  local before AUDIENCES=() DEPLOY=() URL="" POLICY_READ=() SERVICE_READ=()
-  check_account
-  before="$(describe_function)"
-  plan_deploy "${before}"
-  if [[ -z "${before}" ]]; then
-    warn "function ${NAME} does not exist (yet) in ${REGION}: the metrics count nothing until it is deployed"
-  fi
-  read_monitoring
   setup_monitoring
   if [[ "${DRY_RUN}" == "true" ]]; then
     info ""

@@ -21,6 +21,7 @@ import java.util.Optional;
  * <ul>
  *   <li>{@code settings}: the settings deploy.sh needs to read and act (or the usage, after a line
  *       {@code HELP}).
+ *   <li>{@code source}: the default artifact checked after its build.
  *   <li>{@code callers}: the service-account reads judged: an ID whose email cannot be read is
  *       refused, an email left unpinned is a warning.
  *   <li>{@code deploy}: the generation check, the expected audiences, the URL, the deploy call and
@@ -85,6 +86,13 @@ public final class DeployPlan {
       case "settings" -> settings(options);
       case "callers" -> callers(options, facts);
       case "deploy" -> deploy(options, facts);
+      case "source" -> {
+        // After the build of the default artifact: it must now hold exactly one jar.
+        Options.require(
+            Options.sourceKind(options.sourcePath(), false).equals("dir"),
+            "the build left no directory '" + options.sourcePath() + "'");
+        yield new Plan();
+      }
       case "audiences" ->
           ServiceAudiences.plan(options, service(options, facts), facts.string("service"));
       case "monitoring" ->
@@ -109,7 +117,8 @@ public final class DeployPlan {
         .set("NAME", options.name)
         .set("DESIRED_GEN", Integer.toString(options.generation()))
         .set("DRY_RUN", Boolean.toString(options.dryRun))
-        .set("SOURCE", options.source)
+        .set("SOURCE", options.sourcePath().toString())
+        .set("SOURCE_KIND", Options.sourceKind(options.sourcePath(), options.source.isEmpty()))
         .set("SMOKE_SA", options.smokeServiceAccount)
         .set("SMOKE_TIMEOUT", Integer.toString(options.smokeTimeout))
         .set("SMOKE_URL_OVERRIDE", options.smokeUrlOverride)
@@ -131,17 +140,27 @@ public final class DeployPlan {
   }
 
   private static Plan deploy(Options options, Facts facts) {
-    Deployment deployment =
-        new Deployment(options, facts.string("projectNumber").orElse(""), facts.object("function"));
+    Deployment deployment = new Deployment(options, facts.projectNumber(), facts.function());
     deployment.checkGeneration();
     if (options.monitoringOnly) {
-      // Nothing is deployed: the function was read for its generation only.
-      return new Plan();
+      // Nothing is deployed: the function was read for its generation only, and need not exist
+      // yet (the metrics then count nothing until it does).
+      Plan plan = new Plan();
+      if (facts.function().isEmpty()) {
+        plan.warn(
+            "function "
+                + options.name
+                + " does not exist (yet) in "
+                + options.region
+                + ": the metrics count nothing until it is deployed");
+      }
+      return plan;
     }
     Callers callers = Callers.of(options, facts.object("serviceAccounts").orElse(null));
     List<String> audiences = deployment.audiences();
     Plan plan = new Plan();
-    plan.addAll("AUDIENCES", audiences)
+    plan.set("EXISTS", Boolean.toString(facts.function().isPresent()))
+        .addAll("AUDIENCES", audiences)
         .set("URL", deployment.url())
         .addAll("POLICY_READ", Iam.policyRead(options, deployment.service()))
         .addAll("SERVICE_READ", ServiceAudiences.read(options, deployment.service()))
@@ -153,8 +172,7 @@ public final class DeployPlan {
   }
 
   private static Plan summary(Options options, Facts facts) {
-    Deployment deployment =
-        new Deployment(options, facts.string("projectNumber").orElse(""), facts.object("function"));
+    Deployment deployment = new Deployment(options, facts.projectNumber(), facts.function());
     return Summary.plan(
         options,
         deployment.url(),
@@ -164,7 +182,7 @@ public final class DeployPlan {
 
   /** The Cloud Run service of the function as described in the facts. */
   private static String service(Options options, Facts facts) {
-    return new Deployment(options, "", facts.object("function")).service();
+    return new Deployment(options, "", facts.function()).service();
   }
 
   /** The IAM policy as gcloud printed it: a fact that must parse, or the plan fails closed. */

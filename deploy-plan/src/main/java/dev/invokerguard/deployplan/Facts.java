@@ -55,6 +55,41 @@ final class Facts {
         : Optional.empty();
   }
 
+  /**
+   * The function as {@code gcloud functions describe --format=json} printed it (the text in {@code
+   * function}), or empty when it does not exist (null or absent).
+   *
+   * @throws IllegalStateException when the text is not a JSON object (fail closed)
+   */
+  Optional<JsonObject> function() {
+    Optional<String> text = string("function");
+    if (text.isEmpty()) {
+      return Optional.empty();
+    }
+    try {
+      JsonElement parsed = JsonParser.parseString(text.get());
+      if (parsed.isJsonObject()) {
+        return Optional.of(parsed.getAsJsonObject());
+      }
+    } catch (JsonParseException e) {
+      // Falls through to the refusal.
+    }
+    throw new IllegalStateException("gcloud functions describe returned no JSON object");
+  }
+
+  /**
+   * The project number {@code gcloud projects describe} printed, or empty when not read.
+   *
+   * @throws IllegalStateException when it is not a number
+   */
+  String projectNumber() {
+    String number = string("projectNumber").orElse("").strip();
+    if (json.has("projectNumber") && !number.matches("[0-9]+")) {
+      throw new IllegalStateException("the project has no project number ('" + number + "')");
+    }
+    return number;
+  }
+
   /** A field as read, or empty when absent. */
   Optional<JsonElement> get(String name) {
     return Optional.ofNullable(json.get(name));

@@ -279,15 +279,58 @@ final class Options {
   }
 
   private void checkSource() {
-    if (source.isEmpty()) {
-      return;
+    if (!source.isEmpty()) {
+      sourceKind(Path.of(source), false);
     }
-    Path path = Path.of(source);
+  }
+
+  /**
+   * What deploy.sh does with the source: {@code jar} (a jar file, staged in a directory of its
+   * own), {@code dir} (a directory holding exactly one jar, uploaded as it is) or {@code build}
+   * (the default artifact is not built yet).
+   *
+   * @param isDefault whether it is the default artifact, which may be missing (it is built)
+   * @throws UsageError when the source is not one of these
+   */
+  static String sourceKind(Path path, boolean isDefault) {
     if (Files.isRegularFile(path)) {
-      require(source.endsWith(".jar"), "source file '" + source + "' is not a .jar");
-    } else if (!Files.isDirectory(path)) {
-      throw new UsageError(
-          "source '" + source + "' does not exist (give a directory with one jar, or a jar)");
+      require(path.toString().endsWith(".jar"), "source file '" + path + "' is not a .jar");
+      return "jar";
+    }
+    if (!Files.isDirectory(path)) {
+      require(
+          isDefault,
+          "source '" + path + "' does not exist (give a directory with one jar, or a jar)");
+      return "build";
+    }
+    long jars;
+    try (var files = Files.list(path)) {
+      jars = files.filter(file -> file.getFileName().toString().endsWith(".jar")).count();
+    } catch (IOException e) {
+      throw new UsageError("source directory '" + path + "' cannot be read");
+    }
+    if (jars == 0 && isDefault) {
+      return "build";
+    }
+    require(jars != 0, "source directory '" + path + "' holds no jar: build the function first");
+    require(
+        jars == 1, "source directory '" + path + "' holds " + jars + " jars; expected exactly one");
+    return "dir";
+  }
+
+  /** The source to deploy: the one given, or the default artifact function/target/deploy. */
+  Path sourcePath() {
+    return source.isEmpty() ? repositoryRoot().resolve("function/target/deploy") : Path.of(source);
+  }
+
+  /** The repository this planner was built in: its jar is deploy-plan/target/deploy-plan.jar. */
+  static Path repositoryRoot() {
+    try {
+      Path location =
+          Path.of(Options.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      return location.toAbsolutePath().getParent().getParent().getParent();
+    } catch (java.net.URISyntaxException | SecurityException e) {
+      throw new IllegalStateException("cannot locate the repository of the planner", e);
     }
   }
 
