@@ -140,6 +140,25 @@ class DeployScriptMonitoringTest {
     assertThat(result.mutatingCalls()).isEmpty();
   }
 
+  /**
+   * With a deploy too, every monitoring read comes before the deploy: a refused read stops with
+   * exit 2 and nothing changed (issue 21: it used to exit 2 after the deploy and IAM changes).
+   */
+  @Test
+  void deployWithMonitoring_alphaComponentMissing_exit2_beforeTheDeploy() throws Exception {
+    sandbox.writeState(
+        "monitoring.error",
+        "ERROR: (gcloud) You do not currently have this command group installed. Using it"
+            + " requires the installation of components: [alpha]\n");
+
+    Sandbox.Result result =
+        run("--allow", ALICE, "--source", sandbox.source().toString(), "--monitoring");
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(2);
+    assertThat(result.stderr()).contains("gcloud components install alpha");
+    assertThat(result.mutatingCalls()).isEmpty();
+  }
+
   @Test
   void monitoringOnly_functionOfTheOtherGeneration_exit2_beforeAnyMonitoringCall()
       throws Exception {

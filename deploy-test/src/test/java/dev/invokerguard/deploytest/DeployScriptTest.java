@@ -376,10 +376,16 @@ class DeployScriptTest {
         .contains("--source=" + deployDir);
   }
 
-  /** A repository stand-in: deploy.sh plus an mvnw that records its arguments and builds a jar. */
+  /**
+   * A repository stand-in: deploy.sh, the planner's jar, and an mvnw that records its arguments and
+   * builds a jar.
+   */
   private static Path copyOfScriptIn(Path repo) throws Exception {
     Files.createDirectories(repo);
     Files.copy(Tools.repositoryRoot().resolve("deploy.sh"), repo.resolve("deploy.sh"));
+    // The planner as built by this build: the stand-in repository holds no sources to rebuild.
+    Path planner = Files.createDirectories(repo.resolve("deploy-plan/target"));
+    Files.copy(Tools.plannerJar(), planner.resolve("deploy-plan.jar"));
     Path mvnw = repo.resolve("mvnw");
     Files.writeString(
         mvnw,

@@ -90,6 +90,8 @@ final class Sandbox {
     environment.put("PATH", bin + ":" + environment.getOrDefault("PATH", "/usr/bin:/bin"));
     environment.put("FAKE_GCLOUD_LOG", log.toString());
     environment.put("FAKE_GCLOUD_DIR", state.toString());
+    // deploy.sh runs its planner with this JVM's java, even where a test narrows PATH.
+    environment.put("JAVA_HOME", System.getProperty("java.home"));
     environment.putAll(new HashMap<>(env));
     Path out = Files.createTempFile(state.getParent(), "stdout", ".txt");
     Path err = Files.createTempFile(state.getParent(), "stderr", ".txt");

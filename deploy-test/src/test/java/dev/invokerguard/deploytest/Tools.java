@@ -34,6 +34,15 @@ final class Tools {
     Assumptions.assumeTrue(false, message);
   }
 
+  /** The planner deploy.sh runs, as the reactor's deploy-plan module packaged it. */
+  static Path plannerJar() {
+    Path jar = repositoryRoot().resolve("deploy-plan/target/deploy-plan.jar");
+    if (!java.nio.file.Files.isRegularFile(jar)) {
+      throw new AssertionError(jar + " is missing: build with ./mvnw -pl deploy-test -am verify");
+    }
+    return jar;
+  }
+
   /** The executable named {@code tool} on PATH. */
   static Path which(String tool) {
     for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {

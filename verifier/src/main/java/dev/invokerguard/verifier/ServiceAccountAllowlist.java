@@ -61,7 +61,7 @@ public final class ServiceAccountAllowlist {
     for (String raw : entries) {
       String entry = raw == null ? "" : raw.strip();
       // The whole raw entry, before strip(): Unicode spaces around an entry are refused too, as
-      // deploy.sh refuses them (AllowlistAgreementTest).
+      // deploy.sh's planner refuses them (deploy-plan's AllowlistTest).
       if (asciiLowerCase(raw == null ? "" : raw) == null) {
         nonAscii.add(escaped(entry));
       } else if (UNIQUE_ID.matcher(entry).matches()) {
@@ -109,6 +109,14 @@ public final class ServiceAccountAllowlist {
    */
   public static boolean isEntry(String entry) {
     return entry != null && (UNIQUE_ID.matcher(entry).matches() || isServiceAccountEmail(entry));
+  }
+
+  /**
+   * Whether {@code value} is a numeric unique ID by the rule above: 10 to 30 ASCII digits, no
+   * leading zero.
+   */
+  public static boolean isUniqueId(String value) {
+    return value != null && UNIQUE_ID.matcher(value).matches();
   }
 
   /**

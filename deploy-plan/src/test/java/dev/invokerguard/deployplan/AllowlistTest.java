@@ -1,40 +1,31 @@
-package dev.invokerguard.deploytest;
+package dev.invokerguard.deployplan;
 
 import static com.google.common.truth.Truth.assertWithMessage;
 
 import dev.invokerguard.verifier.ServiceAccountAllowlist;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * deploy.sh's allowlist check and the verifier's {@link ServiceAccountAllowlist#parse} judge the
- * same inputs alike, so that deploy.sh never grants IAM to an account the function would refuse,
- * nor refuses one it would accept.
- *
- * <p>deploy.sh is sourced (it runs {@code main} only when executed) and its {@code allowlist_from}
- * is called on each input. Both accept the same emails and numeric unique IDs and yield the same
- * lower-cased entries. deploy.sh also takes {@code EMAIL=UNIQUE_ID} (the email for the IAM grant,
- * the ID pinned in {@code ALLOWED_INVOKERS}): it accepts such an entry exactly when the verifier
- * accepts its email as an email and its ID as an ID, each without padding.
+ * The planner's allowlist ({@link Allowlist}) and the verifier's {@link
+ * ServiceAccountAllowlist#parse} judge the same inputs alike, so that deploy.sh never grants IAM to
+ * an account the function would refuse, nor refuses one it would accept. Both accept the same
+ * emails and numeric unique IDs and yield the same lower-cased entries; the planner also takes
+ * {@code EMAIL=UNIQUE_ID} (the email for the IAM grant, the ID pinned in {@code ALLOWED_INVOKERS}),
+ * exactly when the verifier accepts its email as an email and its ID as an ID, each without
+ * padding. This replaces deploy-test's AllowlistAgreementTest, which ran deploy.sh's bash copy of
+ * the rules: the planner asks the verifier's own rules, and this test keeps the comma, padding and
+ * pinning layer on top of them honest.
  */
-class AllowlistAgreementTest {
+class AllowlistTest {
   private static final String ALICE = "alice@client-one.iam.gserviceaccount.com";
   private static final String BOB = "bob@client-two.iam.gserviceaccount.com";
   private static final String ID = "123456789012345678901";
 
-  /** Each a value of --allow or INVOKER_GUARD_ALLOW, or of ALLOWED_INVOKERS. No NUL: bash can't. */
+  /** Each a value of --allow or INVOKER_GUARD_ALLOW, or of ALLOWED_INVOKERS. */
   private static final List<String> INPUTS =
       List.of(
           // Valid, in each accepted domain, and at the length limits of each part.
@@ -139,33 +130,26 @@ class AllowlistAgreementTest {
           ALICE + "\u3000",
           "\u200b" + ALICE);
 
-  @TempDir Path temp;
-
-  /**
-   * Run in the C locale and in a UTF-8 one: bash's lower-casing and character classes follow the
-   * locale, and the check must not. (Where C.UTF-8 is missing, bash warns and stays in C.)
-   */
-  @ParameterizedTest(name = "LC_ALL={0}")
-  @ValueSource(strings = {"C", "C.UTF-8"})
-  void deployScriptAndVerifier_judgeEveryInputAlike(String locale) throws Exception {
-    List<ScriptVerdict> script = runAllowlistFrom(locale);
-
+  @Test
+  void plannerAndVerifier_judgeEveryInputAlike() {
     List<String> disagreements = new ArrayList<>();
-    for (int i = 0; i < INPUTS.size(); i++) {
-      String input = INPUTS.get(i);
+    for (String input : INPUTS) {
       Set<String> expected = verifierEntries(input);
-      ScriptVerdict actual = script.get(i);
+      List<String> actual;
+      try {
+        actual = Allowlist.entries(List.of(input));
+      } catch (UsageError refused) {
+        actual = null;
+      }
       boolean agree =
-          expected == null
-              ? !actual.accepted()
-              : actual.accepted() && parts(actual.emails()).equals(expected);
+          expected == null ? actual == null : actual != null && parts(actual).equals(expected);
       if (!agree) {
         disagreements.add(
             escape(input)
                 + ": verifier "
                 + (expected == null ? "refuses" : "accepts " + expected)
-                + ", deploy.sh "
-                + (actual.accepted() ? "accepts " + actual.emails() : "refuses"));
+                + ", planner "
+                + (actual != null ? "accepts " + actual : "refuses"));
       }
     }
     assertWithMessage("inputs judged differently:\n%s", String.join("\n", disagreements))
@@ -219,64 +203,13 @@ class AllowlistAgreementTest {
     return out;
   }
 
-  private record ScriptVerdict(boolean accepted, List<String> emails) {}
-
-  /** deploy.sh's lines (EMAIL, ID or EMAIL=ID) as the set of their emails and IDs. */
-  private static Set<String> parts(List<String> lines) {
+  /** The planner's entries (EMAIL, ID or EMAIL=ID) as the set of their emails and IDs. */
+  private static Set<String> parts(List<String> entries) {
     Set<String> out = new TreeSet<>();
-    for (String line : lines) {
-      out.addAll(List.of(line.split("=", -1)));
+    for (String entry : entries) {
+      out.addAll(List.of(entry.split("=", -1)));
     }
     return out;
-  }
-
-  /**
-   * Calls deploy.sh's allowlist_from once per input in one bash process. Inputs go through a file
-   * of NUL-terminated UTF-8 strings, so that no argument encoding of the JVM can alter them.
-   */
-  private List<ScriptVerdict> runAllowlistFrom(String locale)
-      throws IOException, InterruptedException {
-    Path inputs = temp.resolve("inputs");
-    StringBuilder all = new StringBuilder();
-    for (String input : INPUTS) {
-      all.append(input).append('\0');
-    }
-    Files.writeString(inputs, all, StandardCharsets.UTF_8);
-    Path out = temp.resolve("verdicts-" + locale);
-    ProcessBuilder builder =
-        new ProcessBuilder(
-            "bash",
-            "-c",
-            """
-            source "$1"
-            while IFS= read -r -d '' value; do
-              if emails="$(allowlist_from "${value}" 2>/dev/null)"; then
-                printf 'accept\\n%s\\0' "${emails}"
-              else
-                printf 'reject\\0'
-              fi
-            done <"$2"
-            """,
-            "bash",
-            Tools.repositoryRoot().resolve("deploy.sh").toString(),
-            inputs.toString());
-    builder.environment().put("LC_ALL", locale);
-    builder.redirectOutput(out.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD);
-    Process process = builder.start();
-    if (!process.waitFor(60, TimeUnit.SECONDS)) {
-      process.destroyForcibly();
-      throw new AssertionError("bash did not finish within 60 s");
-    }
-    assertWithMessage("bash exit code").that(process.exitValue()).isEqualTo(0);
-    String[] records = Files.readString(out, StandardCharsets.UTF_8).split("\0");
-    assertWithMessage("one verdict per input").that(records).hasLength(INPUTS.size());
-    List<ScriptVerdict> verdicts = new ArrayList<>();
-    for (String record : records) {
-      List<String> lines = Arrays.asList(record.split("\n", -1));
-      verdicts.add(
-          new ScriptVerdict(lines.get(0).equals("accept"), lines.subList(1, lines.size())));
-    }
-    return verdicts;
   }
 
   private static String escape(String input) {

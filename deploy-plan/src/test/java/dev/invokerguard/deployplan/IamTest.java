@@ -1,0 +1,197 @@
+package dev.invokerguard.deployplan;
+
+import static com.google.common.truth.Truth.assertThat;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/** The invoker IAM plan and the custom audiences on the service, from what gcloud read. */
+class IamTest {
+  private static final String ALICE = "alice@client-one.iam.gserviceaccount.com";
+  private static final String BOB = "bob@client-two.iam.gserviceaccount.com";
+
+  private static Options options(String... extra) {
+    List<String> args = new java.util.ArrayList<>(List.of("--allow", ALICE, "--allow", BOB));
+    args.addAll(List.of(extra));
+    return TestOptions.of(args.toArray(String[]::new));
+  }
+
+  private static Plan converge(Options options, String policy) {
+    return new Iam(options, JsonParser.parseString(policy))
+        .converge(Callers.of(options, new JsonObject()));
+  }
+
+  private static List<List<String>> calls(Plan plan) {
+    return plan.of("@action ").stream()
+        .map(
+            json ->
+                JsonParser.parseString(json)
+                    .getAsJsonObject()
+                    .getAsJsonArray("gcloud")
+                    .asList()
+                    .stream()
+                    .map(element -> element.getAsString())
+                    .toList())
+        .toList();
+  }
+
+  @Test
+  void publicMembersFirst_thenOtherExtras_thenMissingGrants_allOnTheInvokerRoleOnly() {
+    Plan plan =
+        converge(
+            options(),
+            """
+            {"bindings": [
+              {"role": "roles/run.admin", "members": ["user:boss@example.com"]},
+              {"role": "roles/run.invoker", "members": [
+                "serviceAccount:mallory@evil.iam.gserviceaccount.com", "allUsers",
+                "serviceAccount:ALICE@client-one.iam.gserviceaccount.com",
+                "allAuthenticatedUsers"]}]}
+            """);
+
+    List<String> members =
+        calls(plan).stream().map(call -> call.get(1) + " " + call.get(6)).toList();
+    assertThat(members)
+        .containsExactly(
+            "remove-invoker-policy-binding --member=allUsers",
+            "remove-invoker-policy-binding --member=allAuthenticatedUsers",
+            "remove-invoker-policy-binding --member=serviceAccount:mallory@evil.iam.gserviceaccount.com",
+            "add-invoker-policy-binding --member=serviceAccount:" + BOB)
+        .inOrder();
+    assertThat(calls(plan).get(0))
+        .containsExactly(
+            "functions",
+            "remove-invoker-policy-binding",
+            "invoker-guard",
+            "--region=europe-west1",
+            "--project=host-proj",
+            "--gen2",
+            "--member=allUsers",
+            "--quiet")
+        .inOrder();
+    assertThat(plan.of("@warn "))
+        .containsExactly(
+            "PUBLIC ACCESS: allUsers holds roles/run.invoker on invoker-guard; removing it",
+            "PUBLIC ACCESS: allAuthenticatedUsers holds roles/run.invoker on invoker-guard;"
+                + " removing it")
+        .inOrder();
+    assertThat(plan.of("@info ")).containsExactly("IAM converged: 4 change(s) attempted.");
+  }
+
+  @Test
+  void converged_noChange_andDryRunSaysPlanned() {
+    String policy =
+        "{\"bindings\": [{\"role\": \"roles/run.invoker\", \"members\": [\"serviceAccount:"
+            + ALICE
+            + "\", \"serviceAccount:"
+            + BOB
+            + "\"]}]}";
+    assertThat(calls(converge(options(), policy))).isEmpty();
+    assertThat(converge(options(), policy).of("@info "))
+        .containsExactly("IAM already matches the allowlist: no IAM changes.");
+    assertThat(converge(options("--dry-run"), "{}").of("@info "))
+        .containsExactly("Dry run: 2 IAM change(s) planned, none made.");
+  }
+
+  @Test
+  void conditionalBinding_leftAlone_notCountedAsGranted_namedInTheSummary() {
+    Plan plan =
+        converge(
+            options("--gen1"),
+            """
+            {"bindings": [
+              {"role": "roles/cloudfunctions.invoker", "members": ["serviceAccount:%s"],
+               "condition": {"title": "until-june", "expression": "request.time < x"}},
+              {"role": "roles/cloudfunctions.invoker_withcond_abc",
+               "members": ["serviceAccount:carol@c.iam.gserviceaccount.com"]}]}
+            """
+                .formatted(ALICE));
+
+    assertThat(calls(plan).stream().map(call -> call.get(1) + " " + call.get(6)).toList())
+        .containsExactly(
+            "add-invoker-policy-binding --member=serviceAccount:" + ALICE,
+            "add-invoker-policy-binding --member=serviceAccount:" + BOB);
+    assertThat(calls(plan).get(0)).contains("--no-gen2");
+    assertThat(plan.of("@warn ").get(0))
+        .isEqualTo(
+            "conditional binding left alone: serviceAccount:"
+                + ALICE
+                + " holds roles/cloudfunctions.invoker on invoker-guard only under condition"
+                + " 'until-june'; it does not count as granted (deploy.sh neither removes nor"
+                + " rewrites conditional bindings)");
+    assertThat(plan.of("@warn ").get(1)).contains("under condition '(condition not shown)'");
+    assertThat(plan.of("@info "))
+        .containsExactly(
+            "IAM converged: 2 change(s) attempted. Conditional bindings left alone: serviceAccount:"
+                + ALICE
+                + ", serviceAccount:carol@c.iam.gserviceaccount.com.");
+  }
+
+  @Test
+  void grant_refusedByAnOrganizationPolicy_namesTheConstraint() {
+    JsonObject action =
+        JsonParser.parseString(converge(options(), "{}").of("@action ").get(0)).getAsJsonObject();
+
+    assertThat(action.get("failure").getAsString())
+        .isEqualTo("granting roles/run.invoker to serviceAccount:" + ALICE);
+    JsonObject refusal = action.getAsJsonObject("refusal");
+    assertThat("ERROR: ... is not in permitted customer")
+        .containsMatch(refusal.get("match").getAsString());
+    assertThat(refusal.get("failure").getAsString())
+        .contains("constraints/iam.allowedPolicyMemberDomains");
+    assertThat(refusal.get("failure").getAsString()).contains("for project host-proj");
+  }
+
+  @Test
+  void policyThatIsNotAPolicy_failsClosed() {
+    for (String policy : List.of("[]", "\"x\"", "{\"bindings\": {}}", "{\"bindings\": [1]}")) {
+      assertThrows(
+          IllegalStateException.class,
+          () -> new Iam(options(), JsonParser.parseString(policy)),
+          policy);
+    }
+  }
+
+  @Test
+  void policyRead_isTheServiceOn2ndGen_theFunctionOn1stGen() {
+    assertThat(Iam.policyRead(options(), "svc"))
+        .containsExactly(
+            "run",
+            "services",
+            "get-iam-policy",
+            "svc",
+            "--region=europe-west1",
+            "--project=host-proj",
+            "--format=json")
+        .inOrder();
+    assertThat(Iam.policyRead(options("--gen1"), "svc"))
+        .containsAtLeast("functions", "get-iam-policy", "invoker-guard", "--no-gen2");
+  }
+
+  @Test
+  void customAudiences_onlyTheMissingAreAdded_noneWhenAllAreThere() {
+    Options options =
+        options("--audience", "https://a.example.com", "--audience", "https://b.example.com");
+    String service =
+        "{\"metadata\": {\"annotations\": {\"run.googleapis.com/custom-audiences\":"
+            + " \"[\\\"https://a.example.com\\\"]\"}}}";
+
+    Plan missingOne = ServiceAudiences.plan(options, "svc", Optional.of(service));
+    assertThat(calls(missingOne).get(0)).contains("--add-custom-audiences=https://b.example.com");
+
+    Plan unreadable = ServiceAudiences.plan(options, "svc", Optional.empty());
+    assertThat(unreadable.of("@warn "))
+        .containsExactly("could not read service svc; adding every --audience");
+    assertThat(calls(unreadable).get(0))
+        .contains("--add-custom-audiences=https://a.example.com,https://b.example.com");
+
+    String both = service.replace("\\\"]", "\\\",\\\"https://b.example.com\\\"]");
+    assertThat(ServiceAudiences.plan(options, "svc", Optional.of(both)).of("@info "))
+        .containsExactly("Custom audiences already set on service svc: no update.");
+    assertThat(ServiceAudiences.plan(options(), "svc", Optional.empty()).lines()).isEmpty();
+  }
+}
