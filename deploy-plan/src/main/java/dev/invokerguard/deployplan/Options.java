@@ -1,9 +1,9 @@
 package dev.invokerguard.deployplan;
 
 import dev.invokerguard.guard.GuardConfig;
-import dev.invokerguard.verifier.CallerVerifier;
 import dev.invokerguard.verifier.ServiceAccountAllowlist;
 import dev.invokerguard.verifier.Setting;
+import dev.invokerguard.verifier.VerifierSettings;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -61,9 +61,9 @@ final class Options {
    */
   static final List<Setting<Duration>> GUARD_DURATIONS =
       List.of(
-          CallerVerifier.CLOCK_SKEW,
-          CallerVerifier.KEY_FETCH_TIMEOUT,
-          CallerVerifier.KEY_REFETCH_INTERVAL);
+          VerifierSettings.CLOCK_SKEW,
+          VerifierSettings.KEY_FETCH_TIMEOUT,
+          VerifierSettings.KEY_REFETCH_INTERVAL);
 
   static final String TRUST = GuardConfig.TRUST_PLATFORM_VERIFIED_TOKENS;
 

@@ -3,7 +3,7 @@ package dev.invokerguard.deployplan;
 import static com.google.common.truth.Truth.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.invokerguard.verifier.CallerVerifier;
+import dev.invokerguard.verifier.VerifierSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -91,7 +91,7 @@ class OptionsTest {
     assertThat(refusal(Map.of(), base("--allow", ALICE, "--key-fetch-timeout-seconds", "0")))
         .isEqualTo(
             "KEY_FETCH_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 60, got '0'");
-    long max = CallerVerifier.KEY_REFETCH_INTERVAL.max().getSeconds();
+    long max = VerifierSettings.KEY_REFETCH_INTERVAL.max().getSeconds();
     assertThat(
             refusal(
                 Map.of(),
