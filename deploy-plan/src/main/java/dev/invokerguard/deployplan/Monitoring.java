@@ -252,8 +252,8 @@ final class Monitoring {
   }
 
   /**
-   * The dashboard: requests allowed and denied by reason and caller, the key health counters, and
-   * the deny and key-health lines themselves.
+   * The dashboard: requests allowed and denied by reason and caller, the key health counters, the
+   * key-health lines by state, and the deny and key-health lines themselves.
    */
   JsonObject dashboard() {
     JsonArray tiles = new JsonArray();
@@ -279,6 +279,8 @@ final class Monitoring {
         .addProperty("filter", seriesFilter("keys-unavailable"));
     dataSets.add(unavailable);
     tiles.add(keys);
+    tiles.add(
+        chart("Key-health lines by state (per minute)", KEY_HEALTH, "metric.label.state", 0, 32));
     JsonObject logsPanel = new JsonObject();
     JsonArray resources = new JsonArray();
     resources.add("projects/" + options.project);
@@ -292,7 +294,7 @@ final class Monitoring {
     JsonObject widget = new JsonObject();
     widget.addProperty("title", "Deny and key-health lines");
     widget.add("logsPanel", logsPanel);
-    tiles.add(tile(0, 32, 48, widget));
+    tiles.add(tile(0, 48, 48, widget));
 
     JsonObject layout = new JsonObject();
     layout.addProperty("columns", 48);
