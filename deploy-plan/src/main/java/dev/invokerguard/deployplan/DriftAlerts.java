@@ -16,6 +16,13 @@ final class DriftAlerts {
   /** How long the keys may stay degraded before the alert fires. */
   static final int KEYS_DEGRADED_MINUTES = 15;
 
+  /**
+   * The sliding window the key-health lines are summed over: a little longer than the duration, so
+   * that the failure's own line is still in it when the duration has passed (with a window equal to
+   * the duration the condition would hold for just under the duration and never fire).
+   */
+  static final int KEYS_DEGRADED_WINDOW_MINUTES = KEYS_DEGRADED_MINUTES + 2;
+
   /** A log-based alert notifies at most once per this period (the API requires one). */
   static final String NOTIFICATION_PERIOD = "300s";
 
@@ -158,15 +165,18 @@ final class DriftAlerts {
   }
 
   /**
-   * Keys degraded: of the guard's key-health lines in the last {@value #KEYS_DEGRADED_MINUTES}
-   * minutes, all say {@code FETCH_FAILED} or {@code STALE_IN_USE} (none says {@code LOADED} or
-   * {@code RECOVERED}), and that for {@value #KEYS_DEGRADED_MINUTES} minutes: a ratio of the
-   * key-health metric by state. The lines are written once per state change, so a failed run that
-   * recovers within the window never fires, and one that does not fires once.
+   * Keys degraded: of the guard's key-health lines in the sliding window of {@value
+   * #KEYS_DEGRADED_WINDOW_MINUTES} minutes, all say {@code FETCH_FAILED} or {@code STALE_IN_USE}
+   * (none says {@code LOADED}, {@code UNUSABLE} or {@code RECOVERED}), and that for {@value
+   * #KEYS_DEGRADED_MINUTES} minutes: a ratio of the key-health metric by state. The lines are
+   * written once per state change, so a failure that recovers within the duration never fires, and
+   * one that does not fires once. A healthy line in the window before the failure (a start-up's
+   * {@code LOADED}, a {@code RECOVERED} a few minutes before) keeps it from firing: docs say so.
    */
   JsonObject keysDegraded() {
     String name = options.name;
-    String window = KEYS_DEGRADED_MINUTES * 60 + "s";
+    String duration = KEYS_DEGRADED_MINUTES * 60 + "s";
+    String window = KEYS_DEGRADED_WINDOW_MINUTES * 60 + "s";
     String series = monitoring.seriesFilter(Monitoring.KEY_HEALTH);
     JsonObject threshold = new JsonObject();
     threshold.addProperty(
@@ -176,14 +186,14 @@ final class DriftAlerts {
     threshold.add("denominatorAggregations", sum(window));
     threshold.addProperty("comparison", "COMPARISON_GE");
     threshold.addProperty("thresholdValue", 1);
-    threshold.addProperty("duration", window);
+    threshold.addProperty("duration", duration);
     JsonObject trigger = new JsonObject();
     trigger.addProperty("count", 1);
     threshold.add("trigger", trigger);
     JsonObject condition = new JsonObject();
     condition.addProperty(
         "displayName",
-        "only FETCH_FAILED/STALE_IN_USE key-health lines for " + window + ", no recovery");
+        "only FETCH_FAILED/STALE_IN_USE key-health lines for " + duration + ", no recovery");
     condition.add("conditionThreshold", threshold);
 
     JsonObject policy =
