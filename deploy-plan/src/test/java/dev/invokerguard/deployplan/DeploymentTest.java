@@ -30,11 +30,9 @@ class DeploymentTest {
       """;
 
   private static Options options(String... extra) {
-    List<String> args =
-        new java.util.ArrayList<>(
-            List.of("--project", "host-proj", "--region", "europe-west1", "--allow", ALICE));
+    List<String> args = new java.util.ArrayList<>(List.of("--allow", ALICE));
     args.addAll(List.of(extra));
-    return Options.read(args, Map.of()).orElseThrow();
+    return TestOptions.of(args.toArray(String[]::new));
   }
 
   private static Deployment deployment(Options options, String function) {

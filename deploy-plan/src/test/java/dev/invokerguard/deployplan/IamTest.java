@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -17,19 +15,9 @@ class IamTest {
   private static final String BOB = "bob@client-two.iam.gserviceaccount.com";
 
   private static Options options(String... extra) {
-    List<String> args =
-        new ArrayList<>(
-            List.of(
-                "--project",
-                "host-proj",
-                "--region",
-                "europe-west1",
-                "--allow",
-                ALICE,
-                "--allow",
-                BOB));
+    List<String> args = new java.util.ArrayList<>(List.of("--allow", ALICE, "--allow", BOB));
     args.addAll(List.of(extra));
-    return Options.read(args, Map.of()).orElseThrow();
+    return TestOptions.of(args.toArray(String[]::new));
   }
 
   private static Plan converge(Options options, String policy) {

@@ -7,17 +7,14 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The monitoring resources and their diff against what gcloud read. */
 class MonitoringTest {
   private static Options options(String... extra) {
-    List<String> args =
-        new java.util.ArrayList<>(
-            List.of("--project", "host-proj", "--region", "europe-west1", "--monitoring-only"));
+    List<String> args = new java.util.ArrayList<>(List.of("--monitoring-only"));
     args.addAll(List.of(extra));
-    return Options.read(args, Map.of()).orElseThrow();
+    return TestOptions.of(args.toArray(String[]::new));
   }
 
   private static List<String> verbs(Plan plan) {

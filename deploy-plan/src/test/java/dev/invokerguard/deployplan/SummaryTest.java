@@ -4,7 +4,6 @@ import static com.google.common.truth.Truth.assertThat;
 
 import com.google.gson.JsonObject;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The summary: what was deployed, who may call, and call lines that send both headers. */
@@ -14,17 +13,7 @@ class SummaryTest {
 
   @Test
   void summary_namesTheFunctionAudiencesAndPins_callLinesSendTheTokenInBothHeaders() {
-    Options options =
-        Options.read(
-                List.of(
-                    "--project",
-                    "host-proj",
-                    "--region",
-                    "europe-west1",
-                    "--allow",
-                    ALICE + "=111111111111111111111"),
-                Map.of())
-            .orElseThrow();
+    Options options = TestOptions.of("--allow", ALICE + "=111111111111111111111");
 
     List<String> lines =
         Summary.plan(options, URL, List.of("https://a", URL), Callers.of(options, new JsonObject()))
