@@ -6,17 +6,14 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The access-change and keys-degraded alerts: their JSON, and their diff against a reread. */
 class DriftAlertsTest {
   private static Options options(String... extra) {
-    List<String> args =
-        new java.util.ArrayList<>(
-            List.of("--project", "host-proj", "--region", "europe-west1", "--monitoring-only"));
+    List<String> args = new java.util.ArrayList<>(List.of("--monitoring-only"));
     args.addAll(List.of(extra));
-    return Options.read(args, Map.of()).orElseThrow();
+    return TestOptions.of(args.toArray(String[]::new));
   }
 
   private static DriftAlerts alerts(String... extra) {
