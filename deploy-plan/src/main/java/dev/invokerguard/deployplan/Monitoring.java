@@ -15,14 +15,17 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The monitoring of the function ({@code --monitoring}): four log-based metrics (Logging API v2),
- * two alert policies (Monitoring API v3) and a dashboard (Monitoring API v1), each compared with
- * what gcloud read so that only what differs is written and a second run changes nothing. Metrics
- * are found by name, alert policies and the dashboard by display name (the API gives them generated
- * IDs).
+ * The monitoring of the function ({@code --monitoring}): five log-based metrics (Logging API v2),
+ * four alert policies (Monitoring API v3; two of them are {@link DriftAlerts}) and a dashboard
+ * (Monitoring API v1), each compared with what gcloud read so that only what differs is written and
+ * a second run changes nothing. Metrics are found by name, alert policies and the dashboard by
+ * display name (the API gives them generated IDs).
  */
 final class Monitoring {
-  /** The four metrics: name suffix to the log lines it counts (docs/FUNCTION.md's log lines). */
+  /** The metric of every key-health line, labelled by its state. */
+  static final String KEY_HEALTH = "key-health";
+
+  /** The metrics: name suffix to the log lines it counts (docs/FUNCTION.md's log lines). */
   static final Map<String, String> METRICS = metrics();
 
   private final Options options;
@@ -39,8 +42,15 @@ final class Monitoring {
     metrics.put(
         "keys-unavailable",
         "(jsonPayload.keyHealth=\"UNUSABLE\" OR jsonPayload.reason=\"KEYS_UNAVAILABLE\")");
+    metrics.put(KEY_HEALTH, KEY_HEALTH_LINES);
     return java.util.Collections.unmodifiableMap(metrics);
   }
+
+  /** Every key-health line (docs/FUNCTION.md, Key health lines). */
+  static final String KEY_HEALTH_LINES =
+      "(jsonPayload.keyHealth=\"LOADED\" OR jsonPayload.keyHealth=\"FETCH_FAILED\" OR"
+          + " jsonPayload.keyHealth=\"STALE_IN_USE\" OR jsonPayload.keyHealth=\"UNUSABLE\" OR"
+          + " jsonPayload.keyHealth=\"RECOVERED\")";
 
   /** The metrics' names, for deploy.sh's reads. */
   List<String> metricNames() {
@@ -97,6 +107,10 @@ final class Monitoring {
               "Runs of failed fetches of Google's signing keys by the guard of "
                   + name
                   + " (one per run)";
+          case KEY_HEALTH ->
+              "Key-health lines of the guard of "
+                  + name
+                  + ", by state (one per state change of its signing keys)";
           default ->
               "Lines of the guard of "
                   + name
@@ -123,6 +137,14 @@ final class Monitoring {
       JsonObject extractors = new JsonObject();
       extractors.addProperty("reason", "EXTRACT(jsonPayload.reason)");
       extractors.addProperty("caller", "EXTRACT(jsonPayload.caller)");
+      config.add("labelExtractors", extractors);
+    }
+    if (suffix.equals(KEY_HEALTH)) {
+      JsonArray labels = new JsonArray();
+      labels.add(label("state", "the key health state (LOADED, FETCH_FAILED, STALE_IN_USE, ...)"));
+      descriptor.add("labels", labels);
+      JsonObject extractors = new JsonObject();
+      extractors.addProperty("state", "EXTRACT(jsonPayload.keyHealth)");
       config.add("labelExtractors", extractors);
     }
     return config;
@@ -173,16 +195,13 @@ final class Monitoring {
             seriesFilter("denied"),
             options.deniedThreshold,
             window);
-    return List.of(keys, denials);
+    List<JsonObject> policies = new ArrayList<>(List.of(keys, denials));
+    policies.addAll(new DriftAlerts(options, this).policies());
+    return policies;
   }
 
-  private JsonObject policy(
-      String displayName,
-      String documentation,
-      String conditionName,
-      String filter,
-      int threshold,
-      String window) {
+  /** What every policy has: name, documentation (markdown), the function's label, channels. */
+  static JsonObject policyShell(Options options, String displayName, String documentation) {
     JsonObject policy = new JsonObject();
     policy.addProperty("displayName", displayName);
     JsonObject doc = new JsonObject();
@@ -194,6 +213,20 @@ final class Monitoring {
     policy.add("userLabels", userLabels);
     policy.addProperty("combiner", "OR");
     policy.addProperty("enabled", true);
+    JsonArray channels = new JsonArray();
+    options.channels.forEach(channels::add);
+    policy.add("notificationChannels", channels);
+    return policy;
+  }
+
+  private JsonObject policy(
+      String displayName,
+      String documentation,
+      String conditionName,
+      String filter,
+      int threshold,
+      String window) {
+    JsonObject policy = policyShell(options, displayName, documentation);
     JsonObject aggregation = new JsonObject();
     aggregation.addProperty("alignmentPeriod", window);
     aggregation.addProperty("perSeriesAligner", "ALIGN_SUM");
@@ -215,15 +248,12 @@ final class Monitoring {
     JsonArray list = new JsonArray();
     list.add(conditions);
     policy.add("conditions", list);
-    JsonArray channels = new JsonArray();
-    options.channels.forEach(channels::add);
-    policy.add("notificationChannels", channels);
     return policy;
   }
 
   /**
-   * The dashboard: requests allowed and denied by reason and caller, the key health counters, and
-   * the deny and key-health lines themselves.
+   * The dashboard: requests allowed and denied by reason and caller, the key health counters, the
+   * key-health lines by state, and the deny and key-health lines themselves.
    */
   JsonObject dashboard() {
     JsonArray tiles = new JsonArray();
@@ -249,6 +279,8 @@ final class Monitoring {
         .addProperty("filter", seriesFilter("keys-unavailable"));
     dataSets.add(unavailable);
     tiles.add(keys);
+    tiles.add(
+        chart("Key-health lines by state (per minute)", KEY_HEALTH, "metric.label.state", 0, 32));
     JsonObject logsPanel = new JsonObject();
     JsonArray resources = new JsonArray();
     resources.add("projects/" + options.project);
@@ -262,7 +294,7 @@ final class Monitoring {
     JsonObject widget = new JsonObject();
     widget.addProperty("title", "Deny and key-health lines");
     widget.add("logsPanel", logsPanel);
-    tiles.add(tile(0, 32, 48, widget));
+    tiles.add(tile(0, 48, 48, widget));
 
     JsonObject layout = new JsonObject();
     layout.addProperty("columns", 48);
@@ -481,23 +513,55 @@ final class Monitoring {
     JsonArray conditions = new JsonArray();
     for (JsonElement element : array(policy.get("conditions"))) {
       JsonObject condition = object(element);
-      JsonObject threshold = object(condition.get("conditionThreshold"));
-      JsonObject normalized = new JsonObject();
-      normalized.add("filter", orNull(threshold, "filter"));
-      normalized.add("comparison", orNull(threshold, "comparison"));
-      normalized.add("thresholdValue", or(threshold, "thresholdValue", new JsonPrimitive(0)));
-      normalized.add("duration", or(threshold, "duration", new JsonPrimitive("0s")));
-      normalized.add("aggregations", or(threshold, "aggregations", new JsonArray()));
-      JsonObject once = new JsonObject();
-      once.addProperty("count", 1);
-      normalized.add("trigger", or(threshold, "trigger", once));
       JsonObject item = new JsonObject();
       item.add("displayName", orNull(condition, "displayName"));
-      item.add("conditionThreshold", normalized);
+      if (condition.has("conditionMatchedLog")) {
+        JsonObject matched = object(condition.get("conditionMatchedLog"));
+        JsonObject normalized = new JsonObject();
+        normalized.add("filter", orNull(matched, "filter"));
+        normalized.add("labelExtractors", or(matched, "labelExtractors", new JsonObject()));
+        item.add("conditionMatchedLog", normalized);
+      } else {
+        item.add(
+            "conditionThreshold", normalizeThreshold(object(condition.get("conditionThreshold"))));
+      }
       conditions.add(item);
     }
     out.add("conditions", conditions);
+    out.add("alertStrategy", normalizeStrategy(object(policy.get("alertStrategy"))));
     return numbersAsDoubles(out).getAsJsonObject();
+  }
+
+  private static JsonObject normalizeThreshold(JsonObject threshold) {
+    JsonObject normalized = new JsonObject();
+    normalized.add("filter", orNull(threshold, "filter"));
+    normalized.add("comparison", orNull(threshold, "comparison"));
+    normalized.add("thresholdValue", or(threshold, "thresholdValue", new JsonPrimitive(0)));
+    normalized.add("duration", or(threshold, "duration", new JsonPrimitive("0s")));
+    normalized.add("aggregations", or(threshold, "aggregations", new JsonArray()));
+    // A ratio condition: absent on the others (compared as empty, as the API leaves them out).
+    normalized.add("denominatorFilter", or(threshold, "denominatorFilter", new JsonPrimitive("")));
+    normalized.add(
+        "denominatorAggregations", or(threshold, "denominatorAggregations", new JsonArray()));
+    JsonObject once = new JsonObject();
+    once.addProperty("count", 1);
+    normalized.add("trigger", or(threshold, "trigger", once));
+    return normalized;
+  }
+
+  /**
+   * The strategy fields deploy.sh sets: a log-based alert's rate limit and auto close. Only a
+   * log-based alert (one with a rate limit) has its auto close compared: on the others deploy.sh
+   * sets none and the API may answer its default.
+   */
+  private static JsonObject normalizeStrategy(JsonObject strategy) {
+    JsonObject normalized = new JsonObject();
+    JsonObject rateLimit = object(strategy.get("notificationRateLimit"));
+    normalized.add("notificationRateLimit", rateLimit);
+    if (!rateLimit.isEmpty()) {
+      normalized.add("autoClose", or(strategy, "autoClose", new JsonPrimitive("")));
+    }
+    return normalized;
   }
 
   static JsonObject normalizeDashboard(JsonObject dashboard) {

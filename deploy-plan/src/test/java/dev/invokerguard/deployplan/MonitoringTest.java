@@ -45,10 +45,10 @@ class MonitoringTest {
   }
 
   @Test
-  void nothingExists_createsFourMetricsTwoPoliciesOneDashboard() {
+  void nothingExists_createsFiveMetricsFourPoliciesOneDashboard() {
     Plan plan = new Monitoring(options()).plan(new JsonObject(), "", "[]");
 
-    assertThat(plan.of("@action ")).hasSize(7);
+    assertThat(plan.of("@action ")).hasSize(10);
     JsonObject first = JsonParser.parseString(plan.of("@action ").get(0)).getAsJsonObject();
     assertThat(first.getAsJsonArray("gcloud").toString())
         .isEqualTo(
@@ -59,7 +59,7 @@ class MonitoringTest {
             "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"invoker-guard\""
                 + " AND jsonPayload.decision=\"allow\"");
     assertThat(plan.of("@info "))
-        .containsExactly("Monitoring: 7 change(s) attempted, 0 already up to date.");
+        .containsExactly("Monitoring: 10 change(s) attempted, 0 already up to date.");
   }
 
   @Test
@@ -74,13 +74,15 @@ class MonitoringTest {
     for (JsonObject policy : monitoring.alertPolicies()) {
       JsonObject answer = policy.deepCopy();
       answer.addProperty("name", "projects/host-proj/alertPolicies/1");
-      // The API answers 20.0 for 20, and leaves out a trigger of one.
-      answer
-          .getAsJsonArray("conditions")
-          .get(0)
-          .getAsJsonObject()
-          .getAsJsonObject("conditionThreshold")
-          .remove("trigger");
+      // The API answers 20.0 for 20, leaves out a trigger of one, and answers its default auto
+      // close on a threshold policy that set none.
+      JsonObject condition = answer.getAsJsonArray("conditions").get(0).getAsJsonObject();
+      if (condition.has("conditionThreshold")) {
+        condition.getAsJsonObject("conditionThreshold").remove("trigger");
+        if (!answer.has("alertStrategy")) {
+          answer.add("alertStrategy", JsonParser.parseString("{\"autoClose\":\"604800s\"}"));
+        }
+      }
       policies.add(answer);
     }
     JsonObject dashboard = monitoring.dashboard();
@@ -92,7 +94,8 @@ class MonitoringTest {
     Plan plan = monitoring.plan(metrics, policies.toString(), dashboards.toString());
 
     assertThat(plan.of("@action ")).isEmpty();
-    assertThat(plan.of("@info ")).contains("Monitoring already up to date: no change (7 checked).");
+    assertThat(plan.of("@info "))
+        .contains("Monitoring already up to date: no change (10 checked).");
   }
 
   @Test
@@ -124,15 +127,18 @@ class MonitoringTest {
             "logging create",
             "logging create",
             "logging create",
+            "logging create",
             "alpha create",
             "alpha update",
+            "alpha create",
+            "alpha create",
             "monitoring update")
         .inOrder();
     assertThat(plan.of("@warn "))
         .containsExactly(
             "2 alert policies are named 'invoker-guard invoker-guard: denials rising': only the"
                 + " first is kept up to date");
-    JsonObject update = JsonParser.parseString(plan.of("@action ").get(6)).getAsJsonObject();
+    JsonObject update = JsonParser.parseString(plan.of("@action ").get(9)).getAsJsonObject();
     assertThat(update.getAsJsonArray("gcloud").get(3).getAsString()).isEqualTo("abc");
     assertThat(update.getAsJsonObject("config").get("etag").getAsString()).isEqualTo("e1");
   }

@@ -35,6 +35,7 @@ class DeployScriptMonitoringTest {
               + " --format=json",
           "logging metrics describe invoker-guard-keys-unavailable --project=host-proj"
               + " --format=json",
+          "logging metrics describe invoker-guard-key-health --project=host-proj --format=json",
           "alpha monitoring policies list --project=host-proj --format=json",
           "monitoring dashboards list --project=host-proj --format=json");
 
@@ -54,7 +55,7 @@ class DeployScriptMonitoringTest {
   }
 
   @Test
-  void monitoringOnly_noAllowlistNeeded_readsEverythingFirst_thenCreatesSevenThings()
+  void monitoringOnly_noAllowlistNeeded_readsEverythingFirst_thenCreatesTenThings()
       throws Exception {
     Sandbox.Result result = run("--monitoring-only");
 
@@ -72,6 +73,9 @@ class DeployScriptMonitoringTest {
             "logging metrics create invoker-guard-denied",
             "logging metrics create invoker-guard-key-fetch-failures",
             "logging metrics create invoker-guard-keys-unavailable",
+            "logging metrics create invoker-guard-key-health",
+            "alpha monitoring policies create",
+            "alpha monitoring policies create",
             "alpha monitoring policies create",
             "alpha monitoring policies create",
             "monitoring dashboards create")
@@ -90,8 +94,8 @@ class DeployScriptMonitoringTest {
     assertThat(result.calls()).containsAtLeastElementsIn(READS);
     assertThat(result.stdout()).contains("[dry-run] gcloud functions deploy invoker-guard");
     Map<String, JsonObject> configs = DryRunConfigs.parse(result.stdout());
-    assertThat(configs).hasSize(7);
-    assertThat(result.stdout()).contains("Dry run: 7 monitoring change(s) planned, none made.");
+    assertThat(configs).hasSize(10);
+    assertThat(result.stdout()).contains("Dry run: 10 monitoring change(s) planned, none made.");
   }
 
   @Test

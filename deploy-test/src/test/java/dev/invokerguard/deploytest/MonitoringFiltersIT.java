@@ -273,7 +273,8 @@ class MonitoringFiltersIT {
             "keys-unavailable",
                 e ->
                     "UNUSABLE".equals(field(e, "keyHealth"))
-                        || "KEYS_UNAVAILABLE".equals(field(e, "reason")));
+                        || "KEYS_UNAVAILABLE".equals(field(e, "reason")),
+            "key-health", e -> field(e, "keyHealth") != null);
     for (Map.Entry<String, Predicate<JsonObject>> metric : metrics.entrySet()) {
       String name = NAME + "-" + metric.getKey();
       JsonObject config =

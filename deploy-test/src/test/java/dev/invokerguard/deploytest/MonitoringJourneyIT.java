@@ -32,11 +32,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code deploy.sh --monitoring} (issue 15 item 3) with the real gcloud 528 against the stand-in's
  * Logging and Monitoring APIs, in order on one stand-in: a dry run before anything exists changes
- * nothing; a deploy with --monitoring creates the four log-based metrics, the two alert policies
- * and the dashboard, whose allowed filter matches the deployed guard's own line; a second run sends
- * no create or update; a changed threshold updates that policy only; a dashboard edited by hand is
- * put back, with its etag. Every request is listed in {@code
- * target/journey-MonitoringJourneyIT.log}.
+ * nothing; a deploy with --monitoring creates the five log-based metrics, the four alert policies
+ * (two of them the access-change and keys-degraded alerts of issue 21) and the dashboard, whose
+ * allowed filter matches the deployed guard's own line; a second run sends no create or update; a
+ * changed threshold updates that policy only; a dashboard edited by hand is put back, with its
+ * etag. Every request is listed in {@code target/journey-MonitoringJourneyIT.log}.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -91,12 +91,13 @@ class MonitoringJourneyIT {
     assertThat(state().metrics()).isEmpty();
     assertThat(state().alertPolicies()).isEmpty();
     assertThat(state().dashboards()).isEmpty();
-    for (String suffix : List.of("allowed", "denied", "key-fetch-failures", "keys-unavailable")) {
+    for (String suffix :
+        List.of("allowed", "denied", "key-fetch-failures", "keys-unavailable", "key-health")) {
       assertThat(result.stdout())
           .contains("[dry-run] gcloud logging metrics create " + NAME + "-" + suffix + " ");
     }
-    assertThat(DryRunConfigs.parse(result.stdout())).hasSize(7);
-    assertThat(result.stdout()).contains("Dry run: 7 monitoring change(s) planned, none made.");
+    assertThat(DryRunConfigs.parse(result.stdout())).hasSize(10);
+    assertThat(result.stdout()).contains("Dry run: 10 monitoring change(s) planned, none made.");
   }
 
   @Test
@@ -112,7 +113,8 @@ class MonitoringJourneyIT {
             NAME + "-allowed",
             NAME + "-denied",
             NAME + "-key-fetch-failures",
-            NAME + "-keys-unavailable");
+            NAME + "-keys-unavailable",
+            NAME + "-key-health");
     assertThat(filter(metrics, "allowed")).isEqualTo(SCOPE + " AND jsonPayload.decision=\"allow\"");
     assertThat(filter(metrics, "denied")).isEqualTo(SCOPE + " AND jsonPayload.decision=\"deny\"");
     assertThat(filter(metrics, "key-fetch-failures"))
@@ -134,14 +136,33 @@ class MonitoringJourneyIT {
     assertThat(policies.stream().map(p -> p.get("displayName").getAsString()).toList())
         .containsExactly(
             "invoker-guard invoker-guard: signing keys unavailable",
-            "invoker-guard invoker-guard: denials rising");
+            "invoker-guard invoker-guard: denials rising",
+            "invoker-guard invoker-guard: access settings changed",
+            "invoker-guard invoker-guard: signing keys degraded");
     assertThat(threshold(policies.get(0)).get("filter").getAsString())
         .isEqualTo(
             "metric.type=\"logging.googleapis.com/user/invoker-guard-keys-unavailable\""
                 + " AND resource.type=\"cloud_run_revision\"");
     assertThat(threshold(policies.get(0)).get("thresholdValue").getAsDouble()).isEqualTo(0.0);
     assertThat(threshold(policies.get(1)).get("thresholdValue").getAsDouble()).isEqualTo(20.0);
+    // The log-based alert on the audit log, as stored: the function's service, who did it.
+    JsonObject accessChanged =
+        policies.get(2).getAsJsonArray("conditions").get(0).getAsJsonObject();
+    assertThat(accessChanged.getAsJsonObject("conditionMatchedLog").get("filter").getAsString())
+        .contains("resource.labels.service_name=\"" + NAME + "\"");
+    assertThat(
+            accessChanged
+                .getAsJsonObject("conditionMatchedLog")
+                .getAsJsonObject("labelExtractors")
+                .get("principal")
+                .getAsString())
+        .isEqualTo("EXTRACT(protoPayload.authenticationInfo.principalEmail)");
+    assertThat(threshold(policies.get(3)).get("duration").getAsString()).isEqualTo("900s");
     for (JsonObject policy : policies) {
+      assertThat(policy.getAsJsonArray("notificationChannels").get(0).getAsString())
+          .isEqualTo(CHANNEL);
+    }
+    for (JsonObject policy : policies.subList(0, 2)) {
       assertThat(
               threshold(policy)
                   .getAsJsonArray("aggregations")
@@ -150,8 +171,6 @@ class MonitoringJourneyIT {
                   .get("alignmentPeriod")
                   .getAsString())
           .isEqualTo("300s");
-      assertThat(policy.getAsJsonArray("notificationChannels").get(0).getAsString())
-          .isEqualTo(CHANNEL);
     }
 
     // The dashboard charts exactly the metrics made, and shows the lines.
@@ -214,8 +233,8 @@ class MonitoringJourneyIT {
 
     ok(result);
     assertWithMessage("%s", result).that(writesSince(before)).isEmpty();
-    assertThat(result.stdout()).contains("Monitoring already up to date: no change (7 checked).");
-    assertThat(state().alertPolicies()).hasSize(2);
+    assertThat(result.stdout()).contains("Monitoring already up to date: no change (10 checked).");
+    assertThat(state().alertPolicies()).hasSize(4);
     assertThat(state().dashboards()).hasSize(1);
   }
 
@@ -251,7 +270,7 @@ class MonitoringJourneyIT {
     JsonObject policy = state().alertPolicies().get(1);
     assertThat(policy.get("name").getAsString()).isEqualTo(name);
     assertThat(threshold(policy).get("thresholdValue").getAsDouble()).isEqualTo(50.0);
-    assertThat(state().alertPolicies()).hasSize(2);
+    assertThat(state().alertPolicies()).hasSize(4);
   }
 
   @Test

@@ -44,7 +44,8 @@ import java.util.regex.Pattern;
  * STRING is left out of answers; policies and dashboards get generated IDs (so they are found by
  * display name), policies' conditions get names and the policy creation and mutation records;
  * dashboards get an etag that changes on every write, and a write with a stale etag is 409 ABORTED.
- * Not imitated: filter syntax checks, list paging and filters, deletes.
+ * A log match condition (a log-based alert) needs a filter, and its policy the notification rate
+ * limit the API requires. Not imitated: filter syntax checks, list paging and filters, deletes.
  */
 public final class LoggingMonitoring {
   private static final Pattern METRICS = Pattern.compile("/v2/projects/([^/]+)/metrics");
@@ -277,13 +278,31 @@ public final class LoggingMonitoring {
     if (Json.string(policy, "combiner") == null) {
       throw new ApiException(400, "INVALID_ARGUMENT", "An alert policy needs a combiner.");
     }
+    boolean logMatch = false;
     for (JsonElement condition : policy.getAsJsonArray("conditions")) {
+      JsonObject matched = Json.child(condition.getAsJsonObject(), "conditionMatchedLog");
+      if (condition.getAsJsonObject().has("conditionMatchedLog")) {
+        // A log-based alert (LogMatch): a logging filter, optional label extractors.
+        if (Json.string(matched, "filter") == null) {
+          throw new ApiException(400, "INVALID_ARGUMENT", "A log match condition needs a filter.");
+        }
+        logMatch = true;
+        continue;
+      }
       JsonObject threshold = Json.child(condition.getAsJsonObject(), "conditionThreshold");
       if (Json.string(threshold, "filter") == null
           || Json.string(threshold, "comparison") == null) {
         throw new ApiException(
             400, "INVALID_ARGUMENT", "A threshold condition needs a filter and a comparison.");
       }
+    }
+    // AlertStrategy.notificationRateLimit: "Required for alert policies with a LogMatch condition".
+    JsonObject rateLimit = Json.child(Json.child(policy, "alertStrategy"), "notificationRateLimit");
+    if (logMatch && Json.string(rateLimit, "period") == null) {
+      throw new ApiException(
+          400,
+          "INVALID_ARGUMENT",
+          "An alert policy with a log match condition needs a notification rate limit.");
     }
     if (!policy.has("enabled")) {
       policy.addProperty("enabled", true);

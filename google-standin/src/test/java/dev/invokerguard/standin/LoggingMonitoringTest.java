@@ -134,4 +134,42 @@ class LoggingMonitoringTest {
                 .code)
         .isEqualTo(404);
   }
+
+  @Test
+  void logMatchPolicy_needsAFilterAndANotificationRateLimit_asTheApiRequires() {
+    String logMatch =
+        "{\"displayName\":\"l\",\"combiner\":\"OR\",\"conditions\":[{\"displayName\":\"c\","
+            + "\"conditionMatchedLog\":{\"filter\":\"protoPayload.methodName=\\\"SetIamPolicy\\\"\","
+            + "\"labelExtractors\":{\"principal\":"
+            + "\"EXTRACT(protoPayload.authenticationInfo.principalEmail)\"}}}]";
+    String path = "/v3/projects/host-project/alertPolicies";
+
+    assertThat(refused("POST", "monitoring", path, logMatch + "}").code).isEqualTo(400);
+    assertThat(
+            refused(
+                    "POST",
+                    "monitoring",
+                    path,
+                    logMatch.replace(
+                            "\"filter\":\"protoPayload.methodName=\\\"SetIamPolicy\\\"\",", "")
+                        + ",\"alertStrategy\":{\"notificationRateLimit\":{\"period\":\"300s\"}}}")
+                .code)
+        .isEqualTo(400);
+    JsonObject created =
+        call(
+            "POST",
+            "monitoring",
+            path,
+            logMatch + ",\"alertStrategy\":{\"notificationRateLimit\":{\"period\":\"300s\"}}}");
+
+    assertThat(
+            created
+                .getAsJsonArray("conditions")
+                .get(0)
+                .getAsJsonObject()
+                .getAsJsonObject("conditionMatchedLog")
+                .getAsJsonObject("labelExtractors")
+                .has("principal"))
+        .isTrue();
+  }
 }
