@@ -158,6 +158,23 @@ class DeployScriptJourneyIT {
     assertThat(result.stdout()).contains("attempt 1: without a token: 401 from Google (HTML");
     assertThat(result.stdout()).contains("with " + ALICE + "'s token: 403 from Google (HTML");
     assertThat(result.stdout()).contains("Smoke test passed");
+    // What the guard saw, per call: the stand-in's default front end strips the judged
+    // X-Serverless-Authorization, so the copy in Authorization decided; Authorization alone
+    // arrived intact.
+    assertThat(result.stdout())
+        .contains(
+            "with "
+                + ALICE
+                + "'s token: 200 (guard: token from Authorization, intact;"
+                + " X-Serverless-Authorization stripped) (both headers)");
+    assertThat(result.stdout())
+        .contains(
+            "in Authorization alone: 200 (guard: token from Authorization, intact;"
+                + " X-Serverless-Authorization absent)");
+    assertThat(result.stdout())
+        .contains(
+            "Clients: send the token in both headers (the default of invoke and"
+                + " IdTokenAuthenticator); here a token in Authorization alone arrived intact too.");
     assertThat(
             google.requests().stream()
                 .filter(r -> r.api().equals("iamcredentials"))
