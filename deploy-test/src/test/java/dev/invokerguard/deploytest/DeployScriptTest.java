@@ -288,18 +288,20 @@ class DeployScriptTest {
     assertThat(result.mutatingCalls()).isEmpty();
     assertThat(sandbox.readState("iam.json")).isEqualTo(before);
     List<String> printed = result.stdout().lines().filter(line -> line.startsWith("[")).toList();
-    assertThat(printed).hasSize(8);
+    assertThat(printed).hasSize(9);
     assertThat(printed.get(0)).startsWith("[read] gcloud auth list");
     assertThat(printed.get(1)).startsWith("[read] gcloud projects describe host-proj");
     assertThat(printed.get(2)).startsWith("[read] gcloud functions describe invoker-guard");
     // Read before the deploy too: on 2nd gen gcloud's deploy drops allUsers quietly.
     assertThat(printed.get(3)).startsWith("[read] gcloud run services get-iam-policy");
-    assertThat(printed.get(4)).startsWith("[dry-run] gcloud functions deploy invoker-guard");
-    assertThat(printed.get(5)).startsWith("[read] gcloud run services get-iam-policy");
-    assertThat(printed.get(6))
-        .startsWith("[dry-run] gcloud functions remove-invoker-policy-binding invoker-guard");
-    assertThat(printed.get(6)).contains("--member=allUsers");
+    // The service's invoker IAM check, before the deploy (trust mode goes out only behind it).
+    assertThat(printed.get(4)).startsWith("[read] gcloud run services describe invoker-guard-svc");
+    assertThat(printed.get(5)).startsWith("[dry-run] gcloud functions deploy invoker-guard");
+    assertThat(printed.get(6)).startsWith("[read] gcloud run services get-iam-policy");
     assertThat(printed.get(7))
+        .startsWith("[dry-run] gcloud functions remove-invoker-policy-binding invoker-guard");
+    assertThat(printed.get(7)).contains("--member=allUsers");
+    assertThat(printed.get(8))
         .isEqualTo(
             "[dry-run] gcloud functions add-invoker-policy-binding invoker-guard"
                 + " --region=europe-west1 --project=host-proj --gen2 --member=serviceAccount:"

@@ -18,7 +18,6 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Order;
@@ -34,10 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * in {@code Authorization} only, (iii) a forged token whose signature part is {@code
  * SIGNATURE_REMOVED_BY_GOOGLE}, as anyone can write one, and no token at all.
  *
- * <p>Expectations that need work of issue 21 not on this branch are separate tests, {@link
- * Disabled} with the item they wait for: the verifier's doubled header (item 1: a stripped {@code
- * X-Serverless-Authorization} plus an intact {@code Authorization} naming the same caller is 200)
- * and deploy.sh's convergence of the invoker IAM check (item 3). Enable them when those merge.
+ * <p>In mode C deploy.sh switches the service's invoker IAM check back on (issue 21 item 3), and
+ * refuses or repairs trust mode behind it.
  */
 class FrontEndModesJourneyIT {
   private static final String PROJECT = "host-project";
@@ -45,8 +42,6 @@ class FrontEndModesJourneyIT {
   private static final String NAME = "invoker-guard";
   private static final String DEPLOYER = "deployer@host-project.iam.gserviceaccount.com";
   private static final String ALICE = "alice-api@client-one.iam.gserviceaccount.com";
-  private static final String CHECK_CONVERGENCE =
-      "needs deploy.sh to switch the invoker IAM check back on (issue 21 item 3)";
 
   /** One deployment in one mode, shared by the checks of that mode. */
   @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -220,7 +215,6 @@ class FrontEndModesJourneyIT {
     }
 
     @Test
-    @Disabled(CHECK_CONVERGENCE)
     void deploy_switchedTheCheckBackOn() {
       assertWithMessage("invoker IAM check after deploy.sh")
           .that(function.invokerIamCheck())
@@ -229,7 +223,6 @@ class FrontEndModesJourneyIT {
 
     @Test
     @Order(Integer.MAX_VALUE) // last: a refused or failed deploy leaves the configuration changed
-    @Disabled(CHECK_CONVERGENCE)
     void trustMode_withTheCheckOff_isRefusedOrRepaired() throws Exception {
       // deploy.sh either refuses TRUST_PLATFORM_VERIFIED_TOKENS=true while the check is off,
       // naming the check, or switches the check on first; never leaves trust mode on behind a
