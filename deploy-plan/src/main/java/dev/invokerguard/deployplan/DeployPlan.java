@@ -109,9 +109,9 @@ public final class DeployPlan {
       case "summary" -> summary(options, facts);
       case "invoker-check" -> InvokerCheck.converge(options, service(options, facts), facts);
       case "trust" -> InvokerCheck.trust(options, service(options, facts), facts);
-      case "iam-before" -> new Iam(options, policy(facts)).before();
+      case "iam-before" -> new Iam(options, policy(facts), service(options, facts)).before();
       case "iam" ->
-          new Iam(options, policy(facts))
+          new Iam(options, policy(facts), service(options, facts))
               .converge(Callers.of(options, facts.object("serviceAccounts").orElse(null)));
       default -> throw new UsageError("unknown planner step '" + step + "'");
     };

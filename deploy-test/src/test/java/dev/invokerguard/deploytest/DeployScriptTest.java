@@ -95,7 +95,8 @@ class DeployScriptTest {
 
   private static String policy(String role, String... members) {
     StringBuilder json = new StringBuilder("{\"bindings\": [");
-    json.append("{\"role\": \"roles/run.admin\", \"members\": [\"user:boss@example.com\"]}");
+    // A role without the invoke permission: left alone (roles/run.admin would be revoked).
+    json.append("{\"role\": \"roles/run.viewer\", \"members\": [\"user:boss@example.com\"]}");
     json.append(", {\"role\": \"").append(role).append("\", \"members\": [");
     for (int i = 0; i < members.length; i++) {
       json.append(i == 0 ? "" : ", ").append('"').append(members[i]).append('"');
@@ -274,6 +275,52 @@ class DeployScriptTest {
         .isEmpty();
     assertThat(second.stdout()).contains("no IAM changes");
     assertThat(second.stderr()).doesNotContain("PUBLIC ACCESS");
+  }
+
+  @Test
+  void everyRole_publicMembersAndInvokingRolesOffTheAllowlistRevoked_customRolesReported()
+      throws Exception {
+    sandbox.writeState("describe.json", GEN2_FUNCTION);
+    sandbox.writeState(
+        "iam.json",
+        """
+        {"bindings": [
+          {"role": "roles/run.servicesInvoker", "members": ["allUsers"]},
+          {"role": "roles/run.admin", "members": ["user:boss@example.com"]},
+          {"role": "projects/host-proj/roles/caller", "members": ["user:eve@example.com"]},
+          {"role": "roles/run.viewer", "members": ["user:auditor@example.com"]},
+          {"role": "roles/run.invoker", "members": ["serviceAccount:%s", "serviceAccount:%s"]}],
+         "etag": "BwX"}
+        """
+            .formatted(ALICE, BOB));
+
+    Sandbox.Result first = sandbox.run(args());
+
+    assertWithMessage("%s", first).that(first.exitCode()).isEqualTo(0);
+    assertThat(first.callsStartingWith("run services remove-iam-policy-binding "))
+        .containsExactly(
+            "run services remove-iam-policy-binding invoker-guard-svc --region=europe-west1"
+                + " --project=host-proj --member=allUsers --role=roles/run.servicesInvoker"
+                + " --quiet",
+            "run services remove-iam-policy-binding invoker-guard-svc --region=europe-west1"
+                + " --project=host-proj --member=user:boss@example.com --role=roles/run.admin"
+                + " --quiet")
+        .inOrder();
+    assertThat(first.stderr())
+        .contains("PUBLIC ACCESS: allUsers holds roles/run.servicesInvoker on invoker-guard");
+    assertThat(first.stderr())
+        .contains(
+            "user:eve@example.com holds projects/host-proj/roles/caller on invoker-guard, which"
+                + " may carry the invoke permission");
+    String converged = sandbox.readState("iam.json");
+    assertThat(converged).doesNotContain("allUsers");
+    assertThat(converged).doesNotContain("boss@example.com");
+    assertThat(converged).contains("auditor@example.com");
+    assertThat(converged).contains("eve@example.com");
+
+    Sandbox.Result second = sandbox.run(args());
+    assertWithMessage("%s", second).that(second.exitCode()).isEqualTo(0);
+    assertThat(second.stdout()).contains("no IAM changes");
   }
 
   @Test

@@ -152,6 +152,56 @@ class FrontEndModesJourneyIT {
     void bothHeaders_200() throws Exception {
       expect(call(token(), token()), 200);
     }
+
+    @Test
+    @Order(Integer.MAX_VALUE) // last: it redeploys
+    void redeploy_revokesPublicAccessUnderAnyRole_andEveryInvokingRoleOffTheAllowlist()
+        throws Exception {
+      // Grants made by hand with the real gcloud, behind deploy.sh's back (issue 21 item 4).
+      grant("roles/run.servicesInvoker", "allUsers");
+      grant("roles/run.admin", "user:boss@example.com");
+      grant("roles/run.viewer", "user:auditor@example.com");
+
+      Gcloud.Result result = offline.deploy(PROJECT, REGION, NAME, Map.of(), "--allow", ALICE);
+
+      offline.ok(result);
+      Gcloud.Result policy =
+          offline
+              .gcloud()
+              .gcloud(
+                  "run",
+                  "services",
+                  "get-iam-policy",
+                  function.id(),
+                  "--region=" + REGION,
+                  "--project=" + PROJECT,
+                  "--format=json");
+      offline.ok(policy);
+      assertWithMessage("%s", result)
+          .that(result.stderr())
+          .contains("PUBLIC ACCESS: allUsers holds roles/run.servicesInvoker");
+      assertWithMessage("%s", policy).that(policy.stdout()).doesNotContain("allUsers");
+      assertWithMessage("%s", policy).that(policy.stdout()).doesNotContain("boss@example.com");
+      assertWithMessage("%s", policy).that(policy.stdout()).contains("auditor@example.com");
+      expect(call(null, null), 401);
+      expect(call(token(), token()), 200);
+    }
+
+    private void grant(String role, String member) throws Exception {
+      offline.ok(
+          offline
+              .gcloud()
+              .gcloud(
+                  "run",
+                  "services",
+                  "add-iam-policy-binding",
+                  function.id(),
+                  "--region=" + REGION,
+                  "--project=" + PROJECT,
+                  "--role=" + role,
+                  "--member=" + member,
+                  "--quiet"));
+    }
   }
 
   /** B: whatever the front end judged is stripped, Authorization too when sent alone. */
