@@ -277,6 +277,97 @@ class DeployScriptTest {
     assertThat(second.stderr()).doesNotContain("PUBLIC ACCESS");
   }
 
+  private static final String SERVICE_CHECK_OFF =
+      """
+      {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+       "metadata": {"name": "invoker-guard-svc",
+                    "annotations": {"run.googleapis.com/invoker-iam-disabled": "True"}}}
+      """;
+  private static final String INVOKER_CHECK_ON =
+      "run services update invoker-guard-svc --region=europe-west1 --project=host-proj"
+          + " --invoker-iam-check --quiet";
+
+  @Test
+  void invokerCheckOff_isSwitchedOnLoudly_beforeTheDeployThatCarriesTrustMode() throws Exception {
+    sandbox.writeState("describe.json", GEN2_FUNCTION);
+    sandbox.writeState("service.json", SERVICE_CHECK_OFF);
+
+    Sandbox.Result result = sandbox.run(args("--trust-platform-verified-tokens", "true"));
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
+    List<String> changes = result.mutatingCalls();
+    assertThat(changes.get(0)).isEqualTo(INVOKER_CHECK_ON);
+    assertThat(changes.get(1)).startsWith("functions deploy ");
+    assertThat(envVarsOf(changes.get(1))).containsEntry("TRUST_PLATFORM_VERIFIED_TOKENS", "true");
+    assertThat(result.stderr())
+        .contains(
+            "PUBLIC ACCESS: the invoker IAM check of Cloud Run service invoker-guard-svc is off");
+    assertThat(sandbox.readState("service.json")).contains("\"False\"");
+
+    Sandbox.Result second = sandbox.run(args("--trust-platform-verified-tokens", "true"));
+    assertWithMessage("%s", second)
+        .that(second.callsStartingWith("run services update "))
+        .isEmpty();
+  }
+
+  @Test
+  void invokerCheckStillOff_trustModeRefusedWithExit2_nothingDeployed() throws Exception {
+    sandbox.writeState("describe.json", GEN2_FUNCTION);
+    sandbox.writeState("service.json", SERVICE_CHECK_OFF);
+    sandbox.writeState(
+        "invoker-check.error", "ERROR: (gcloud.run.services.update) PERMISSION_DENIED: fake");
+
+    Sandbox.Result result = sandbox.run(args("--trust-platform-verified-tokens", "true"));
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(2);
+    assertThat(result.mutatingCalls()).containsExactly(INVOKER_CHECK_ON);
+    assertThat(result.stderr())
+        .contains("refusing TRUST_PLATFORM_VERIFIED_TOKENS=true: the invoker IAM check");
+    assertThat(result.stderr()).contains("nothing was deployed");
+  }
+
+  @Test
+  void invokerCheckStillOff_withoutTrustMode_aRecordedFailure_theRestDone() throws Exception {
+    sandbox.writeState("describe.json", GEN2_FUNCTION);
+    sandbox.writeState("service.json", SERVICE_CHECK_OFF);
+    sandbox.writeState(
+        "invoker-check.error", "ERROR: (gcloud.run.services.update) PERMISSION_DENIED: fake");
+
+    Sandbox.Result result = sandbox.run(args());
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(1);
+    assertThat(result.callsStartingWith("functions deploy ")).hasSize(1);
+    assertThat(result.stderr())
+        .contains("switching the invoker IAM check on for service invoker-guard-svc");
+  }
+
+  @Test
+  void firstDeploy_withTrustMode_deploysFalse_thenTrueOnceTheCheckReadsOn() throws Exception {
+    sandbox.writeState("describe-after-deploy.json", GEN2_FUNCTION);
+
+    Sandbox.Result result = sandbox.run(args("--trust-platform-verified-tokens", "true"));
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
+    List<String> deploys = result.callsStartingWith("functions deploy ");
+    assertThat(deploys).hasSize(2);
+    assertThat(envVarsOf(deploys.get(0))).containsEntry("TRUST_PLATFORM_VERIFIED_TOKENS", "false");
+    assertThat(envVarsOf(deploys.get(1))).containsEntry("TRUST_PLATFORM_VERIFIED_TOKENS", "true");
+  }
+
+  @Test
+  void dryRun_showsTheInvokerCheckRepair_andTheDeployAsAfterIt() throws Exception {
+    sandbox.writeState("describe.json", GEN2_FUNCTION);
+    sandbox.writeState("service.json", SERVICE_CHECK_OFF);
+
+    Sandbox.Result result =
+        sandbox.run(args("--dry-run", "--trust-platform-verified-tokens", "true"));
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
+    assertThat(result.mutatingCalls()).isEmpty();
+    assertThat(result.stdout()).contains("[dry-run] gcloud " + INVOKER_CHECK_ON);
+    assertThat(result.stdout()).contains("TRUST_PLATFORM_VERIFIED_TOKENS=true");
+  }
+
   @Test
   void everyRole_publicMembersAndInvokingRolesOffTheAllowlistRevoked_customRolesReported()
       throws Exception {
