@@ -317,8 +317,42 @@ describe_function() {
   local described
   described="$(read_text "gcloud functions describe" "${FUNCTION_READ[@]}")"
   fact function "${described}"
+  replan_deploy
+}
+
+# The planner's deploy step on the facts read so far (DEPLOY carries trust mode only behind an
+# invoker IAM check read on: TRUST_HELD).
+replan_deploy() {
   AUDIENCES=() DEPLOY=() POLICY_READ=() SERVICE_READ=()
   step deploy
+}
+
+# Reads the 2nd gen function's Cloud Run service (SERVICE_READ) into FACTS: null when the read
+# fails, so that nothing older is judged.
+read_service() {
+  local described
+  if described="$(gcloud_read "${SERVICE_READ[@]}")"; then
+    fact_text service "${described}"
+  else
+    fact service null
+  fi
+}
+
+# 2nd gen: the invoker IAM check of the service read and, when off, switched on (read again after
+# the repair), then the trust-mode gate said and the deploy replanned on what was read. Before the
+# deploy a check still off with trust mode asked for stops the run (the planner's exit 2).
+converge_invoker_check() {
+  [[ ${#SERVICE_READ[@]} -gt 0 ]] || return 0
+  if [[ "${EXISTS}" == "true" ]]; then
+    read_service
+    INVOKER_REPAIR=false
+    step invoker-check
+    if [[ "${INVOKER_REPAIR}" == "true" && "${DRY_RUN}" == "false" ]]; then
+      read_service
+    fi
+  fi
+  step trust
+  replan_deploy
 }
 
 # The IAM policy the plan judges, read with POLICY_READ (the planner's), into FACTS.
@@ -339,14 +373,9 @@ deploy_function() {
   }
 }
 
-# Reads the Cloud Run service where the plan sets custom audiences (SERVICE_READ, empty without
-# --audience), and runs the planner's audiences step on what it printed.
+# The custom audiences missing on the Cloud Run service, judged on the service as last read.
 set_custom_audiences() {
-  local described
   [[ ${#SERVICE_READ[@]} -gt 0 ]] || return 0
-  if described="$(gcloud_read "${SERVICE_READ[@]}")"; then
-    fact_text service "${described}"
-  fi
   step audiences
 }
 
@@ -502,7 +531,7 @@ cleanup() {
 main() {
   exec 3>&1
   local EXISTS=false AUDIENCES=() DEPLOY=() URL="" POLICY_READ=() SERVICE_READ=() first=""
-  local deployed=true
+  local deployed=true TRUST_HELD=false INVOKER_REPAIR=false held=""
 
   trap cleanup EXIT
   ARGS=("$@")
@@ -532,14 +561,22 @@ main() {
     read_policy
     step iam-before
   fi
+  # Before the deploy: trust mode goes out only behind an invoker IAM check read on.
+  converge_invoker_check
 
   deploy_function || deployed=false
+  held="${TRUST_HELD}"
   if [[ "${DRY_RUN}" == "false" ]]; then
     describe_function
     [[ "${EXISTS}" == "true" ]] || die "function ${NAME} not found after deploying it"
+    fact deployed true
+    converge_invoker_check
     if [[ "${deployed}" == "true" && "$(join_by , "${AUDIENCES[@]}")" != "${first}" ]]; then
       # First deploy of a 2nd gen function: its serviceConfig.uri exists only now.
       info "The function answers at a URL it did not know yet: redeploying with EXPECTED_AUDIENCES=$(join_by , "${AUDIENCES[@]}")"
+      deploy_function || true
+    elif [[ "${deployed}" == "true" && "${TRUST_HELD}" != "${held}" ]]; then
+      info "Redeploying with TRUST_PLATFORM_VERIFIED_TOKENS=${TRUST_HELD}: the invoker IAM check now reads $([[ "${TRUST_HELD}" == "true" ]] && echo on || echo 'off or unknown')"
       deploy_function || true
     fi
   fi

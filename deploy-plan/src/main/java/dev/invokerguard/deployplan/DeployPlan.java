@@ -26,9 +26,14 @@ import java.util.Optional;
  *       refused, an email left unpinned is a warning.
  *   <li>{@code deploy}: the generation check, the expected audiences, the URL, the deploy call and
  *       the reads of the IAM policy and the Cloud Run service, for the function as described in
- *       {@code function}.
+ *       {@code function}; {@code TRUST_HELD}: whether the deploy carries trust mode (only behind an
+ *       invoker IAM check read on, {@code service}).
  *   <li>{@code audiences}: the custom audiences missing on the Cloud Run service ({@code service}:
  *       what describe printed, absent when the read failed).
+ *   <li>{@code invoker-check}: on 2nd gen, the invoker IAM check of the service ({@code service})
+ *       switched on when off ({@link InvokerCheck}).
+ *   <li>{@code trust}: whether {@code TRUST_PLATFORM_VERIFIED_TOKENS=true} may go out, said (a
+ *       refusal before the deploy, a failure after it); {@code deployed}: true once deployed.
  *   <li>{@code iam-before}: the public members the policy held before this run's deploy.
  *   <li>{@code iam}: the invoker IAM convergence ({@code policy}: what get-iam-policy printed).
  *   <li>{@code summary}: the function, its URL, audiences and allowlist, and how to call it.
@@ -102,9 +107,11 @@ public final class DeployPlan {
                   facts.string("policies").orElse(""),
                   facts.string("dashboards").orElse(""));
       case "summary" -> summary(options, facts);
-      case "iam-before" -> new Iam(options, policy(facts)).before();
+      case "invoker-check" -> InvokerCheck.converge(options, service(options, facts), facts);
+      case "trust" -> InvokerCheck.trust(options, service(options, facts), facts);
+      case "iam-before" -> new Iam(options, policy(facts), service(options, facts)).before();
       case "iam" ->
-          new Iam(options, policy(facts))
+          new Iam(options, policy(facts), service(options, facts))
               .converge(Callers.of(options, facts.object("serviceAccounts").orElse(null)));
       default -> throw new UsageError("unknown planner step '" + step + "'");
     };
@@ -158,16 +165,16 @@ public final class DeployPlan {
     }
     Callers callers = Callers.of(options, facts.object("serviceAccounts").orElse(null));
     List<String> audiences = deployment.audiences();
+    Map<String, String> vars = deployment.environment(callers, audiences);
+    boolean trust = InvokerCheck.gateTrust(options, facts, vars);
     Plan plan = new Plan();
     plan.set("EXISTS", Boolean.toString(facts.function().isPresent()))
         .addAll("AUDIENCES", audiences)
         .set("URL", deployment.url())
         .addAll("POLICY_READ", Iam.policyRead(options, deployment.service()))
         .addAll("SERVICE_READ", ServiceAudiences.read(options, deployment.service()))
-        .addAll(
-            "DEPLOY",
-            deployment.deployCall(
-                facts.string("sourceDir").orElse(""), deployment.environment(callers, audiences)));
+        .set("TRUST_HELD", Boolean.toString(trust))
+        .addAll("DEPLOY", deployment.deployCall(facts.string("sourceDir").orElse(""), vars));
     return plan;
   }
 

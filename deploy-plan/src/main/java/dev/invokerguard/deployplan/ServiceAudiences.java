@@ -18,9 +18,12 @@ final class ServiceAudiences {
 
   private ServiceAudiences() {}
 
-  /** The read deploy.sh makes first: none without custom audiences. */
+  /**
+   * The read of the 2nd gen function's service (its custom audiences, its invoker IAM check): none
+   * on 1st gen.
+   */
   static List<String> read(Options options, String service) {
-    if (options.customAudiences.isEmpty()) {
+    if (options.gen1) {
       return List.of();
     }
     List<String> read = new ArrayList<>(List.of("run", "services", "describe", service));

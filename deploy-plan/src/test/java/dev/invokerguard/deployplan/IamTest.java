@@ -21,7 +21,7 @@ class IamTest {
   }
 
   private static Plan converge(Options options, String policy) {
-    return new Iam(options, JsonParser.parseString(policy))
+    return new Iam(options, JsonParser.parseString(policy), "invoker-guard-svc")
         .converge(Callers.of(options, new JsonObject()));
   }
 
@@ -40,13 +40,13 @@ class IamTest {
   }
 
   @Test
-  void publicMembersFirst_thenOtherExtras_thenMissingGrants_allOnTheInvokerRoleOnly() {
+  void publicMembersFirst_thenOtherExtras_thenMissingGrants() {
     Plan plan =
         converge(
             options(),
             """
             {"bindings": [
-              {"role": "roles/run.admin", "members": ["user:boss@example.com"]},
+              {"role": "roles/run.viewer", "members": ["user:boss@example.com"]},
               {"role": "roles/run.invoker", "members": [
                 "serviceAccount:mallory@evil.iam.gserviceaccount.com", "allUsers",
                 "serviceAccount:ALICE@client-one.iam.gserviceaccount.com",
@@ -151,7 +151,7 @@ class IamTest {
     for (String policy : List.of("[]", "\"x\"", "{\"bindings\": {}}", "{\"bindings\": [1]}")) {
       assertThrows(
           IllegalStateException.class,
-          () -> new Iam(options(), JsonParser.parseString(policy)),
+          () -> new Iam(options(), JsonParser.parseString(policy), "svc"),
           policy);
     }
   }
@@ -193,5 +193,163 @@ class IamTest {
     assertThat(ServiceAudiences.plan(options, "svc", Optional.of(both)).of("@info "))
         .containsExactly("Custom audiences already set on service svc: no update.");
     assertThat(ServiceAudiences.plan(options(), "svc", Optional.empty()).lines()).isEmpty();
+  }
+
+  @Test
+  void publicMembers_areRemovedUnderEveryRole_predefinedCustomOrUnrelated() {
+    Plan plan =
+        converge(
+            options(),
+            """
+            {"bindings": [
+              {"role": "roles/run.servicesInvoker", "members": ["allUsers"]},
+              {"role": "projects/host-proj/roles/caller", "members": ["allAuthenticatedUsers"]},
+              {"role": "roles/run.viewer", "members": ["allUsers"]},
+              {"role": "roles/run.invoker", "members": [
+                "serviceAccount:%s", "serviceAccount:%s"]}]}
+            """
+                .formatted(ALICE, BOB));
+
+    assertThat(calls(plan))
+        .containsExactly(
+            removal("roles/run.servicesInvoker", "allUsers"),
+            removal("projects/host-proj/roles/caller", "allAuthenticatedUsers"),
+            removal("roles/run.viewer", "allUsers"))
+        .inOrder();
+    assertThat(plan.of("@warn "))
+        .containsExactly(
+            "PUBLIC ACCESS: allUsers holds roles/run.servicesInvoker on invoker-guard; removing it",
+            "PUBLIC ACCESS: allAuthenticatedUsers holds projects/host-proj/roles/caller on"
+                + " invoker-guard; removing it",
+            "PUBLIC ACCESS: allUsers holds roles/run.viewer on invoker-guard; removing it")
+        .inOrder();
+  }
+
+  @Test
+  void everyPredefinedRoleThatInvokes_keepsOnlyAllowlistedMembers_otherRolesUntouched() {
+    Plan plan =
+        converge(
+            options(),
+            """
+            {"bindings": [
+              {"role": "roles/run.admin", "members": ["user:boss@example.com"]},
+              {"role": "roles/run.servicesInvoker", "members": [
+                "serviceAccount:%s", "serviceAccount:mallory@evil.iam.gserviceaccount.com"]},
+              {"role": "roles/run.viewer", "members": ["user:auditor@example.com"]},
+              {"role": "roles/run.invoker", "members": [
+                "serviceAccount:%s", "serviceAccount:%s"]}]}
+            """
+                .formatted(ALICE, ALICE, BOB));
+
+    assertThat(calls(plan))
+        .containsExactly(
+            removal("roles/run.admin", "user:boss@example.com"),
+            removal(
+                "roles/run.servicesInvoker", "serviceAccount:mallory@evil.iam.gserviceaccount.com"))
+        .inOrder();
+    assertThat(plan.of("@warn ")).isEmpty();
+    assertThat(plan.of("@info ")).containsExactly("IAM converged: 2 change(s) attempted.");
+  }
+
+  @Test
+  void customRoles_andUnconfirmedPredefinedRoles_areReported_notChanged() {
+    Plan plan =
+        converge(
+            options(),
+            """
+            {"bindings": [
+              {"role": "projects/host-proj/roles/caller", "members": ["user:eve@example.com"]},
+              {"role": "organizations/42/roles/caller", "members": ["group:ops@example.com"]},
+              {"role": "roles/run.developer", "members": ["user:dev@example.com"]},
+              {"role": "roles/run.invoker", "members": [
+                "serviceAccount:%s", "serviceAccount:%s"]}]}
+            """
+                .formatted(ALICE, BOB));
+
+    assertThat(calls(plan)).isEmpty();
+    assertThat(plan.of("@warn ")).hasSize(3);
+    assertThat(plan.of("@warn ").get(0))
+        .isEqualTo(
+            "user:eve@example.com holds projects/host-proj/roles/caller on invoker-guard, which"
+                + " may carry the invoke permission (run.routes.invoke): left alone; check it"
+                + " (gcloud iam roles describe projects/host-proj/roles/caller) and remove the"
+                + " binding if it does");
+    assertThat(plan.of("@warn ").get(2)).contains("roles/run.developer");
+    assertThat(plan.of("@info "))
+        .containsExactly("IAM already matches the allowlist: no IAM changes.");
+  }
+
+  @Test
+  void gen1_theFunctionsAdminRoleInvokes_revokedOnTheFunction() {
+    Plan plan =
+        converge(
+            options("--gen1"),
+            """
+            {"bindings": [
+              {"role": "roles/cloudfunctions.admin", "members": ["user:boss@example.com"]},
+              {"role": "roles/cloudfunctions.viewer", "members": ["user:auditor@example.com"]},
+              {"role": "roles/cloudfunctions.invoker", "members": [
+                "serviceAccount:%s", "serviceAccount:%s"]}]}
+            """
+                .formatted(ALICE, BOB));
+
+    assertThat(calls(plan))
+        .containsExactly(
+            List.of(
+                "functions",
+                "remove-iam-policy-binding",
+                "invoker-guard",
+                "--region=europe-west1",
+                "--project=host-proj",
+                "--no-gen2",
+                "--member=user:boss@example.com",
+                "--role=roles/cloudfunctions.admin",
+                "--quiet"));
+  }
+
+  @Test
+  void conditionalBindingOfAnInvokingRole_leftAlone_namedInTheSummary() {
+    Plan plan =
+        converge(
+            options(),
+            """
+            {"bindings": [
+              {"role": "roles/run.admin", "members": ["user:boss@example.com"],
+               "condition": {"title": "break-glass", "expression": "request.time < x"}},
+              {"role": "roles/run.invoker", "members": [
+                "serviceAccount:%s", "serviceAccount:%s"]}]}
+            """
+                .formatted(ALICE, BOB));
+
+    assertThat(calls(plan)).isEmpty();
+    assertThat(plan.of("@warn ").get(0))
+        .startsWith("conditional binding left alone: user:boss@example.com holds roles/run.admin");
+    assertThat(plan.of("@info "))
+        .containsExactly(
+            "IAM already matches the allowlist: no IAM changes. Conditional bindings left alone:"
+                + " user:boss@example.com.");
+  }
+
+  @Test
+  void theInvokeRoles_areOneListPerGeneration_eachRoleItsOwnInvokerOrAdmin() {
+    assertThat(Iam.INVOKE_ROLES.get(2)).contains("roles/run.invoker");
+    assertThat(Iam.INVOKE_ROLES.get(1)).contains("roles/cloudfunctions.invoker");
+    assertThat(Iam.INVOKE_ROLES.get(1)).doesNotContain("roles/run.invoker");
+    assertThat(Iam.mayCarryInvoke("projects/p/roles/x")).isTrue();
+    assertThat(Iam.mayCarryInvoke("organizations/1/roles/x")).isTrue();
+    assertThat(Iam.mayCarryInvoke("roles/run.viewer")).isFalse();
+  }
+
+  private static List<String> removal(String role, String member) {
+    return List.of(
+        "run",
+        "services",
+        "remove-iam-policy-binding",
+        "invoker-guard-svc",
+        "--region=europe-west1",
+        "--project=host-proj",
+        "--member=" + member,
+        "--role=" + role,
+        "--quiet");
   }
 }

@@ -95,7 +95,8 @@ class DeployScriptTest {
 
   private static String policy(String role, String... members) {
     StringBuilder json = new StringBuilder("{\"bindings\": [");
-    json.append("{\"role\": \"roles/run.admin\", \"members\": [\"user:boss@example.com\"]}");
+    // A role without the invoke permission: left alone (roles/run.admin would be revoked).
+    json.append("{\"role\": \"roles/run.viewer\", \"members\": [\"user:boss@example.com\"]}");
     json.append(", {\"role\": \"").append(role).append("\", \"members\": [");
     for (int i = 0; i < members.length; i++) {
       json.append(i == 0 ? "" : ", ").append('"').append(members[i]).append('"');
@@ -276,6 +277,143 @@ class DeployScriptTest {
     assertThat(second.stderr()).doesNotContain("PUBLIC ACCESS");
   }
 
+  private static final String SERVICE_CHECK_OFF =
+      """
+      {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+       "metadata": {"name": "invoker-guard-svc",
+                    "annotations": {"run.googleapis.com/invoker-iam-disabled": "True"}}}
+      """;
+  private static final String INVOKER_CHECK_ON =
+      "run services update invoker-guard-svc --region=europe-west1 --project=host-proj"
+          + " --invoker-iam-check --quiet";
+
+  @Test
+  void invokerCheckOff_isSwitchedOnLoudly_beforeTheDeployThatCarriesTrustMode() throws Exception {
+    sandbox.writeState("describe.json", GEN2_FUNCTION);
+    sandbox.writeState("service.json", SERVICE_CHECK_OFF);
+
+    Sandbox.Result result = sandbox.run(args("--trust-platform-verified-tokens", "true"));
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
+    List<String> changes = result.mutatingCalls();
+    assertThat(changes.get(0)).isEqualTo(INVOKER_CHECK_ON);
+    assertThat(changes.get(1)).startsWith("functions deploy ");
+    assertThat(envVarsOf(changes.get(1))).containsEntry("TRUST_PLATFORM_VERIFIED_TOKENS", "true");
+    assertThat(result.stderr())
+        .contains(
+            "PUBLIC ACCESS: the invoker IAM check of Cloud Run service invoker-guard-svc is off");
+    assertThat(sandbox.readState("service.json")).contains("\"False\"");
+
+    Sandbox.Result second = sandbox.run(args("--trust-platform-verified-tokens", "true"));
+    assertWithMessage("%s", second)
+        .that(second.callsStartingWith("run services update "))
+        .isEmpty();
+  }
+
+  @Test
+  void invokerCheckStillOff_trustModeRefusedWithExit2_nothingDeployed() throws Exception {
+    sandbox.writeState("describe.json", GEN2_FUNCTION);
+    sandbox.writeState("service.json", SERVICE_CHECK_OFF);
+    sandbox.writeState(
+        "invoker-check.error", "ERROR: (gcloud.run.services.update) PERMISSION_DENIED: fake");
+
+    Sandbox.Result result = sandbox.run(args("--trust-platform-verified-tokens", "true"));
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(2);
+    assertThat(result.mutatingCalls()).containsExactly(INVOKER_CHECK_ON);
+    assertThat(result.stderr())
+        .contains("refusing TRUST_PLATFORM_VERIFIED_TOKENS=true: the invoker IAM check");
+    assertThat(result.stderr()).contains("nothing was deployed");
+  }
+
+  @Test
+  void invokerCheckStillOff_withoutTrustMode_aRecordedFailure_theRestDone() throws Exception {
+    sandbox.writeState("describe.json", GEN2_FUNCTION);
+    sandbox.writeState("service.json", SERVICE_CHECK_OFF);
+    sandbox.writeState(
+        "invoker-check.error", "ERROR: (gcloud.run.services.update) PERMISSION_DENIED: fake");
+
+    Sandbox.Result result = sandbox.run(args());
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(1);
+    assertThat(result.callsStartingWith("functions deploy ")).hasSize(1);
+    assertThat(result.stderr())
+        .contains("switching the invoker IAM check on for service invoker-guard-svc");
+  }
+
+  @Test
+  void firstDeploy_withTrustMode_deploysFalse_thenTrueOnceTheCheckReadsOn() throws Exception {
+    sandbox.writeState("describe-after-deploy.json", GEN2_FUNCTION);
+
+    Sandbox.Result result = sandbox.run(args("--trust-platform-verified-tokens", "true"));
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
+    List<String> deploys = result.callsStartingWith("functions deploy ");
+    assertThat(deploys).hasSize(2);
+    assertThat(envVarsOf(deploys.get(0))).containsEntry("TRUST_PLATFORM_VERIFIED_TOKENS", "false");
+    assertThat(envVarsOf(deploys.get(1))).containsEntry("TRUST_PLATFORM_VERIFIED_TOKENS", "true");
+  }
+
+  @Test
+  void dryRun_showsTheInvokerCheckRepair_andTheDeployAsAfterIt() throws Exception {
+    sandbox.writeState("describe.json", GEN2_FUNCTION);
+    sandbox.writeState("service.json", SERVICE_CHECK_OFF);
+
+    Sandbox.Result result =
+        sandbox.run(args("--dry-run", "--trust-platform-verified-tokens", "true"));
+
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
+    assertThat(result.mutatingCalls()).isEmpty();
+    assertThat(result.stdout()).contains("[dry-run] gcloud " + INVOKER_CHECK_ON);
+    assertThat(result.stdout()).contains("TRUST_PLATFORM_VERIFIED_TOKENS=true");
+  }
+
+  @Test
+  void everyRole_publicMembersAndInvokingRolesOffTheAllowlistRevoked_customRolesReported()
+      throws Exception {
+    sandbox.writeState("describe.json", GEN2_FUNCTION);
+    sandbox.writeState(
+        "iam.json",
+        """
+        {"bindings": [
+          {"role": "roles/run.servicesInvoker", "members": ["allUsers"]},
+          {"role": "roles/run.admin", "members": ["user:boss@example.com"]},
+          {"role": "projects/host-proj/roles/caller", "members": ["user:eve@example.com"]},
+          {"role": "roles/run.viewer", "members": ["user:auditor@example.com"]},
+          {"role": "roles/run.invoker", "members": ["serviceAccount:%s", "serviceAccount:%s"]}],
+         "etag": "BwX"}
+        """
+            .formatted(ALICE, BOB));
+
+    Sandbox.Result first = sandbox.run(args());
+
+    assertWithMessage("%s", first).that(first.exitCode()).isEqualTo(0);
+    assertThat(first.callsStartingWith("run services remove-iam-policy-binding "))
+        .containsExactly(
+            "run services remove-iam-policy-binding invoker-guard-svc --region=europe-west1"
+                + " --project=host-proj --member=allUsers --role=roles/run.servicesInvoker"
+                + " --quiet",
+            "run services remove-iam-policy-binding invoker-guard-svc --region=europe-west1"
+                + " --project=host-proj --member=user:boss@example.com --role=roles/run.admin"
+                + " --quiet")
+        .inOrder();
+    assertThat(first.stderr())
+        .contains("PUBLIC ACCESS: allUsers holds roles/run.servicesInvoker on invoker-guard");
+    assertThat(first.stderr())
+        .contains(
+            "user:eve@example.com holds projects/host-proj/roles/caller on invoker-guard, which"
+                + " may carry the invoke permission");
+    String converged = sandbox.readState("iam.json");
+    assertThat(converged).doesNotContain("allUsers");
+    assertThat(converged).doesNotContain("boss@example.com");
+    assertThat(converged).contains("auditor@example.com");
+    assertThat(converged).contains("eve@example.com");
+
+    Sandbox.Result second = sandbox.run(args());
+    assertWithMessage("%s", second).that(second.exitCode()).isEqualTo(0);
+    assertThat(second.stdout()).contains("no IAM changes");
+  }
+
   @Test
   void dryRun_printsEveryCommandInOrderAndRunsNoneThatChangeAnything() throws Exception {
     sandbox.writeState("describe.json", GEN2_FUNCTION);
@@ -288,18 +426,20 @@ class DeployScriptTest {
     assertThat(result.mutatingCalls()).isEmpty();
     assertThat(sandbox.readState("iam.json")).isEqualTo(before);
     List<String> printed = result.stdout().lines().filter(line -> line.startsWith("[")).toList();
-    assertThat(printed).hasSize(8);
+    assertThat(printed).hasSize(9);
     assertThat(printed.get(0)).startsWith("[read] gcloud auth list");
     assertThat(printed.get(1)).startsWith("[read] gcloud projects describe host-proj");
     assertThat(printed.get(2)).startsWith("[read] gcloud functions describe invoker-guard");
     // Read before the deploy too: on 2nd gen gcloud's deploy drops allUsers quietly.
     assertThat(printed.get(3)).startsWith("[read] gcloud run services get-iam-policy");
-    assertThat(printed.get(4)).startsWith("[dry-run] gcloud functions deploy invoker-guard");
-    assertThat(printed.get(5)).startsWith("[read] gcloud run services get-iam-policy");
-    assertThat(printed.get(6))
-        .startsWith("[dry-run] gcloud functions remove-invoker-policy-binding invoker-guard");
-    assertThat(printed.get(6)).contains("--member=allUsers");
+    // The service's invoker IAM check, before the deploy (trust mode goes out only behind it).
+    assertThat(printed.get(4)).startsWith("[read] gcloud run services describe invoker-guard-svc");
+    assertThat(printed.get(5)).startsWith("[dry-run] gcloud functions deploy invoker-guard");
+    assertThat(printed.get(6)).startsWith("[read] gcloud run services get-iam-policy");
     assertThat(printed.get(7))
+        .startsWith("[dry-run] gcloud functions remove-invoker-policy-binding invoker-guard");
+    assertThat(printed.get(7)).contains("--member=allUsers");
+    assertThat(printed.get(8))
         .isEqualTo(
             "[dry-run] gcloud functions add-invoker-policy-binding invoker-guard"
                 + " --region=europe-west1 --project=host-proj --gen2 --member=serviceAccount:"

@@ -18,7 +18,6 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Order;
@@ -34,10 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * in {@code Authorization} only, (iii) a forged token whose signature part is {@code
  * SIGNATURE_REMOVED_BY_GOOGLE}, as anyone can write one, and no token at all.
  *
- * <p>Expectations that need work of issue 21 not on this branch are separate tests, {@link
- * Disabled} with the item they wait for: the verifier's doubled header (item 1: a stripped {@code
- * X-Serverless-Authorization} plus an intact {@code Authorization} naming the same caller is 200)
- * and deploy.sh's convergence of the invoker IAM check (item 3). Enable them when those merge.
+ * <p>In mode C deploy.sh switches the service's invoker IAM check back on (issue 21 item 3), and
+ * refuses or repairs trust mode behind it.
  */
 class FrontEndModesJourneyIT {
   private static final String PROJECT = "host-project";
@@ -45,8 +42,6 @@ class FrontEndModesJourneyIT {
   private static final String NAME = "invoker-guard";
   private static final String DEPLOYER = "deployer@host-project.iam.gserviceaccount.com";
   private static final String ALICE = "alice-api@client-one.iam.gserviceaccount.com";
-  private static final String CHECK_CONVERGENCE =
-      "needs deploy.sh to switch the invoker IAM check back on (issue 21 item 3)";
 
   /** One deployment in one mode, shared by the checks of that mode. */
   @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -157,6 +152,56 @@ class FrontEndModesJourneyIT {
     void bothHeaders_200() throws Exception {
       expect(call(token(), token()), 200);
     }
+
+    @Test
+    @Order(Integer.MAX_VALUE) // last: it redeploys
+    void redeploy_revokesPublicAccessUnderAnyRole_andEveryInvokingRoleOffTheAllowlist()
+        throws Exception {
+      // Grants made by hand with the real gcloud, behind deploy.sh's back (issue 21 item 4).
+      grant("roles/run.servicesInvoker", "allUsers");
+      grant("roles/run.admin", "user:boss@example.com");
+      grant("roles/run.viewer", "user:auditor@example.com");
+
+      Gcloud.Result result = offline.deploy(PROJECT, REGION, NAME, Map.of(), "--allow", ALICE);
+
+      offline.ok(result);
+      Gcloud.Result policy =
+          offline
+              .gcloud()
+              .gcloud(
+                  "run",
+                  "services",
+                  "get-iam-policy",
+                  function.id(),
+                  "--region=" + REGION,
+                  "--project=" + PROJECT,
+                  "--format=json");
+      offline.ok(policy);
+      assertWithMessage("%s", result)
+          .that(result.stderr())
+          .contains("PUBLIC ACCESS: allUsers holds roles/run.servicesInvoker");
+      assertWithMessage("%s", policy).that(policy.stdout()).doesNotContain("allUsers");
+      assertWithMessage("%s", policy).that(policy.stdout()).doesNotContain("boss@example.com");
+      assertWithMessage("%s", policy).that(policy.stdout()).contains("auditor@example.com");
+      expect(call(null, null), 401);
+      expect(call(token(), token()), 200);
+    }
+
+    private void grant(String role, String member) throws Exception {
+      offline.ok(
+          offline
+              .gcloud()
+              .gcloud(
+                  "run",
+                  "services",
+                  "add-iam-policy-binding",
+                  function.id(),
+                  "--region=" + REGION,
+                  "--project=" + PROJECT,
+                  "--role=" + role,
+                  "--member=" + member,
+                  "--quiet"));
+    }
   }
 
   /** B: whatever the front end judged is stripped, Authorization too when sent alone. */
@@ -220,7 +265,6 @@ class FrontEndModesJourneyIT {
     }
 
     @Test
-    @Disabled(CHECK_CONVERGENCE)
     void deploy_switchedTheCheckBackOn() {
       assertWithMessage("invoker IAM check after deploy.sh")
           .that(function.invokerIamCheck())
@@ -229,7 +273,6 @@ class FrontEndModesJourneyIT {
 
     @Test
     @Order(Integer.MAX_VALUE) // last: a refused or failed deploy leaves the configuration changed
-    @Disabled(CHECK_CONVERGENCE)
     void trustMode_withTheCheckOff_isRefusedOrRepaired() throws Exception {
       // deploy.sh either refuses TRUST_PLATFORM_VERIFIED_TOKENS=true while the check is off,
       // naming the check, or switches the check on first; never leaves trust mode on behind a
