@@ -25,20 +25,6 @@ class IamTest {
         .converge(Callers.of(options, new JsonObject()));
   }
 
-  private static List<List<String>> calls(Plan plan) {
-    return plan.of("@action ").stream()
-        .map(
-            json ->
-                JsonParser.parseString(json)
-                    .getAsJsonObject()
-                    .getAsJsonArray("gcloud")
-                    .asList()
-                    .stream()
-                    .map(element -> element.getAsString())
-                    .toList())
-        .toList();
-  }
-
   @Test
   void publicMembersFirst_thenOtherExtras_thenMissingGrants() {
     Plan plan =
@@ -54,7 +40,7 @@ class IamTest {
             """);
 
     List<String> members =
-        calls(plan).stream().map(call -> call.get(1) + " " + call.get(6)).toList();
+        TestOptions.calls(plan).stream().map(call -> call.get(1) + " " + call.get(6)).toList();
     assertThat(members)
         .containsExactly(
             "remove-invoker-policy-binding --member=allUsers",
@@ -62,7 +48,7 @@ class IamTest {
             "remove-invoker-policy-binding --member=serviceAccount:mallory@evil.iam.gserviceaccount.com",
             "add-invoker-policy-binding --member=serviceAccount:" + BOB)
         .inOrder();
-    assertThat(calls(plan).get(0))
+    assertThat(TestOptions.calls(plan).get(0))
         .containsExactly(
             "functions",
             "remove-invoker-policy-binding",
@@ -90,7 +76,7 @@ class IamTest {
             + "\", \"serviceAccount:"
             + BOB
             + "\"]}]}";
-    assertThat(calls(converge(options(), policy))).isEmpty();
+    assertThat(TestOptions.calls(converge(options(), policy))).isEmpty();
     assertThat(converge(options(), policy).of("@info "))
         .containsExactly("IAM already matches the allowlist: no IAM changes.");
     assertThat(converge(options("--dry-run"), "{}").of("@info "))
@@ -111,11 +97,12 @@ class IamTest {
             """
                 .formatted(ALICE));
 
-    assertThat(calls(plan).stream().map(call -> call.get(1) + " " + call.get(6)).toList())
+    assertThat(
+            TestOptions.calls(plan).stream().map(call -> call.get(1) + " " + call.get(6)).toList())
         .containsExactly(
             "add-invoker-policy-binding --member=serviceAccount:" + ALICE,
             "add-invoker-policy-binding --member=serviceAccount:" + BOB);
-    assertThat(calls(plan).get(0)).contains("--no-gen2");
+    assertThat(TestOptions.calls(plan).get(0)).contains("--no-gen2");
     assertThat(plan.of("@warn ").get(0))
         .isEqualTo(
             "conditional binding left alone: serviceAccount:"
@@ -181,12 +168,13 @@ class IamTest {
             + " \"[\\\"https://a.example.com\\\"]\"}}}";
 
     Plan missingOne = ServiceAudiences.plan(options, "svc", Optional.of(service));
-    assertThat(calls(missingOne).get(0)).contains("--add-custom-audiences=https://b.example.com");
+    assertThat(TestOptions.calls(missingOne).get(0))
+        .contains("--add-custom-audiences=https://b.example.com");
 
     Plan unreadable = ServiceAudiences.plan(options, "svc", Optional.empty());
     assertThat(unreadable.of("@warn "))
         .containsExactly("could not read service svc; adding every --audience");
-    assertThat(calls(unreadable).get(0))
+    assertThat(TestOptions.calls(unreadable).get(0))
         .contains("--add-custom-audiences=https://a.example.com,https://b.example.com");
 
     String both = service.replace("\\\"]", "\\\",\\\"https://b.example.com\\\"]");
@@ -210,7 +198,7 @@ class IamTest {
             """
                 .formatted(ALICE, BOB));
 
-    assertThat(calls(plan))
+    assertThat(TestOptions.calls(plan))
         .containsExactly(
             removal("roles/run.servicesInvoker", "allUsers"),
             removal("projects/host-proj/roles/caller", "allAuthenticatedUsers"),
@@ -241,7 +229,7 @@ class IamTest {
             """
                 .formatted(ALICE, ALICE, BOB));
 
-    assertThat(calls(plan))
+    assertThat(TestOptions.calls(plan))
         .containsExactly(
             removal("roles/run.admin", "user:boss@example.com"),
             removal(
@@ -266,7 +254,7 @@ class IamTest {
             """
                 .formatted(ALICE, BOB));
 
-    assertThat(calls(plan)).isEmpty();
+    assertThat(TestOptions.calls(plan)).isEmpty();
     assertThat(plan.of("@warn ")).hasSize(3);
     assertThat(plan.of("@warn ").get(0))
         .isEqualTo(
@@ -293,7 +281,7 @@ class IamTest {
             """
                 .formatted(ALICE, BOB));
 
-    assertThat(calls(plan))
+    assertThat(TestOptions.calls(plan))
         .containsExactly(
             List.of(
                 "functions",
@@ -321,7 +309,7 @@ class IamTest {
             """
                 .formatted(ALICE, BOB));
 
-    assertThat(calls(plan)).isEmpty();
+    assertThat(TestOptions.calls(plan)).isEmpty();
     assertThat(plan.of("@warn ").get(0))
         .startsWith("conditional binding left alone: user:boss@example.com holds roles/run.admin");
     assertThat(plan.of("@info "))

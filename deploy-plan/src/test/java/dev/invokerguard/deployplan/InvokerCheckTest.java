@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,20 +39,6 @@ class InvokerCheckTest {
     return Facts.of(json);
   }
 
-  private static List<List<String>> calls(Plan plan) {
-    return plan.of("@action ").stream()
-        .map(
-            json ->
-                JsonParser.parseString(json)
-                    .getAsJsonObject()
-                    .getAsJsonArray("gcloud")
-                    .asList()
-                    .stream()
-                    .map(element -> element.getAsString())
-                    .toList())
-        .toList();
-  }
-
   @Test
   void read_absentOrFalseIsOn_trueOrAnythingElseIsOff_unreadableIsUnknown() {
     assertThat(InvokerCheck.read(facts(service(null), false))).isEqualTo(InvokerCheck.State.ON);
@@ -72,7 +57,7 @@ class InvokerCheckTest {
         InvokerCheck.converge(
             TestOptions.of("--allow", ALICE), "invoker-guard", facts(service("True"), false));
 
-    assertThat(calls(plan))
+    assertThat(TestOptions.calls(plan))
         .containsExactly(
             List.of(
                 "run",
@@ -95,9 +80,9 @@ class InvokerCheckTest {
     Plan on = InvokerCheck.converge(options, "invoker-guard", facts(service(null), false));
     Plan unknown = InvokerCheck.converge(options, "invoker-guard", facts(null, false));
 
-    assertThat(calls(on)).isEmpty();
+    assertThat(TestOptions.calls(on)).isEmpty();
     assertThat(on.of("@info ")).containsExactly("Invoker IAM check on service invoker-guard: on.");
-    assertThat(calls(unknown)).isEmpty();
+    assertThat(TestOptions.calls(unknown)).isEmpty();
     assertThat(unknown.of("@warn ")).hasSize(1);
   }
 
