@@ -90,6 +90,31 @@ final class DecisionLog {
     this.sink = Objects.requireNonNull(sink, "sink");
   }
 
+  /**
+   * A request begins: its lines may wait for the other requests in flight and share their write
+   * ({@link GroupCommitWriter#enter}). Each call is paired with one {@link #requestEnded}.
+   */
+  void requestStarted() {
+    if (sink instanceof GroupCommitWriter writer) {
+      writer.enter();
+    }
+  }
+
+  /** A request ends; the last one in flight writes the lines still waiting. */
+  void requestEnded() {
+    if (sink instanceof GroupCommitWriter writer) {
+      writer.leave();
+    }
+  }
+
+  private void requestLine(String line) {
+    if (sink instanceof GroupCommitWriter writer) {
+      writer.acceptInRequest(line);
+    } else {
+      sink.accept(line);
+    }
+  }
+
   /** The request facts a line may carry: method, path without the query, trace. */
   record RequestFacts(String method, String path, Optional<TraceContext> trace) {}
 
@@ -105,7 +130,7 @@ final class DecisionLog {
       part = new CallerPart(caller, allowedCallerFields(caller));
       callerParts[slot] = part;
     }
-    sink.accept(line("INFO", request, 200).endWith(part.fields()));
+    requestLine(line("INFO", request, 200).endWith(part.fields()));
   }
 
   /** A caller and the end of its "allowed" lines, as {@link Line#endWith} takes it. */
@@ -165,7 +190,7 @@ final class DecisionLog {
       line.field("subject", verifiedSubject.get());
     }
     tokenSource(line, tokenSource);
-    sink.accept(line.end());
+    requestLine(line.end());
   }
 
   /**
@@ -178,7 +203,7 @@ final class DecisionLog {
     line.field("decision", "deny");
     line.field("reason", "VERIFICATION_ERROR");
     line.field("exception", exceptionClass.getName());
-    sink.accept(line.end());
+    requestLine(line.end());
   }
 
   /**
@@ -190,7 +215,7 @@ final class DecisionLog {
     line.field("message", "the protected handler failed with " + exceptionClass.getName());
     line.field("caller", caller.principal());
     line.field("exception", exceptionClass.getName());
-    sink.accept(line.end());
+    requestLine(line.end());
   }
 
   /**

@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 
 /**
  * Writes lines to an output stream with a group commit: a thread that finds no write under way
@@ -19,6 +20,13 @@ import java.util.function.Consumer;
  * the threads that hand them over, so every line is written (or its write has failed) by the time
  * the last {@link #accept} in flight returns, which on a request-driven platform is while the
  * instance still has CPU (docs/DESIGN.md, "Decision log writes").
+ *
+ * <p>Requests in flight: a request marks its start and end ({@link #enter}, {@link #leave}) and
+ * hands its lines over with {@link #acceptInRequest}. While another request is in flight, such a
+ * line waits in the queue; the request whose end leaves none in flight writes everything queued
+ * before it returns. So lines wait at most for the requests in flight at their hand-over, and a
+ * full batch or a wait past {@link #MAX_WAIT_NANOS} is written at once by the next thread that
+ * comes by.
  *
  * <p>The batch rule: each {@code write} call carries whole lines only and at most {@value
  * #ATOMIC_WRITE_BYTES} bytes. A write of at most {@code PIPE_BUF} bytes (4 096 on Linux) to a pipe
@@ -50,9 +58,26 @@ final class GroupCommitWriter implements Consumer<String> {
   // Held by the one thread that writes; only it touches `batch`.
   private final ReentrantLock writing = new ReentrantLock();
   private final byte[] batch = new byte[ATOMIC_WRITE_BYTES];
+  // Requests between enter() and leave(): while another is in flight, a request's line may wait.
+  private final AtomicInteger inFlight = new AtomicInteger();
+  // System.nanoTime() when the oldest line left waiting was queued; 0 when none is known to wait.
+  private volatile long waitingSince;
+
+  /** How long a line may wait for other requests in flight before the next thread writes it. */
+  static final long MAX_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
+  private final LongSupplier nanoTime;
 
   GroupCommitWriter(OutputStream out) {
+    this(out, System::nanoTime);
+  }
+
+  /**
+   * @param nanoTime {@link System#nanoTime} but in tests, which move it themselves
+   */
+  GroupCommitWriter(OutputStream out, LongSupplier nanoTime) {
     this.out = Objects.requireNonNull(out, "out");
+    this.nanoTime = Objects.requireNonNull(nanoTime, "nanoTime");
   }
 
   /**
@@ -80,7 +105,11 @@ final class GroupCommitWriter implements Consumer<String> {
   @Override
   public void accept(String line) {
     byte[] bytes = (line + "\n").getBytes(StandardCharsets.UTF_8);
-    if (queuedBytes.addAndGet(bytes.length) > MAX_QUEUED_BYTES) {
+    handOver(bytes, queuedBytes.addAndGet(bytes.length));
+  }
+
+  private void handOver(byte[] bytes, int queued) {
+    if (queued > MAX_QUEUED_BYTES) {
       // The stream does not keep up: wait for the write under way, as without batching.
       writing.lock();
       queue.add(bytes);
@@ -88,6 +117,55 @@ final class GroupCommitWriter implements Consumer<String> {
     } else {
       queue.add(bytes);
     }
+    drain();
+  }
+
+  /** A request begins: until its {@link #leave}, lines it hands over may wait for others. */
+  void enter() {
+    inFlight.incrementAndGet();
+  }
+
+  /**
+   * A request ends. The last request in flight writes every line still queued before it returns, so
+   * no line outlives the requests that were in flight when it was handed over.
+   */
+  void leave() {
+    if (inFlight.decrementAndGet() == 0) {
+      drain();
+    } else if (overdue(waitingSince)) {
+      drain();
+    }
+  }
+
+  /**
+   * Hands over a line from a request between {@link #enter} and {@link #leave}. While another
+   * request is in flight, the line waits in the queue (a later thread writes it with others in one
+   * call) unless a full batch is queued or a line has waited {@link #MAX_WAIT_NANOS}; alone, the
+   * request writes it at once, as {@link #accept} does.
+   */
+  void acceptInRequest(String line) {
+    byte[] bytes = (line + "\n").getBytes(StandardCharsets.UTF_8);
+    int queued = queuedBytes.addAndGet(bytes.length);
+    if (queued <= ATOMIC_WRITE_BYTES && inFlight.get() > 1) {
+      long since = waitingSince;
+      if (since == 0) {
+        queue.add(bytes);
+        waitingSince = nanoTime.getAsLong();
+        return;
+      }
+      if (!overdue(since)) {
+        queue.add(bytes);
+        return;
+      }
+    }
+    handOver(bytes, queued);
+  }
+
+  private boolean overdue(long since) {
+    return since != 0 && nanoTime.getAsLong() - since > MAX_WAIT_NANOS;
+  }
+
+  private void drain() {
     // The thread that holds the lock checks the queue again after it unlocks, and a line queued
     // before that check is seen by it (the queue and the lock are both sequentially consistent):
     // so either this thread writes the line or the holder does. Nothing is left behind.
@@ -121,6 +199,7 @@ final class GroupCommitWriter implements Consumer<String> {
   /** With the lock held: writes every queued line in batches, then unlocks. */
   private void writeQueuedAndUnlock() {
     try {
+      waitingSince = 0;
       int filled = 0;
       for (byte[] line = queue.poll(); line != null; line = queue.poll()) {
         queuedBytes.addAndGet(-line.length);

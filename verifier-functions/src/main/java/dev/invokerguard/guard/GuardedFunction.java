@@ -178,6 +178,17 @@ public final class GuardedFunction implements HttpFunction {
 
   @Override
   public void service(HttpRequest request, HttpResponse response) throws IOException {
+    // The whole request, the handler included, is in flight: while it is, other requests' lines
+    // may wait for one shared write (docs/DESIGN.md, "Decision log writes").
+    log.requestStarted();
+    try {
+      guard(request, response);
+    } finally {
+      log.requestEnded();
+    }
+  }
+
+  private void guard(HttpRequest request, HttpResponse response) throws IOException {
     Map<String, List<String>> headers = request.getHeaders();
     DecisionLog.RequestFacts facts =
         new DecisionLog.RequestFacts(
@@ -186,7 +197,8 @@ public final class GuardedFunction implements HttpFunction {
     try {
       caller = verification.verify(headers);
     } catch (CallerRejectedException e) {
-      // Logged before answering, so the line exists by the time the caller has the answer.
+      // Handed over before answering: written by then when the request is alone, else by the time
+      // the last request in flight returns (GroupCommitWriter).
       log.denied(
           facts,
           e.reason(),

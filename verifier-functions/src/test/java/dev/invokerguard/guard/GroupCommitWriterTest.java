@@ -85,6 +85,145 @@ class GroupCommitWriterTest {
   }
 
   @Test
+  void requestsInFlight_realPipe_everyLineOnceAndWholeByTheTimeTheLastRequestReturns()
+      throws Exception {
+    int threads = 16;
+    int perThread = 2_000;
+    Pipe pipe = Pipe.open();
+    RecordingStream recording = new RecordingStream(Channels.newOutputStream(pipe.sink()));
+    GroupCommitWriter writer = new GroupCommitWriter(recording);
+    Future<byte[]> read = readAll(Channels.newInputStream(pipe.source()));
+
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<?>> requests = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int thread = t;
+        requests.add(
+            pool.submit(
+                () -> {
+                  for (int n = 0; n < perThread; n++) {
+                    writer.enter();
+                    try {
+                      writer.acceptInRequest(line(thread, n, 200 + (n % 7) * 50));
+                    } finally {
+                      writer.leave();
+                    }
+                  }
+                }));
+      }
+      for (Future<?> request : requests) {
+        request.get(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    // The last request in flight has returned: every line must be written, without any flush.
+    pipe.sink().close();
+    String output = new String(read.get(), StandardCharsets.UTF_8);
+
+    assertEveryLineOnceAndWhole(output, threads, perThread);
+    List<byte[]> writes = recording.writes();
+    System.out.printf(
+        "%d lines from requests in %d write calls%n", threads * perThread, writes.size());
+    for (byte[] write : writes) {
+      assertThat(write.length).isAtMost(GroupCommitWriter.ATOMIC_WRITE_BYTES);
+      assertThat(write[write.length - 1]).isEqualTo((byte) '\n');
+    }
+  }
+
+  @Test
+  void lineOfARequestWhileAnotherIsInFlight_waitsThenGoesOutWithTheLastRequestInOneWrite() {
+    RecordingStream recording = new RecordingStream(new ByteArrayOutputStream());
+    GroupCommitWriter writer = new GroupCommitWriter(recording, new FakeNanos()::now);
+    writer.enter(); // request A
+    writer.enter(); // request B
+    writer.acceptInRequest(line(0, 0, 300));
+    writer.acceptInRequest(line(1, 0, 300));
+    assertWithMessage("lines wait while another request is in flight")
+        .that(recording.writes())
+        .isEmpty();
+    writer.leave();
+    assertThat(recording.writes()).isEmpty();
+    writer.leave(); // the last request in flight writes both before it returns
+
+    assertThat(recording.writes()).hasSize(1);
+    assertThat(new String(recording.writes().get(0), StandardCharsets.UTF_8))
+        .isEqualTo(line(0, 0, 300) + "\n" + line(1, 0, 300) + "\n");
+  }
+
+  @Test
+  void lineOfARequestAlone_writtenBeforeItIsHandedBack() {
+    RecordingStream recording = new RecordingStream(new ByteArrayOutputStream());
+    GroupCommitWriter writer = new GroupCommitWriter(recording, new FakeNanos()::now);
+    writer.enter();
+    writer.acceptInRequest(line(0, 0, 300));
+    // Before its answer: a caller alone finds its line written by the time it has the answer.
+    assertThat(recording.writes()).hasSize(1);
+    writer.leave();
+    assertThat(recording.writes()).hasSize(1);
+  }
+
+  @Test
+  void fullBatchQueued_writtenAtOnceEvenWithOthersInFlight() {
+    RecordingStream recording = new RecordingStream(new ByteArrayOutputStream());
+    GroupCommitWriter writer = new GroupCommitWriter(recording, new FakeNanos()::now);
+    writer.enter();
+    writer.enter();
+    // 1 001 bytes a line with its newline: four (4 004) fit a write, the fifth makes it more.
+    for (int n = 0; n < 4; n++) {
+      writer.acceptInRequest(line(0, n, 1000));
+    }
+    assertThat(recording.writes()).isEmpty();
+    writer.acceptInRequest(line(0, 4, 1000));
+
+    assertThat(recording.writes()).hasSize(2);
+    assertThat(recording.writes().get(0)).hasLength(4 * 1001);
+    assertThat(recording.writes().get(1)).hasLength(1001);
+  }
+
+  @Test
+  void lineWaitingLongerThanTheBound_writtenByTheNextRequestThatHandsOverOrLeaves() {
+    RecordingStream recording = new RecordingStream(new ByteArrayOutputStream());
+    FakeNanos nanos = new FakeNanos();
+    GroupCommitWriter writer = new GroupCommitWriter(recording, nanos::now);
+    writer.enter(); // a long request, in flight throughout
+    writer.enter();
+    writer.acceptInRequest(line(0, 0, 300));
+    nanos.advance(GroupCommitWriter.MAX_WAIT_NANOS);
+    writer.acceptInRequest(line(0, 1, 300));
+    assertWithMessage("at the bound, not past it: still waiting")
+        .that(recording.writes())
+        .isEmpty();
+    nanos.advance(1);
+    writer.leave(); // past the bound: the leaving request writes both, the long one still runs
+    assertThat(recording.writes()).hasSize(1);
+    assertThat(recording.writes().get(0)).hasLength(2 * 301);
+
+    writer.enter();
+    writer.acceptInRequest(line(0, 2, 300));
+    nanos.advance(GroupCommitWriter.MAX_WAIT_NANOS + 1);
+    writer.enter();
+    writer.acceptInRequest(line(0, 3, 300)); // past the bound: written with the one waiting
+    assertThat(recording.writes()).hasSize(2);
+    assertThat(recording.writes().get(1)).hasLength(2 * 301);
+  }
+
+  @Test
+  void lineHandedOverOutsideARequest_writtenAtOnceWhileRequestsAreInFlight() {
+    RecordingStream recording = new RecordingStream(new ByteArrayOutputStream());
+    GroupCommitWriter writer = new GroupCommitWriter(recording, new FakeNanos()::now);
+    writer.enter();
+    writer.enter();
+    writer.acceptInRequest(line(0, 0, 300));
+    // A key health line from the key fetch thread holds no request in flight: nobody would be
+    // bound to write it later, so it goes out now, with the request line queued before it.
+    writer.accept(line(9, 0, 300));
+    assertThat(recording.writes()).hasSize(1);
+    assertThat(recording.writes().get(0)).hasLength(2 * 301);
+  }
+
+  @Test
   void linesHandedOverDuringAWrite_returnAtOnceAndGoOutTogetherInWholeLineWrites()
       throws Exception {
     GatedStream gated = new GatedStream(new ByteArrayOutputStream());
@@ -286,6 +425,19 @@ class GroupCommitWriterTest {
         throw new AssertionError("not within " + DEADLINE + ": " + what);
       }
       Thread.sleep(5); // the pause between two polls
+    }
+  }
+
+  /** A {@link System#nanoTime} that moves only when a test moves it. */
+  static final class FakeNanos {
+    private long now = 1_000_000_000L;
+
+    long now() {
+      return now;
+    }
+
+    void advance(long nanos) {
+      now += nanos;
     }
   }
 
