@@ -290,9 +290,17 @@ final class DecisionLog {
     return line;
   }
 
-  /** {@code value} cut to {@code max} characters and marked with "..." when it was longer. */
-  private static String cut(String value, int max) {
-    return value == null || value.length() <= max ? value : value.substring(0, max) + "...";
+  /**
+   * {@code value} cut to {@code max} characters and marked with "..." when it was longer; never
+   * between the two halves of a surrogate pair, which would leave half a character for UTF-8 to
+   * turn into '?'.
+   */
+  static String cut(String value, int max) {
+    if (value == null || value.length() <= max) {
+      return value;
+    }
+    int end = Character.isHighSurrogate(value.charAt(max - 1)) ? max - 1 : max;
+    return value.substring(0, end) + "...";
   }
 
   /**

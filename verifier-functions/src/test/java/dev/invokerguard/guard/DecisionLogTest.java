@@ -95,6 +95,16 @@ class DecisionLogTest {
   }
 
   @Test
+  void cut_atASurrogatePair_keepsTheWholeCharacterOut() {
+    String emoji = "\uD83D\uDE00"; // one character, two UTF-16 units
+    String path = "/" + "a".repeat(254) + emoji + "tail"; // the pair at units 255 and 256
+
+    assertThat(DecisionLog.cut(path, 256)).isEqualTo("/" + "a".repeat(254) + "...");
+    assertThat(DecisionLog.cut(path, 257)).isEqualTo("/" + "a".repeat(254) + emoji + "...");
+    assertThat(DecisionLog.cut("/short", 256)).isEqualTo("/short");
+  }
+
+  @Test
   void denied_registeredMethods_keptWhole() {
     for (String method : List.of("GET", "OPTIONS", "BASELINE-CONTROL", "UPDATEREDIRECTREF")) {
       lines.clear();
