@@ -124,10 +124,15 @@ now_ms() {
   printf '%s' $((ns / 1000000))
 }
 
+# A port below the kernel's ephemeral range: a port inside it can be taken, between this check and
+# the function's bind, by the local end of an outgoing connection (the cold-start polls leave many
+# in TIME_WAIT), which made a run fail with "Address already in use".
 free_port() {
-  local port
+  local port low=32768
+  [[ -r /proc/sys/net/ipv4/ip_local_port_range ]] && read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+  ((low > 11000)) || die "the ephemeral port range starts at $low: no room for listening ports below it"
   for _ in $(seq 1 100); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((10000 + RANDOM % (low - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       printf '%s' "$port"
       return 0
