@@ -64,11 +64,14 @@ final class InvokerCheck {
     return v1.equals("false") && v2.equalsIgnoreCase("false") ? State.ON : State.OFF;
   }
 
-  /** Whether the service was read after this run's deploy ({@code deployed} in the facts). */
+  /**
+   * Whether the service was read after this run's deploy ({@code deployed} in the facts: the deploy
+   * call that went out, or true when it failed).
+   */
   static boolean deployed(Facts facts) {
     return facts
         .get("deployed")
-        .map(value -> value.isJsonPrimitive() && value.getAsBoolean())
+        .map(value -> value.isJsonObject() || (value.isJsonPrimitive() && value.getAsBoolean()))
         .orElse(false);
   }
 

@@ -160,11 +160,10 @@ class InvokerCheckTest {
     json.addProperty("service", service(null));
     Plan on = DeployPlan.plan("deploy", options, Facts.of(json));
 
-    assertThat(off.of("TRUST_HELD=")).containsExactly("false");
-    assertThat(String.join(" ", off.of("DEPLOY+=")))
+    assertThat(String.join(" ", off.of("DEPLOY=")))
         .contains("TRUST_PLATFORM_VERIFIED_TOKENS=false");
-    assertThat(on.of("TRUST_HELD=")).containsExactly("true");
-    assertThat(String.join(" ", on.of("DEPLOY+="))).contains("TRUST_PLATFORM_VERIFIED_TOKENS=true");
+    assertThat(String.join(" ", on.of("DEPLOY="))).contains("TRUST_PLATFORM_VERIFIED_TOKENS=true");
+    assertThat(off.of("REDEPLOY=")).containsExactly("false");
   }
 
   private static String gate(Options options, Facts facts) {
