@@ -251,7 +251,7 @@ converge_invoker_check() {
       read_facts "${READ_SERVICE}"
       INVOKER_REPAIR=false
       step invoker-check
-      [[ "${INVOKER_REPAIR}" == "false" || "${DRY_RUN}" == "true" ]] || read_facts "${READ_SERVICE}"
+      [[ "${INVOKER_REPAIR}" == "false" ]] || read_facts "${READ_SERVICE}"
     fi
     step trust
   fi

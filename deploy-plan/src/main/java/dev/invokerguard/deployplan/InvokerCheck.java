@@ -77,7 +77,8 @@ final class InvokerCheck {
 
   /**
    * The step {@code invoker-check}: when the check is off, a loud warning and the call that
-   * switches it on; sets {@code INVOKER_REPAIR} (whether a call was planned).
+   * switches it on; sets {@code INVOKER_REPAIR} (whether the service is to be read again after the
+   * call: not in a dry run, which makes none).
    */
   static Plan converge(Options options, String service, Facts facts) {
     Plan plan = new Plan();
@@ -107,7 +108,7 @@ final class InvokerCheck {
             update,
             "switching the invoker IAM check on for service " + service,
             null)
-        .set("INVOKER_REPAIR", "true");
+        .set("INVOKER_REPAIR", Boolean.toString(!options.dryRun));
   }
 
   /**

@@ -75,6 +75,18 @@ class InvokerCheckTest {
   }
 
   @Test
+  void checkOff_inADryRun_theRepairIsShown_butNotReadBackAfter() {
+    Plan plan =
+        InvokerCheck.converge(
+            TestOptions.of("--allow", ALICE, "--dry-run"),
+            "invoker-guard",
+            facts(service("True"), false));
+
+    assertThat(TestOptions.calls(plan)).hasSize(1);
+    assertThat(plan.of("INVOKER_REPAIR=")).containsExactly("false");
+  }
+
+  @Test
   void checkOn_orUnreadable_changesNothing() {
     Options options = TestOptions.of("--allow", ALICE);
     Plan on = InvokerCheck.converge(options, "invoker-guard", facts(service(null), false));
