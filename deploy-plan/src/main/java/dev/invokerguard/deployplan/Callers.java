@@ -20,19 +20,30 @@ import java.util.Set;
 record Callers(
     List<String> emails, List<String> invokers, List<String> pinned, List<String> warnings) {
 
-  /** The reads deploy.sh makes before {@link #of}: the email of each ID given alone. */
-  static List<String> emailReads(Options options) {
-    return options.entries.stream().filter(ServiceAccountAllowlist::isUniqueId).toList();
-  }
-
-  /** With {@code --pin-ids}: the unique ID of each email given without one. */
-  static List<String> idReads(Options options) {
-    if (!options.pinIds) {
-      return List.of();
+  /**
+   * The reads deploy.sh makes before {@link #of} (fact {@code serviceAccounts}, by entry): the
+   * email of each ID given alone and, with {@code --pin-ids}, the unique ID of each email given
+   * without one. A failed read is absent: {@link #of} judges it.
+   */
+  static List<String> reads(Options options) {
+    List<String> reads = new ArrayList<>();
+    for (String entry : options.entries) {
+      String format;
+      if (ServiceAccountAllowlist.isUniqueId(entry)) {
+        format = "--format=value(email)";
+      } else if (options.pinIds && !entry.contains("=")) {
+        format = "--format=value(uniqueId)";
+      } else {
+        continue;
+      }
+      reads.add(
+          Reads.read(
+              "serviceAccounts",
+              entry,
+              List.of("iam", "service-accounts", "describe", entry, format),
+              Reads.ANY_FAILURE));
     }
-    return options.entries.stream()
-        .filter(entry -> !entry.contains("=") && !ServiceAccountAllowlist.isUniqueId(entry))
-        .toList();
+    return reads;
   }
 
   /**

@@ -19,15 +19,17 @@ import java.util.Optional;
  * (nothing was changed), exit 1 a fact that cannot be trusted, each with one line on stderr.
  *
  * <ul>
- *   <li>{@code settings}: the settings deploy.sh needs to read and act (or the usage, after a line
- *       {@code HELP}).
+ *   <li>{@code settings}: the settings deploy.sh needs to act, and the reads to make ({@link
+ *       Reads}): the project number and the service accounts, the function, the monitoring
+ *       resources (or the usage, after a line {@code HELP}).
  *   <li>{@code source}: the default artifact checked after its build.
  *   <li>{@code callers}: the service-account reads judged: an ID whose email cannot be read is
  *       refused, an email left unpinned is a warning.
- *   <li>{@code deploy}: the generation check, the expected audiences, the URL, the deploy call and
- *       the reads of the IAM policy and the Cloud Run service, for the function as described in
- *       {@code function}; {@code TRUST_HELD}: whether the deploy carries trust mode (only behind an
- *       invoker IAM check read on, {@code service}).
+ *   <li>{@code deploy}: the generation check, the URL, the deploy call (an action, {@code DEPLOY};
+ *       trust mode only behind an invoker IAM check read on, {@code service}) and the reads of the
+ *       IAM policy and the Cloud Run service, for the function as described in {@code function};
+ *       after this run's deploy ({@code deployed}: the call that went out), {@code REDEPLOY=true}
+ *       when the call now differs (a URL known only now, trust mode behind the check).
  *   <li>{@code audiences}: the custom audiences missing on the Cloud Run service ({@code service}:
  *       what describe printed, absent when the read failed).
  *   <li>{@code invoker-check}: on 2nd gen, the invoker IAM check of the service ({@code service})
@@ -37,6 +39,7 @@ import java.util.Optional;
  *   <li>{@code iam-before}: the public members the policy held before this run's deploy.
  *   <li>{@code iam}: the invoker IAM convergence ({@code policy}: what get-iam-policy printed).
  *   <li>{@code summary}: the function, its URL, audiences and allowlist, and how to call it.
+ *   <li>{@code smoke}: one attempt of the smoke test judged ({@link Smoke}).
  *   <li>{@code monitoring}: the metrics, alert policies and dashboard to create or update ({@code
  *       metrics}: each name to what describe printed or null; {@code policies}, {@code dashboards}:
  *       what the list commands printed).
@@ -107,6 +110,11 @@ public final class DeployPlan {
                   facts.string("policies").orElse(""),
                   facts.string("dashboards").orElse(""));
       case "summary" -> summary(options, facts);
+      case "smoke" ->
+          Smoke.attempt(
+              options,
+              new Deployment(options, facts.projectNumber(), facts.function()).url(),
+              facts);
       case "invoker-check" -> InvokerCheck.converge(options, service(options, facts), facts);
       case "trust" -> InvokerCheck.trust(options, service(options, facts), facts);
       case "iam-before" -> new Iam(options, policy(facts), service(options, facts)).before();
@@ -122,7 +130,6 @@ public final class DeployPlan {
     plan.set("PROJECT", options.project)
         .set("REGION", options.region)
         .set("NAME", options.name)
-        .set("DESIRED_GEN", Integer.toString(options.generation()))
         .set("DRY_RUN", Boolean.toString(options.dryRun))
         .set("SOURCE", options.sourcePath().toString())
         .set("SOURCE_KIND", Options.sourceKind(options.sourcePath(), options.source.isEmpty()))
@@ -131,11 +138,25 @@ public final class DeployPlan {
         .set("SMOKE_URL_OVERRIDE", options.smokeUrlOverride)
         .set("MONITORING", Boolean.toString(options.monitoring))
         .set("MONITORING_ONLY", Boolean.toString(options.monitoringOnly))
-        .addAll("FUNCTION_READ", Deployment.describeCall(options))
-        .addAll(
-            "METRIC_NAMES", options.monitoring ? new Monitoring(options).metricNames() : List.of())
-        .addAll("EMAIL_READS", Callers.emailReads(options))
-        .addAll("ID_READS", Callers.idReads(options));
+        .set(
+            "READ_FUNCTION",
+            Reads.read("function", null, Deployment.describeCall(options), Reads.NOT_FOUND_ONLY));
+    if (!options.monitoringOnly) {
+      if (!options.gen1) {
+        // The project's number, for the deterministic run.app URL.
+        plan.add(
+            "READS",
+            Reads.read(
+                "projectNumber",
+                null,
+                List.of("projects", "describe", options.project, "--format=value(projectNumber)"),
+                null));
+      }
+      plan.addAll("READS", Callers.reads(options));
+    }
+    if (options.monitoring) {
+      plan.addAll("READS_MONITORING", new Monitoring(options).reads());
+    }
     return plan;
   }
 
@@ -166,16 +187,39 @@ public final class DeployPlan {
     Callers callers = Callers.of(options, facts.object("serviceAccounts").orElse(null));
     List<String> audiences = deployment.audiences();
     Map<String, String> vars = deployment.environment(callers, audiences);
-    boolean trust = InvokerCheck.gateTrust(options, facts, vars);
+    InvokerCheck.gateTrust(options, facts, vars);
+    List<String> serviceRead = ServiceAudiences.read(options, deployment.service());
+    List<String> call = deployment.deployCall(facts.string("sourceDir").orElse(""), vars);
+    Optional<String> redeploy = deployment.redeploy(facts.get("deployed"), vars);
     Plan plan = new Plan();
-    plan.set("EXISTS", Boolean.toString(facts.function().isPresent()))
-        .addAll("AUDIENCES", audiences)
+    return plan.set("EXISTS", Boolean.toString(facts.function().isPresent()))
         .set("URL", deployment.url())
-        .addAll("POLICY_READ", Iam.policyRead(options, deployment.service()))
-        .addAll("SERVICE_READ", ServiceAudiences.read(options, deployment.service()))
-        .set("TRUST_HELD", Boolean.toString(trust))
-        .addAll("DEPLOY", deployment.deployCall(facts.string("sourceDir").orElse(""), vars));
-    return plan;
+        .set(
+            "READ_POLICY",
+            Reads.read("policy", null, Iam.policyRead(options, deployment.service()), null))
+        .set(
+            "READ_SERVICE",
+            serviceRead.isEmpty()
+                ? ""
+                : Reads.read("service", null, serviceRead, Reads.ANY_FAILURE))
+        .set("REDEPLOY", Boolean.toString(redeploy.isPresent()))
+        .set(
+            "DEPLOY",
+            Plan.actionJson(
+                redeploy.orElse(
+                    "Deploying "
+                        + options.name
+                        + " ("
+                        + (options.gen1 ? "1st gen" : "2nd gen")
+                        + ") to "
+                        + options.region
+                        + " in "
+                        + options.project),
+                call,
+                "gcloud functions deploy " + options.name,
+                null,
+                null,
+                null));
   }
 
   private static Plan summary(Options options, Facts facts) {

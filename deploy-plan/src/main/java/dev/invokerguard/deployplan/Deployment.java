@@ -191,6 +191,47 @@ final class Deployment {
     return call;
   }
 
+  /**
+   * Whether this run deploys again, and why: after its deploy went out ({@code deployed}: that
+   * action), the variables now planned differ from the ones sent in the audiences (on a first 2nd
+   * gen deploy, serviceConfig.uri exists only afterwards) or in trust mode (held back until the
+   * invoker IAM check read on).
+   *
+   * @return the sentence that says why, or empty when the deploy sent stands
+   */
+  Optional<String> redeploy(Optional<JsonElement> deployed, Map<String, String> vars) {
+    if (deployed.isEmpty() || !deployed.get().isJsonObject()) {
+      return Optional.empty();
+    }
+    Map<String, String> sent = new LinkedHashMap<>();
+    String prefix = "--update-env-vars=^" + ENV_DELIMITER + "^";
+    for (JsonElement argument : deployed.get().getAsJsonObject().getAsJsonArray("gcloud")) {
+      if (argument.getAsString().startsWith(prefix)) {
+        for (String pair : argument.getAsString().substring(prefix.length()).split("\\|")) {
+          int equals = pair.indexOf('=');
+          sent.put(pair.substring(0, Math.max(equals, 0)), pair.substring(equals + 1));
+        }
+      }
+    }
+    String audiences = vars.get(GuardConfig.EXPECTED_AUDIENCES);
+    if (!audiences.equals(sent.get(GuardConfig.EXPECTED_AUDIENCES))) {
+      return Optional.of(
+          "The function answers at a URL it did not know yet: redeploying with EXPECTED_AUDIENCES="
+              + audiences);
+    }
+    String trust = vars.get(Options.TRUST);
+    if (trust != null && !trust.equals(sent.get(Options.TRUST))) {
+      return Optional.of(
+          "Redeploying with "
+              + Options.TRUST
+              + "="
+              + trust
+              + ": the invoker IAM check now reads "
+              + (trust.equals("true") ? "on" : "off or unknown"));
+    }
+    return Optional.empty();
+  }
+
   /** The string at the path, or empty when any step is missing or not of that shape. */
   static Optional<String> text(JsonObject json, String... path) {
     JsonElement current = json;

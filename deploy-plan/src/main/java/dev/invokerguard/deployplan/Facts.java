@@ -10,13 +10,16 @@ import java.util.Optional;
  * What deploy.sh read with gcloud so far, one JSON object on the planner's stdin: {@code
  * projectNumber}, {@code sourceDir}, {@code serviceAccounts} (each ID or email read to the value
  * describe printed, or null), {@code function} (the function as described, or null when it does not
- * exist), {@code service}, {@code policy}, and the monitoring reads. A field deploy.sh has not read
- * is absent.
+ * exist), {@code service}, {@code policy}, the monitoring reads, {@code deployed} and the smoke
+ * test's calls ({@link Smoke}). A field deploy.sh has not read is absent; a failed read is settled
+ * by {@link Reads}.
  */
 final class Facts {
   private final JsonObject json;
 
+  /** Failed reads are settled first ({@link Reads#settle}): absent, or the run stops. */
   private Facts(JsonObject json) {
+    Reads.settleAll(json);
     this.json = json;
   }
 

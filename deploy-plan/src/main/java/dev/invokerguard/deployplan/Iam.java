@@ -192,7 +192,7 @@ final class Iam {
         changes++;
         plan.action(
             publicPass
-                ? null
+                ? "Removing " + h.member() + " from " + h.role() + " (public access)"
                 : "Revoking "
                     + h.role()
                     + " from "
@@ -209,21 +209,22 @@ final class Iam {
       }
       changes++;
       plan.action(
-          "Granting " + invoker + " to " + member,
-          bindingCall("add-invoker-policy-binding", member),
-          "granting " + invoker + " to " + member,
-          null,
-          ORG_POLICY_REFUSAL,
-          "granting "
-              + invoker
-              + " to "
-              + member
-              + " was refused by the organization policy constraints/iam.allowedPolicyMemberDomains"
-              + " (domain-restricted sharing; or iam.managed.allowedPolicyMembers): ask your"
-              + " organization policy administrator to allow the caller's organization (its Google"
-              + " Workspace customer ID, or organization principal set) in that constraint for"
-              + " project "
-              + options.project);
+          Plan.actionJson(
+              "Granting " + invoker + " to " + member,
+              bindingCall("add-invoker-policy-binding", member),
+              "granting " + invoker + " to " + member,
+              null,
+              ORG_POLICY_REFUSAL,
+              "granting "
+                  + invoker
+                  + " to "
+                  + member
+                  + " was refused by the organization policy constraints/iam.allowedPolicyMemberDomains"
+                  + " (domain-restricted sharing; or iam.managed.allowedPolicyMembers): ask your"
+                  + " organization policy administrator to allow the caller's organization (its Google"
+                  + " Workspace customer ID, or organization principal set) in that constraint for"
+                  + " project "
+                  + options.project));
     }
     String alone =
         leftAlone.isEmpty()

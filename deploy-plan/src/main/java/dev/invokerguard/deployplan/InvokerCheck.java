@@ -64,17 +64,21 @@ final class InvokerCheck {
     return v1.equals("false") && v2.equalsIgnoreCase("false") ? State.ON : State.OFF;
   }
 
-  /** Whether the service was read after this run's deploy ({@code deployed} in the facts). */
+  /**
+   * Whether the service was read after this run's deploy ({@code deployed} in the facts: the deploy
+   * call that went out, or true when it failed).
+   */
   static boolean deployed(Facts facts) {
     return facts
         .get("deployed")
-        .map(value -> value.isJsonPrimitive() && value.getAsBoolean())
+        .map(value -> value.isJsonObject() || (value.isJsonPrimitive() && value.getAsBoolean()))
         .orElse(false);
   }
 
   /**
    * The step {@code invoker-check}: when the check is off, a loud warning and the call that
-   * switches it on; sets {@code INVOKER_REPAIR} (whether a call was planned).
+   * switches it on; sets {@code INVOKER_REPAIR} (whether the service is to be read again after the
+   * call: not in a dry run, which makes none).
    */
   static Plan converge(Options options, String service, Facts facts) {
     Plan plan = new Plan();
@@ -104,7 +108,7 @@ final class InvokerCheck {
             update,
             "switching the invoker IAM check on for service " + service,
             null)
-        .set("INVOKER_REPAIR", "true");
+        .set("INVOKER_REPAIR", Boolean.toString(!options.dryRun));
   }
 
   /**

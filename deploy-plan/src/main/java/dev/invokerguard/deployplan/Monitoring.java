@@ -52,9 +52,35 @@ final class Monitoring {
           + " jsonPayload.keyHealth=\"STALE_IN_USE\" OR jsonPayload.keyHealth=\"UNUSABLE\" OR"
           + " jsonPayload.keyHealth=\"RECOVERED\")";
 
-  /** The metrics' names, for deploy.sh's reads. */
-  List<String> metricNames() {
-    return METRICS.keySet().stream().map(this::metricName).toList();
+  /**
+   * The reads {@link #plan} judges, all made before any change: each metric (absent when it does
+   * not exist), the alert policies and the dashboards.
+   */
+  List<String> reads() {
+    String project = "--project=" + options.project;
+    List<String> reads = new ArrayList<>();
+    for (String suffix : METRICS.keySet()) {
+      String name = metricName(suffix);
+      reads.add(
+          Reads.read(
+              "metrics",
+              name,
+              List.of("logging", "metrics", "describe", name, project, "--format=json"),
+              Reads.NOT_FOUND_ONLY));
+    }
+    reads.add(
+        Reads.read(
+            "policies",
+            null,
+            List.of("alpha", "monitoring", "policies", "list", project, "--format=json"),
+            Reads.NOT_FOUND_ONLY));
+    reads.add(
+        Reads.read(
+            "dashboards",
+            null,
+            List.of("monitoring", "dashboards", "list", project, "--format=json"),
+            Reads.NOT_FOUND_ONLY));
+    return reads;
   }
 
   String metricName(String suffix) {
@@ -360,6 +386,11 @@ final class Monitoring {
    */
   Plan plan(JsonObject metrics, String policies, String dashboards) {
     Plan plan = new Plan();
+    plan.info("")
+        .info(
+            "Monitoring of "
+                + options.name
+                + ": log-based metrics, alert policies, dashboard (docs/FUNCTION.md, Monitoring)");
     String project = "--project=" + options.project;
     int changes = 0;
     int unchanged = 0;

@@ -13,14 +13,16 @@ import java.util.List;
  * <ul>
  *   <li>{@code NAME=VALUE}: set the shell variable NAME; {@code NAME+=VALUE}: append to the array
  *       NAME. Values are one line.
- *   <li>{@code @info TEXT}: a progress line on stdout; {@code @warn TEXT}: a warning on stderr.
+ *   <li>{@code @info TEXT}: a progress line on stdout; {@code @warn TEXT}: a warning on stderr;
+ *       {@code @fail TEXT}: a failure recorded (listed at the end, exit 1).
  *   <li>{@code @action JSON}: one gcloud call that changes something, {@code {"say": "...",
  *       "gcloud": ["functions", "deploy", ...], "failure": "...", "config": {...}}}: deploy.sh
- *       prints {@code say}, runs {@code gcloud} (or prints it in a dry run), and on failure records
- *       {@code failure} and goes on ({@code refusal.failure} instead when gcloud's error output
- *       matches the extended regular expression {@code refusal.match}). {@code config}, when
- *       present, is written to a file first and {@code @CONFIG} in the arguments replaced by its
- *       path.
+ *       prints {@code say}, runs {@code gcloud} (in a dry run prints the JSON instead), and on
+ *       failure records {@code failure} and goes on ({@code refusal.failure} instead when gcloud's
+ *       error output matches the extended regular expression {@code refusal.match}). {@code
+ *       config}, when present, is written to a file first and {@code @CONFIG} in the arguments
+ *       replaced by its path. {@link #actionJson} alone makes the JSON, for a variable (the deploy,
+ *       run by deploy.sh when the plan says so).
  * </ul>
  */
 final class Plan {
@@ -52,16 +54,29 @@ final class Plan {
     return this;
   }
 
+  /** A failure to record: deploy.sh prints it, lists it at the end and exits 1. */
+  Plan fail(String text) {
+    lines.add("@fail " + oneLine(text));
+    return this;
+  }
+
   /** One gcloud call that changes something; {@code failure} is what is recorded if it fails. */
   Plan action(String say, List<String> gcloud, String failure, JsonObject config) {
-    return action(say, gcloud, failure, config, null, null);
+    return action(actionJson(say, gcloud, failure, config, null, null));
+  }
+
+  /** One action as {@link #actionJson} made it. */
+  Plan action(String json) {
+    lines.add("@action " + json);
+    return this;
   }
 
   /**
-   * As {@link #action(String, List, String, JsonObject)}; when gcloud's error output matches the
-   * extended regular expression {@code refusal}, {@code refusedFailure} is recorded instead.
+   * The JSON of one action, as {@code @action} carries it; when gcloud's error output matches the
+   * extended regular expression {@code refusal}, {@code refusedFailure} is recorded instead of
+   * {@code failure}. {@code config}, {@code refusal} and {@code refusedFailure} may be null.
    */
-  Plan action(
+  static String actionJson(
       String say,
       List<String> gcloud,
       String failure,
@@ -69,9 +84,7 @@ final class Plan {
       String refusal,
       String refusedFailure) {
     JsonObject action = new JsonObject();
-    if (say != null) {
-      action.addProperty("say", say);
-    }
+    action.addProperty("say", oneLine(say));
     JsonArray arguments = new JsonArray();
     gcloud.forEach(argument -> arguments.add(oneLine(argument)));
     action.add("gcloud", arguments);
@@ -85,8 +98,7 @@ final class Plan {
     if (config != null) {
       action.add("config", config);
     }
-    lines.add("@action " + GSON.toJson(action));
-    return this;
+    return GSON.toJson(action);
   }
 
   /** Appends another plan's lines. */

@@ -58,7 +58,11 @@ final class ServiceAudiences {
     update.addAll(Gcloud.common(options));
     update.add("--add-custom-audiences=" + String.join(",", missing));
     update.add("--quiet");
-    return plan.action(null, update, "setting the custom audiences on service " + service, null);
+    return plan.action(
+        "Adding custom audiences to service " + service + ": " + String.join(",", missing),
+        update,
+        "setting the custom audiences on service " + service,
+        null);
   }
 
   /** The annotation's list (absent: none); false when the service or its list is unreadable. */

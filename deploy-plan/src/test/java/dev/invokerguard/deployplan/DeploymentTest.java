@@ -3,8 +3,11 @@ package dev.invokerguard.deployplan;
 import static com.google.common.truth.Truth.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -164,8 +167,23 @@ class DeploymentTest {
 
     Callers callers = Callers.of(options, reads);
 
-    assertThat(Callers.emailReads(options)).containsExactly("222222222222222222222");
-    assertThat(Callers.idReads(options)).containsExactly(ALICE, bob).inOrder();
+    assertThat(
+            Callers.reads(options).stream()
+                .map(read -> JsonParser.parseString(read).getAsJsonObject())
+                .map(read -> read.get("key").getAsString() + " " + read.get("gcloud"))
+                .toList())
+        .containsExactly(
+            ALICE
+                + " [\"iam\",\"service-accounts\",\"describe\",\""
+                + ALICE
+                + "\",\"--format=value(uniqueId)\"]",
+            "222222222222222222222 [\"iam\",\"service-accounts\",\"describe\","
+                + "\"222222222222222222222\",\"--format=value(email)\"]",
+            bob
+                + " [\"iam\",\"service-accounts\",\"describe\",\""
+                + bob
+                + "\",\"--format=value(uniqueId)\"]")
+        .inOrder();
     assertThat(callers.emails())
         .containsExactly(ALICE, "carol@c.iam.gserviceaccount.com", bob)
         .inOrder();
@@ -181,5 +199,66 @@ class DeploymentTest {
     Options options = options("--allow", "222222222222222222222");
     UsageError e = assertThrows(UsageError.class, () -> Callers.of(options, new JsonObject()));
     assertThat(e).hasMessageThat().contains("--allow EMAIL=222222222222222222222");
+  }
+
+  private static Map<String, String> vars(String audiences, String trust) {
+    Map<String, String> vars = new LinkedHashMap<>();
+    vars.put("ALLOWED_INVOKERS", ALICE);
+    vars.put("EXPECTED_AUDIENCES", audiences);
+    if (trust != null) {
+      vars.put("TRUST_PLATFORM_VERIFIED_TOKENS", trust);
+    }
+    return vars;
+  }
+
+  /** The deploy action that went out, as deploy.sh records it in the fact {@code deployed}. */
+  private static Optional<JsonElement> sent(Map<String, String> vars) {
+    Deployment deployment = deployment(options(), null);
+    return Optional.of(
+        JsonParser.parseString(
+            Plan.actionJson(
+                "Deploying",
+                deployment.deployCall("function/target/deploy", vars),
+                "gcloud functions deploy invoker-guard",
+                null,
+                null,
+                null)));
+  }
+
+  @Test
+  void redeploy_whenTheUrlIsKnownOnlyAfterTheFirstDeploy_sayingWhy() {
+    Deployment deployment = deployment(options(), GEN2);
+    String before = FUNCTIONS_URL + "," + DETERMINISTIC_URL;
+    String after = before + ",https://invoker-guard-abc123-ew.a.run.app";
+
+    assertThat(deployment.redeploy(sent(vars(before, null)), vars(after, null)))
+        .hasValue(
+            "The function answers at a URL it did not know yet: redeploying with"
+                + " EXPECTED_AUDIENCES="
+                + after);
+    assertThat(deployment.redeploy(sent(vars(after, null)), vars(after, null))).isEmpty();
+  }
+
+  @Test
+  void redeploy_whenTrustModeIsHeldOrReleasedByTheCheck_sayingWhy() {
+    Deployment deployment = deployment(options(), GEN2);
+
+    assertThat(deployment.redeploy(sent(vars("a", "false")), vars("a", "true")))
+        .hasValue(
+            "Redeploying with TRUST_PLATFORM_VERIFIED_TOKENS=true: the invoker IAM check now"
+                + " reads on");
+    assertThat(deployment.redeploy(sent(vars("a", "true")), vars("a", "false")))
+        .hasValue(
+            "Redeploying with TRUST_PLATFORM_VERIFIED_TOKENS=false: the invoker IAM check now"
+                + " reads off or unknown");
+  }
+
+  @Test
+  void redeploy_neverBeforeADeployWentOut_norAfterAFailedOne() {
+    Deployment deployment = deployment(options(), GEN2);
+
+    assertThat(deployment.redeploy(Optional.empty(), vars("a", "true"))).isEmpty();
+    assertThat(deployment.redeploy(Optional.of(new JsonPrimitive(true)), vars("a", "true")))
+        .isEmpty();
   }
 }

@@ -75,6 +75,18 @@ class InvokerCheckTest {
   }
 
   @Test
+  void checkOff_inADryRun_theRepairIsShown_butNotReadBackAfter() {
+    Plan plan =
+        InvokerCheck.converge(
+            TestOptions.of("--allow", ALICE, "--dry-run"),
+            "invoker-guard",
+            facts(service("True"), false));
+
+    assertThat(TestOptions.calls(plan)).hasSize(1);
+    assertThat(plan.of("INVOKER_REPAIR=")).containsExactly("false");
+  }
+
+  @Test
   void checkOn_orUnreadable_changesNothing() {
     Options options = TestOptions.of("--allow", ALICE);
     Plan on = InvokerCheck.converge(options, "invoker-guard", facts(service(null), false));
@@ -160,11 +172,10 @@ class InvokerCheckTest {
     json.addProperty("service", service(null));
     Plan on = DeployPlan.plan("deploy", options, Facts.of(json));
 
-    assertThat(off.of("TRUST_HELD=")).containsExactly("false");
-    assertThat(String.join(" ", off.of("DEPLOY+=")))
+    assertThat(String.join(" ", off.of("DEPLOY=")))
         .contains("TRUST_PLATFORM_VERIFIED_TOKENS=false");
-    assertThat(on.of("TRUST_HELD=")).containsExactly("true");
-    assertThat(String.join(" ", on.of("DEPLOY+="))).contains("TRUST_PLATFORM_VERIFIED_TOKENS=true");
+    assertThat(String.join(" ", on.of("DEPLOY="))).contains("TRUST_PLATFORM_VERIFIED_TOKENS=true");
+    assertThat(off.of("REDEPLOY=")).containsExactly("false");
   }
 
   private static String gate(Options options, Facts facts) {

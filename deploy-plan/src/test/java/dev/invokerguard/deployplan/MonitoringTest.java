@@ -59,7 +59,12 @@ class MonitoringTest {
             "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"invoker-guard\""
                 + " AND jsonPayload.decision=\"allow\"");
     assertThat(plan.of("@info "))
-        .containsExactly("Monitoring: 10 change(s) attempted, 0 already up to date.");
+        .containsExactly(
+            "",
+            "Monitoring of invoker-guard: log-based metrics, alert policies, dashboard"
+                + " (docs/FUNCTION.md, Monitoring)",
+            "Monitoring: 10 change(s) attempted, 0 already up to date.")
+        .inOrder();
   }
 
   @Test

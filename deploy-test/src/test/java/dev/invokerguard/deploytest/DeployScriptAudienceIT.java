@@ -159,9 +159,9 @@ class DeployScriptAudienceIT {
         deploy("--allow", ALICE, "--audience", AUDIENCE, "--audience", second, "--dry-run");
 
     ok(result);
-    assertThat(result.stdout())
+    assertThat(DryRunConfigs.commands(result.stdout()))
         .contains(
-            "[dry-run] gcloud run services update "
+            "gcloud run services update "
                 + NAME
                 + " --region="
                 + REGION

@@ -92,7 +92,8 @@ class DeployScriptMonitoringTest {
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
     assertThat(result.mutatingCalls()).isEmpty();
     assertThat(result.calls()).containsAtLeastElementsIn(READS);
-    assertThat(result.stdout()).contains("[dry-run] gcloud functions deploy invoker-guard");
+    assertThat(DryRunConfigs.commands(result.stdout()).get(0))
+        .startsWith("gcloud functions deploy invoker-guard");
     Map<String, JsonObject> configs = DryRunConfigs.parse(result.stdout());
     assertThat(configs).hasSize(10);
     assertThat(result.stdout()).contains("Dry run: 10 monitoring change(s) planned, none made.");
@@ -211,7 +212,25 @@ class DeployScriptMonitoringTest {
             REGION);
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
-    assertThat(result.stdout()).contains("\"thresholdValue\": 7,");
-    assertThat(result.stdout()).contains("\"alignmentPeriod\": \"900s\"");
+    JsonObject denials =
+        DryRunConfigs.parse(result.stdout()).values().stream()
+            .filter(c -> c.toString().contains("denials rising"))
+            .findFirst()
+            .orElseThrow();
+    JsonObject threshold =
+        denials
+            .getAsJsonArray("conditions")
+            .get(0)
+            .getAsJsonObject()
+            .getAsJsonObject("conditionThreshold");
+    assertThat(threshold.get("thresholdValue").getAsInt()).isEqualTo(7);
+    assertThat(
+            threshold
+                .getAsJsonArray("aggregations")
+                .get(0)
+                .getAsJsonObject()
+                .get("alignmentPeriod")
+                .getAsString())
+        .isEqualTo("900s");
   }
 }

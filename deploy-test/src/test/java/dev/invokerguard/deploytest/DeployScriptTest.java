@@ -3,6 +3,8 @@ package dev.invokerguard.deploytest;
 import static com.google.common.truth.Truth.assertThat;
 import static com.google.common.truth.Truth.assertWithMessage;
 
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -364,7 +366,7 @@ class DeployScriptTest {
 
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
     assertThat(result.mutatingCalls()).isEmpty();
-    assertThat(result.stdout()).contains("[dry-run] gcloud " + INVOKER_CHECK_ON);
+    assertThat(DryRunConfigs.commands(result.stdout())).contains("gcloud " + INVOKER_CHECK_ON);
     assertThat(result.stdout()).contains("TRUST_PLATFORM_VERIFIED_TOKENS=true");
   }
 
@@ -425,7 +427,19 @@ class DeployScriptTest {
     assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
     assertThat(result.mutatingCalls()).isEmpty();
     assertThat(sandbox.readState("iam.json")).isEqualTo(before);
-    List<String> printed = result.stdout().lines().filter(line -> line.startsWith("[")).toList();
+    // The reads as [read] lines, each planned change as one JSON line, in order.
+    List<String> printed =
+        result
+            .stdout()
+            .lines()
+            .filter(line -> line.startsWith("[") || line.startsWith("{"))
+            .map(
+                line ->
+                    line.startsWith("{")
+                        ? "[dry-run] "
+                            + DryRunConfigs.command(JsonParser.parseString(line).getAsJsonObject())
+                        : line)
+            .toList();
     assertThat(printed).hasSize(9);
     assertThat(printed.get(0)).startsWith("[read] gcloud auth list");
     assertThat(printed.get(1)).startsWith("[read] gcloud projects describe host-proj");
@@ -445,6 +459,15 @@ class DeployScriptTest {
                 + " --region=europe-west1 --project=host-proj --gen2 --member=serviceAccount:"
                 + BOB
                 + " --quiet");
+    // Each JSON line is the action as planned: the sentence and what is recorded if it fails.
+    JsonObject grant = DryRunConfigs.actions(result.stdout()).get(2);
+    assertThat(grant.get("say").getAsString())
+        .isEqualTo("Granting roles/run.invoker to serviceAccount:" + BOB);
+    assertThat(result.stdout()).contains("\nGranting roles/run.invoker to serviceAccount:" + BOB);
+    assertThat(grant.get("failure").getAsString())
+        .isEqualTo("granting roles/run.invoker to serviceAccount:" + BOB);
+    assertThat(grant.getAsJsonObject("refusal").get("match").getAsString())
+        .contains("permitted customer");
     assertThat(result.stdout()).contains("Dry run: nothing was changed.");
   }
 
@@ -676,10 +699,15 @@ class DeployScriptTest {
     assertThat(result.mutatingCalls()).isEmpty();
     assertThat(result.calls().stream().filter(c -> c.contains("get-iam-policy")).toList())
         .isEmpty();
-    assertThat(result.stdout())
-        .contains("[dry-run] gcloud functions add-invoker-policy-binding invoker-guard");
-    assertThat(result.stdout()).contains("--member=serviceAccount:" + ALICE);
-    assertThat(result.stdout()).contains("--member=serviceAccount:" + BOB);
+    assertThat(
+            DryRunConfigs.commands(result.stdout()).stream()
+                .filter(
+                    c -> c.startsWith("gcloud functions add-invoker-policy-binding invoker-guard"))
+                .map(c -> c.replaceAll(".*--member=", ""))
+                .toList())
+        .containsExactly(
+            "serviceAccount:" + ALICE + " --quiet", "serviceAccount:" + BOB + " --quiet")
+        .inOrder();
     assertThat(result.stdout()).contains("2 IAM change(s) planned, none made");
   }
 

@@ -93,8 +93,15 @@ class MonitoringJourneyIT {
     assertThat(state().dashboards()).isEmpty();
     for (String suffix :
         List.of("allowed", "denied", "key-fetch-failures", "keys-unavailable", "key-health")) {
-      assertThat(result.stdout())
-          .contains("[dry-run] gcloud logging metrics create " + NAME + "-" + suffix + " ");
+      assertThat(DryRunConfigs.commands(result.stdout()))
+          .contains(
+              "gcloud logging metrics create "
+                  + NAME
+                  + "-"
+                  + suffix
+                  + " --project="
+                  + PROJECT
+                  + " --config-from-file=@CONFIG");
     }
     assertThat(DryRunConfigs.parse(result.stdout())).hasSize(10);
     assertThat(result.stdout()).contains("Dry run: 10 monitoring change(s) planned, none made.");
@@ -254,8 +261,13 @@ class MonitoringJourneyIT {
             "--dry-run");
     ok(dryRun);
     assertThat(writesSince(before)).isEmpty();
-    assertThat(dryRun.stdout())
-        .contains("[dry-run] gcloud alpha monitoring policies update " + name + " ");
+    assertThat(DryRunConfigs.commands(dryRun.stdout()))
+        .contains(
+            "gcloud alpha monitoring policies update "
+                + name
+                + " --project="
+                + PROJECT
+                + " --policy-from-file=@CONFIG");
 
     Gcloud.Result result =
         deploy(
