@@ -5,7 +5,6 @@ import static com.google.common.truth.Truth.assertWithMessage;
 
 import com.google.gson.JsonObject;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -105,17 +104,10 @@ class AccessChangedAlertTest {
   }
 
   private JsonObject policy(int generation) throws Exception {
-    Sandbox sandbox = Sandbox.create(temp.resolve("gen" + generation));
-    List<String> args =
-        new ArrayList<>(
-            List.of("--project", PROJECT, "--region", REGION, "--monitoring-only", "--dry-run"));
-    if (generation == 1) {
-      args.add("--gen1");
-    }
-    Sandbox.Result result = sandbox.run(args.toArray(String[]::new));
-    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
-    assertWithMessage("%s", result).that(result.mutatingCalls()).isEmpty();
-    return DryRunConfigs.parse(result.stdout()).entrySet().stream()
+    return DryRunConfigs.monitoringOnly(
+            temp.resolve("gen" + generation), PROJECT, REGION, generation)
+        .entrySet()
+        .stream()
         .filter(e -> e.getKey().startsWith("gcloud alpha monitoring policies create"))
         .map(Map.Entry::getValue)
         .filter(

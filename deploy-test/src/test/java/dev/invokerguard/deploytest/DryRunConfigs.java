@@ -1,8 +1,12 @@
 package dev.invokerguard.deploytest;
 
+import static com.google.common.truth.Truth.assertWithMessage;
+
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -15,6 +19,26 @@ import java.util.stream.Collectors;
  */
 final class DryRunConfigs {
   private DryRunConfigs() {}
+
+  /**
+   * The configs of {@code deploy.sh --project PROJECT --region REGION --monitoring-only --dry-run}
+   * ({@code --gen1} added for generation 1) run in a new sandbox in {@code dir}, as {@link #parse}
+   * gives them; the run must succeed and change nothing.
+   */
+  static Map<String, JsonObject> monitoringOnly(
+      Path dir, String project, String region, int generation) throws Exception {
+    Sandbox sandbox = Sandbox.create(dir);
+    List<String> args =
+        new ArrayList<>(
+            List.of("--project", project, "--region", region, "--monitoring-only", "--dry-run"));
+    if (generation == 1) {
+      args.add("--gen1");
+    }
+    Sandbox.Result result = sandbox.run(args.toArray(String[]::new));
+    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
+    assertWithMessage("%s", result).that(result.mutatingCalls()).isEmpty();
+    return parse(result.stdout());
+  }
 
   /** The planned changes, in order. */
   static List<JsonObject> actions(String stdout) {

@@ -234,17 +234,8 @@ class MonitoringFiltersIT {
   }
 
   private Map<String, JsonObject> dryRun(int generation) throws Exception {
-    Sandbox sandbox = Sandbox.create(temp.resolve("gen" + generation));
-    List<String> args =
-        new ArrayList<>(
-            List.of("--project", PROJECT, "--region", REGION, "--monitoring-only", "--dry-run"));
-    if (generation == 1) {
-      args.add("--gen1");
-    }
-    Sandbox.Result result = sandbox.run(args.toArray(String[]::new));
-    assertWithMessage("%s", result).that(result.exitCode()).isEqualTo(0);
-    assertWithMessage("%s", result).that(result.mutatingCalls()).isEmpty();
-    return DryRunConfigs.parse(result.stdout());
+    return DryRunConfigs.monitoringOnly(
+        temp.resolve("gen" + generation), PROJECT, REGION, generation);
   }
 
   private void assertFilterMatchesExactly(
