@@ -130,9 +130,7 @@ final class GroupCommitWriter implements Consumer<String> {
    * no line outlives the requests that were in flight when it was handed over.
    */
   void leave() {
-    if (inFlight.decrementAndGet() == 0) {
-      drain();
-    } else if (overdue(waitingSince)) {
+    if (inFlight.decrementAndGet() == 0 || overdue(waitingSince)) {
       drain();
     }
   }
